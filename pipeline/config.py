@@ -1,0 +1,108 @@
+"""Settings and `feeds.yaml`: one options object, built once, validated on load.
+
+`load_config(path)` reads a YAML file with an optional `settings:` mapping and a `feeds:` list. Only
+the keys a file sets override the defaults below. Any problem is a `ConfigError` naming the file, the
+entry and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allow_private_hosts: bool = False  # let the fetcher reach loopback/private addresses
+    user_agent: str = "newsignal/0.1 (+https://github.com/newsignal/newsignal; news research bot)"
+    connect_timeout: float = Field(10.0, gt=0)
+    read_timeout: float = Field(20.0, gt=0)
+    total_timeout: float = Field(60.0, gt=0)  # one request, all retries excluded
+    max_body_bytes: int = Field(10_000_000, gt=0)  # decoded size; larger bodies are refused
+    max_redirects: int = Field(5, ge=0)
+    retries: int = Field(3, ge=0)  # on timeouts, 429 and 5xx
+    backoff_base: float = Field(0.5, ge=0)  # seconds; doubles each retry, with jitter
+    max_retry_after: float = Field(120.0, ge=0)  # longest Retry-After we are willing to wait
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_delay: float = Field(1.0, ge=0)  # minimum seconds between requests to one host
+    global_concurrency: int = Field(16, ge=1)
+    respect_robots: bool = True
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)  # MinHash Jaccard estimate
+    failure_threshold: float = Field(0.5, ge=0, le=1)  # share of failed articles that makes exit 1
+
+
+class FeedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    url: HttpUrl
+    tags: list[str] = Field(default_factory=list)
+    language: str | None = None
+    enabled: bool = True
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    settings: Settings = Field(default_factory=Settings)
+    feeds: list[FeedConfig] = Field(default_factory=list)
+
+    @property
+    def enabled_feeds(self) -> list[FeedConfig]:
+        return [feed for feed in self.feeds if feed.enabled]
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
+    location = list(error["loc"])
+    parts: list[str] = []
+    if location[:1] == ["feeds"] and len(location) > 1 and isinstance(location[1], int):
+        index = location[1]
+        feed = (raw.get("feeds") or [])[index] if index < len(raw.get("feeds") or []) else {}
+        name = feed.get("name") if isinstance(feed, dict) else None
+        parts.append(f"feed #{index + 1}" + (f" ({name!r})" if name else ""))
+        location = location[2:]
+    elif location:
+        parts.append(str(location[0]))
+        location = location[1:]
+    key = ".".join(str(item) for item in location)
+    if key:
+        parts.append(f"key {key!r}")
+    return ", ".join(parts) + f": {error['msg']}"
+
+
+def parse_config(raw: Any, source: str = "<config>") -> Config:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping with 'settings' and 'feeds'")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(_describe(item, raw) for item in error.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+    names = [feed.name for feed in config.feeds]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigError(f"{source}: feed names must be unique; repeated: {', '.join(duplicates)}")
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read ({error})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    return parse_config(raw, str(path))

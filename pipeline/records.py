@@ -1,0 +1,150 @@
+"""Typed records passed between the stages.
+
+Every stage takes and returns these; nothing here imports other project modules. Character offsets
+(`start_char`, `end_char`) always index into `Article.text`, so `text[start_char:end_char]` is the
+evidence a researcher sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class ArticleStatus(StrEnum):
+    """What became of one feed entry; stored with every article row."""
+
+    PROCESSED = "processed"  # extracted and analysed by the NLP stages
+    DUPLICATE = "duplicate"  # same story as an earlier article (see duplicate_of)
+    SKIPPED_LANGUAGE = "skipped_language"  # not English: stored, not analysed
+    REJECTED = "rejected"  # fetched but unusable (no article text, not HTML, too large, ...)
+    FAILED = "failed"  # could not be fetched (404, timeout, refused address, ...)
+
+
+class Direction(StrEnum):
+    BEARISH = "bearish"
+    BULLISH = "bullish"
+    NEUTRAL = "neutral"
+
+
+@dataclass(slots=True)
+class FeedEntry:
+    """One item of a feed, normalised."""
+
+    feed_name: str
+    url: str  # the link as the feed gives it
+    canonical_url: str  # tracking parameters and fragment removed
+    guid: str | None = None
+    title: str | None = None
+    published_at: datetime | None = None  # timezone-aware UTC
+    summary: str | None = None
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """The outcome of one HTTP fetch; `error` is set (and `body` may be empty) when it failed."""
+
+    url: str  # as requested
+    final_url: str  # after redirects
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    text: str | None = None  # body decoded with `encoding`
+    encoding: str | None = None
+    error: str | None = None  # short machine-readable reason, e.g. "http_404", "timeout"
+    not_modified: bool = False  # a 304 answer to a conditional GET
+    elapsed_ms: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.not_modified
+
+
+@dataclass(slots=True)
+class Article:
+    """The story extracted from a page. `text` keeps paragraphs separated by a blank line."""
+
+    url: str
+    title: str = ""
+    text: str = ""
+    published_at: datetime | None = None  # timezone-aware UTC
+    authors: list[str] = field(default_factory=list)
+    language: str | None = None
+    canonical_url: str | None = None
+    site_name: str | None = None
+    reject_reason: str | None = None  # why no usable text was found, else None
+
+
+@dataclass(slots=True)
+class Entity:
+    text: str
+    label: str  # ASSET, EXCHANGE, COMPANY, PERSON, GOV_BODY, LAW, INDICATOR, COUNTRY, or spaCy's
+    start_char: int
+    end_char: int
+    ticker: str | None = None  # canonical ticker for assets and listed companies
+
+
+@dataclass(slots=True)
+class Figure:
+    """A number stated in the text, normalised: "an outflow of $258 million" -> etf_flow, -2.58e8 USD."""
+
+    text: str
+    start_char: int
+    end_char: int
+    value: float
+    unit: str  # USD, EUR, percent, ratio, index_points, count, or an asset ticker
+    metric: str = "other"  # controlled vocabulary in models/metrics.yaml
+    asset: str | None = None
+    period: str | None = None
+    qualifier: str | None = None  # more than, roughly, above, below, up to
+    value_high: float | None = None  # upper end of a range ("$1.2 million to $3.5 million")
+
+
+@dataclass(slots=True)
+class Conflict:
+    """Two figures of one article with the same metric and period that disagree by orders of magnitude."""
+
+    metric: str
+    period: str | None
+    first: Figure
+    second: Figure
+    reason: str
+
+
+@dataclass(slots=True)
+class Catalyst:
+    """A sentence (or clause) stating a market-moving factor, with its judgement and evidence."""
+
+    sentence: str
+    start_char: int
+    end_char: int
+    category: str  # models/taxonomy.yaml
+    direction: Direction
+    confidence: float  # softmax probability of `direction`
+    assets: list[str] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    model: str = ""  # name and version of the model that judged it
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything the NLP stages found in one article's text."""
+
+    entities: list[Entity] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    catalysts: list[Catalyst] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunReport:
+    """The record of one `newsignal run`."""
+
+    run_id: int | None
+    started_at: datetime
+    finished_at: datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # per ArticleStatus value, plus "new"
+    feed_errors: dict[str, str] = field(default_factory=dict)  # feed name -> reason
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
+    interrupted: bool = False

@@ -1,0 +1,358 @@
+"""The SQLite store: the only place in the project that speaks SQL.
+
+`Store.open(path)` connects in WAL mode and applies pending migrations. Every article is written by
+one call to `save_article` inside one transaction, so a crash never leaves half an article. Query
+helpers for exports and the review app live in sibling modules of this package.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.records import Analysis, Article, ArticleStatus, FeedEntry, RunReport
+from pipeline.store.schema import MIGRATIONS
+
+
+class StoreError(Exception):
+    """The database cannot be used (not a newsignal database, newer schema than this code, ...)."""
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a trailing Z; naive datetimes are taken to be UTC already."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class FeedState:
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_fetched_at: str | None = None
+    last_success_at: str | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    entries_seen: int = 0
+
+
+class Store:
+    def __init__(self, connection: sqlite3.Connection, path: str):
+        self.connection = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what
+        # `transaction()` encloses.
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+        connection.row_factory = sqlite3.Row
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise StoreError(f"{path}: not an SQLite database ({error})") from error
+        store = cls(connection, path)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        row = self.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
+        ).fetchone()
+        if row is None:
+            return 0
+        return self.connection.execute("SELECT version FROM schema_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Apply the migrations this database lacks; returns how many were applied."""
+        current = self.schema_version
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: schema version {current} is newer than this newsignal "
+                f"({len(MIGRATIONS)}); upgrade newsignal"
+            )
+        if current == 0:
+            tables = self.connection.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type='table'"
+            ).fetchone()[0]
+            if tables:
+                raise StoreError(f"{self.path}: an SQLite database, but not a newsignal one")
+        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            # executescript commits first, so each migration runs as its own script transaction.
+            self.connection.executescript(
+                "BEGIN;\n"
+                + script
+                + "\nCREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+                + "\nDELETE FROM schema_version;"
+                + f"\nINSERT INTO schema_version (version) VALUES ({number});"
+                + "\nCOMMIT;"
+            )
+        return len(MIGRATIONS) - current
+
+    # -- feeds ----------------------------------------------------------------------------------
+
+    def feed_state(self, name: str, url: str) -> FeedState:
+        row = self.connection.execute("SELECT * FROM feeds WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return FeedState(name=name, url=url)
+        state = FeedState(**{key: row[key] for key in row.keys() if key != "id"})
+        if state.url != url:  # the feed moved: cached validators belong to the old address
+            state.url, state.etag, state.last_modified, state.body_hash = url, None, None, None
+        return state
+
+    def save_feed_state(self, state: FeedState) -> None:
+        with self.transaction() as db:
+            db.execute(
+                """
+                INSERT INTO feeds (name, url, etag, last_modified, body_hash, last_fetched_at,
+                                   last_success_at, consecutive_failures, last_error, entries_seen)
+                VALUES (:name, :url, :etag, :last_modified, :body_hash, :last_fetched_at,
+                        :last_success_at, :consecutive_failures, :last_error, :entries_seen)
+                ON CONFLICT(name) DO UPDATE SET
+                    url = excluded.url, etag = excluded.etag,
+                    last_modified = excluded.last_modified, body_hash = excluded.body_hash,
+                    last_fetched_at = excluded.last_fetched_at,
+                    last_success_at = excluded.last_success_at,
+                    consecutive_failures = excluded.consecutive_failures,
+                    last_error = excluded.last_error, entries_seen = excluded.entries_seen
+                """,
+                {slot: getattr(state, slot) for slot in FeedState.__slots__},
+            )
+
+    def feed_states(self) -> list[FeedState]:
+        rows = self.connection.execute("SELECT * FROM feeds ORDER BY name").fetchall()
+        return [FeedState(**{key: row[key] for key in row.keys() if key != "id"}) for row in rows]
+
+    # -- articles -------------------------------------------------------------------------------
+
+    def known_entry(self, entry: FeedEntry) -> int | None:
+        """The id of the article already stored for this entry (same canonical URL or GUID)."""
+        row = self.connection.execute(
+            "SELECT id FROM articles WHERE canonical_url = ?", (entry.canonical_url,)
+        ).fetchone()
+        if row is None and entry.guid:
+            row = self.connection.execute(
+                "SELECT id FROM articles WHERE source = ? AND guid = ?",
+                (entry.feed_name, entry.guid),
+            ).fetchone()
+        return row[0] if row else None
+
+    def article_by_text_hash(self, text_hash: str) -> int | None:
+        row = self.connection.execute(
+            "SELECT id FROM articles WHERE text_hash = ? AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+            (text_hash,),
+        ).fetchone()
+        return row[0] if row else None
+
+    def minhashes(self) -> Iterator[tuple[int, bytes]]:
+        """(article id, serialised MinHash) of every original (non-duplicate) article."""
+        yield from self.connection.execute(
+            "SELECT id, minhash FROM articles WHERE minhash IS NOT NULL AND duplicate_of IS NULL"
+        )
+
+    def save_article(
+        self,
+        entry: FeedEntry,
+        article: Article,
+        status: ArticleStatus,
+        *,
+        analysis: Analysis | None = None,
+        reject_reason: str | None = None,
+        duplicate_of: int | None = None,
+        html_hash: str | None = None,
+        text_hash: str | None = None,
+        minhash: bytes | None = None,
+        model: str = "",
+        run_id: int | None = None,
+    ) -> int:
+        """Insert one article and everything found in it, atomically; returns its id."""
+        fetched_at = utc_iso(now_utc())
+        with self.transaction() as db:
+            cursor = db.execute(
+                """
+                INSERT INTO articles (url, canonical_url, guid, source, title, published_at,
+                    fetched_at, language, authors, site_name, text, html_hash, text_hash, minhash,
+                    status, reject_reason, duplicate_of, processed_at, run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    entry.url,
+                    entry.canonical_url,
+                    entry.guid,
+                    entry.feed_name,
+                    article.title or entry.title or "",
+                    utc_iso(article.published_at or entry.published_at),
+                    fetched_at,
+                    article.language,
+                    json.dumps(article.authors, ensure_ascii=False),
+                    article.site_name,
+                    article.text,
+                    html_hash,
+                    text_hash,
+                    minhash,
+                    str(status),
+                    reject_reason or article.reject_reason,
+                    duplicate_of,
+                    fetched_at if analysis is not None else None,
+                    run_id,
+                ),
+            )
+            article_id = cursor.lastrowid
+            if analysis is not None:
+                self._insert_analysis(db, article_id, analysis, model)
+        return article_id
+
+    def replace_analysis(self, article_id: int, analysis: Analysis, model: str) -> None:
+        """Swap an article's tags for a new analysis (reprocess); corrections stay untouched."""
+        with self.transaction() as db:
+            for table in ("conflicts", "catalysts", "figures", "entities"):
+                db.execute(f"DELETE FROM {table} WHERE article_id = ?", (article_id,))
+            self._insert_analysis(db, article_id, analysis, model)
+            db.execute(
+                "UPDATE articles SET processed_at = ?, status = ? WHERE id = ?",
+                (utc_iso(now_utc()), str(ArticleStatus.PROCESSED), article_id),
+            )
+
+    @staticmethod
+    def _insert_analysis(
+        db: sqlite3.Connection, article_id: int, analysis: Analysis, model: str
+    ) -> None:
+        db.executemany(
+            "INSERT INTO entities (article_id, text, label, start_char, end_char, ticker, model) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (article_id, e.text, e.label, e.start_char, e.end_char, e.ticker, model)
+                for e in analysis.entities
+            ],
+        )
+        figure_ids: dict[tuple[int, int], int] = {}
+        for figure in analysis.figures:
+            cursor = db.execute(
+                "INSERT INTO figures (article_id, text, start_char, end_char, value, value_high, "
+                "unit, metric, asset, period, qualifier, model) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article_id, figure.text, figure.start_char, figure.end_char, figure.value,
+                    figure.value_high, figure.unit, figure.metric, figure.asset, figure.period,
+                    figure.qualifier, model,
+                ),
+            )
+            figure_ids[(figure.start_char, figure.end_char)] = cursor.lastrowid
+        for catalyst in analysis.catalysts:
+            ids = [
+                figure_ids[(f.start_char, f.end_char)]
+                for f in catalyst.figures
+                if (f.start_char, f.end_char) in figure_ids
+            ]
+            db.execute(
+                "INSERT INTO catalysts (article_id, sentence, start_char, end_char, category, "
+                "direction, confidence, assets, figure_ids, model) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    article_id, catalyst.sentence, catalyst.start_char, catalyst.end_char,
+                    catalyst.category, str(catalyst.direction), catalyst.confidence,
+                    json.dumps(catalyst.assets), json.dumps(ids), catalyst.model or model,
+                ),
+            )
+        for conflict in analysis.conflicts:
+            first = figure_ids.get((conflict.first.start_char, conflict.first.end_char))
+            second = figure_ids.get((conflict.second.start_char, conflict.second.end_char))
+            if first is None or second is None:
+                continue
+            db.execute(
+                "INSERT INTO conflicts (article_id, metric, period, first_figure_id, "
+                "second_figure_id, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (article_id, conflict.metric, conflict.period, first, second, conflict.reason),
+            )
+
+    def articles_to_reprocess(self, since: datetime | None = None) -> Iterator[sqlite3.Row]:
+        """Original English articles with text, oldest first (for `newsignal reprocess`)."""
+        query = (
+            "SELECT id, text FROM articles WHERE status IN ('processed') AND duplicate_of IS NULL "
+            "AND text != ''"
+        )
+        params: list[object] = []
+        if since is not None:
+            query += " AND coalesce(published_at, fetched_at) >= ?"
+            params.append(utc_iso(since))
+        yield from self.connection.execute(query + " ORDER BY id", params).fetchall()
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def start_run(self, started_at: datetime) -> int:
+        with self.transaction() as db:
+            return db.execute(
+                "INSERT INTO runs (started_at) VALUES (?)", (utc_iso(started_at),)
+            ).lastrowid
+
+    def finish_run(self, report: RunReport, status: str, exit_code: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, counts = ?, feed_errors = ?, "
+                "failures = ?, exit_code = ? WHERE id = ?",
+                (
+                    utc_iso(report.finished_at),
+                    status,
+                    json.dumps(report.counts, sort_keys=True),
+                    json.dumps(report.feed_errors, sort_keys=True),
+                    json.dumps(report.failures),
+                    exit_code,
+                    report.run_id,
+                ),
+            )
+
+    def recent_runs(self, limit: int = 10) -> list[sqlite3.Row]:
+        return self.connection.execute(
+            "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+
+    def integrity_ok(self) -> bool:
+        return self.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
