@@ -1,0 +1,51 @@
+"""Shared fixtures. Expensive models load once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+DATASETS_DIR = SHARED_DIR / "datasets"
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    """`../shared/datasets`; tests that need it skip cleanly where it is absent."""
+    if not DATASETS_DIR.is_dir():
+        pytest.skip("../shared/datasets is not present")
+    return DATASETS_DIR
+
+
+@pytest.fixture(scope="session")
+def base_nlp():
+    """The bare en_core_web_sm pipeline."""
+    from pipeline.nlp import load_base_model
+
+    return load_base_model()
+
+
+@pytest.fixture(scope="session")
+def nlp_no_catalysts():
+    """Our pipeline without the catalysts component (entities, figures, conflicts)."""
+    from pipeline.nlp import build_nlp
+
+    return build_nlp(catalysts=False)
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    """The whole pipeline, direction model included, as `newsignal run` uses it."""
+    from pipeline.nlp import build_nlp
+
+    return build_nlp()
+
+
+@pytest.fixture()
+def store(tmp_path):
+    from pipeline.store import Store
+
+    with Store.open(tmp_path / "test.db") as opened:
+        yield opened
