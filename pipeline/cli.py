@@ -1,0 +1,499 @@
+"""The `newsignal` command line: each command is a thin wrapper over a plain function.
+
+Exit codes: 0 ok; 1 the run finished with failures above the threshold; 2 bad usage or
+configuration; 3 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pipeline.logs import configure_logging
+
+log = logging.getLogger("newsignal")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BENCH = REPO_ROOT.parent / "shared" / "datasets" / "article-extraction-benchmark"
+DEFAULT_TWITTER = REPO_ROOT.parent / "shared" / "datasets" / "twitter-financial-news-sentiment"
+
+app = typer.Typer(
+    name="newsignal",
+    help="Turn financial and crypto news into structured, reviewable market signals.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+eval_app = typer.Typer(help="Measure an extractor or model against gold data.", no_args_is_help=True)
+train_app = typer.Typer(help="Train a model from the repository's recipe.", no_args_is_help=True)
+plot_app = typer.Typer(help="Draw a chart from the store.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
+app.add_typer(plot_app, name="plot")
+
+EXIT_USAGE, EXIT_LOCKED = 2, 3
+
+
+class UserError(Exception):
+    """A mistake on the command line or in a file the user gave: one line, exit code 2."""
+
+
+class Format(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")] = 0,
+    log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or JSON.")] = LogFormat.text,
+) -> None:
+    configure_logging(verbose, log_format.value)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the project's known error types into one-line messages and exit codes."""
+    from pipeline.config import ConfigError
+    from pipeline.lock import LockedError
+    from pipeline.store import StoreError
+
+    try:
+        yield
+    except LockedError as error:
+        typer.echo(f"newsignal: {error}", err=True)
+        raise typer.Exit(EXIT_LOCKED) from None
+    except (UserError, ConfigError, StoreError, FileNotFoundError) as error:
+        typer.echo(f"newsignal: error: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def parse_day(value: str | None, *, end: bool = False) -> datetime | None:
+    """A date or datetime in ISO 8601; a bare date means the start (or, for --until, the end) of day."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return moment.replace(hour=23, minute=59, second=59) if end else moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"not an ISO 8601 date: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def existing_db(path: Path) -> Path:
+    if not path.exists():
+        raise UserError(f"{path}: no such database (run `newsignal run` or `newsignal demo` first)")
+    return path
+
+
+def to_jsonable(value):
+    if is_dataclass(value):
+        return {key: to_jsonable(item) for key, item in asdict(value).items()}
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator:
+    """A rich progress bar on a terminal; nothing at all under cron (stderr not a TTY)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+# -- the nightly run -------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option(help="feeds.yaml with settings and feeds.")] = Path("feeds.yaml"),
+    db: Annotated[Path, typer.Option(help="SQLite database (created if missing).")] = Path("newsignal.db"),
+    max_articles: Annotated[Optional[int], typer.Option(min=1, help="Process at most N new articles.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Skip entries published before this date.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes for extraction and NLP.")] = 1,
+) -> None:
+    """Fetch the feeds, process new articles, store them."""
+    with user_errors():
+        from pipeline.config import load_config
+        from pipeline.lock import RunLock
+
+        settings_config = load_config(config)
+        since_moment = parse_day(since)
+        with RunLock(db):
+            code = _run_locked(settings_config, db, max_articles, since_moment, workers)
+    raise typer.Exit(code)
+
+
+def _run_locked(config, db: Path, max_articles, since, workers) -> int:
+    from pipeline.processing import Processor
+    from pipeline.run import StopFlag, run_exit_code, run_pipeline, stop_on_signals
+    from pipeline.store import Store
+
+    stop = StopFlag()
+    with Store.open(db) as store, stop_on_signals(stop):
+        with Processor(workers=workers) as processor, progress_bar("articles") as progress:
+            report = run_pipeline(
+                config, store, processor=processor, max_articles=max_articles, since=since,
+                stop=stop, progress=progress,
+            )
+        code = run_exit_code(report, config.settings)
+        status = "interrupted" if report.interrupted else ("failed" if code else "ok")
+        store.finish_run(report, status, code)
+    typer.echo(summary_line(report), err=True)
+    for feed, reason in sorted(report.feed_errors.items()):
+        typer.echo(f"  feed {feed}: {reason}", err=True)
+    return code
+
+
+def summary_line(report) -> str:
+    counts = ", ".join(f"{key} {value}" for key, value in sorted(report.counts.items()))
+    seconds = (report.finished_at - report.started_at).total_seconds()
+    state = " (interrupted)" if report.interrupted else ""
+    return f"run {report.run_id}{state}: {counts or 'nothing new'} in {seconds:.1f} s"
+
+
+@app.command()
+def reprocess(
+    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("newsignal.db"),
+    since: Annotated[Optional[str], typer.Option(help="Only articles published since this date.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Re-run the NLP stages on stored article text with the current models (no refetch)."""
+    with user_errors():
+        from pipeline.lock import RunLock
+        from pipeline.processing import Processor
+        from pipeline.run import StopFlag, reprocess as reprocess_articles, stop_on_signals
+        from pipeline.store import Store
+
+        existing_db(db)
+        since_moment = parse_day(since)
+        stop = StopFlag()
+        with RunLock(db), Store.open(db) as store, stop_on_signals(stop):
+            with Processor(workers=workers) as processor, progress_bar("articles") as progress:
+                count = reprocess_articles(
+                    store, processor, since=since_moment, stop=stop, progress=progress
+                )
+        typer.echo(f"reprocessed {count} articles with {processor.model}", err=True)
+
+
+@app.command()
+def status(
+    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("newsignal.db"),
+    runs: Annotated[int, typer.Option(min=1, help="How many recent runs to show.")] = 5,
+) -> None:
+    """Show the last runs and the health of every feed."""
+    with user_errors():
+        from rich.console import Console
+        from rich.table import Table
+
+        from pipeline.store import Store
+
+        with Store.open(existing_db(db)) as store:
+            console = Console()
+            table = Table(title="Recent runs")
+            for column in ("run", "started", "finished", "status", "exit", "counts", "feed errors"):
+                table.add_column(column)
+            for row in store.recent_runs(runs):
+                counts = json.loads(row["counts"])
+                table.add_row(
+                    str(row["id"]), row["started_at"], row["finished_at"] or "-", row["status"],
+                    "-" if row["exit_code"] is None else str(row["exit_code"]),
+                    ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
+                    str(len(json.loads(row["feed_errors"]))),
+                )
+            console.print(table)
+            feeds = Table(title="Feeds")
+            for column in ("feed", "last success", "failures in a row", "entries seen", "last error"):
+                feeds.add_column(column)
+            for state in store.feed_states():
+                feeds.add_row(
+                    state.name, state.last_success_at or "never", str(state.consecutive_failures),
+                    str(state.entries_seen), state.last_error or "",
+                )
+            console.print(feeds)
+
+
+# -- exports ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="catalysts, figures, entities, articles, signal, conflicts or corrections.")],
+    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("newsignal.db"),
+    output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="csv, jsonl or parquet (corrections: gold or labelstudio).")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Published on or after this date.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Published on or before this date.")] = None,
+    asset: Annotated[Optional[str], typer.Option(help="Only rows about this ticker.")] = None,
+    min_confidence: Annotated[Optional[float], typer.Option(min=0, max=1, help="Catalysts at or above this confidence.")] = None,
+    include_duplicates: Annotated[bool, typer.Option(help="Include syndicated duplicates.")] = False,
+) -> None:
+    """Write one table of the store as CSV, JSONL or Parquet."""
+    with user_errors():
+        from pipeline.store import Store
+
+        existing_db(db)
+        with Store.open(db) as store:
+            if kind == "corrections":
+                from pipeline.review.corrections import export_corrections
+
+                fmt = format or "gold"
+                if fmt not in ("gold", "labelstudio"):
+                    raise UserError("corrections are exported as --format gold or labelstudio")
+                rows = export_corrections(store, output, fmt=fmt)
+            else:
+                from pipeline.export import EXPORT_KINDS, ExportFilters, export_table
+
+                if kind not in EXPORT_KINDS:
+                    raise UserError(
+                        f"unknown export {kind!r}; choose one of: "
+                        + ", ".join([*EXPORT_KINDS, "corrections"])
+                    )
+                fmt = format or "csv"
+                if fmt not in {item.value for item in Format}:
+                    raise UserError(f"unknown format {fmt!r}; choose csv, jsonl or parquet")
+                if fmt == "parquet" and output == "-":
+                    raise UserError("parquet cannot go to stdout; give --output FILE")
+                filters = ExportFilters(
+                    since=parse_day(since), until=parse_day(until, end=True), asset=asset,
+                    min_confidence=min_confidence, include_duplicates=include_duplicates,
+                )
+                rows = export_table(store, kind, output, fmt, filters)
+        if output != "-":
+            typer.echo(f"wrote {rows} rows to {output}", err=True)
+
+
+# -- single documents -------------------------------------------------------------------------------
+
+
+@app.command()
+def process(
+    page: Annotated[Path, typer.Argument(help="A saved HTML page.")],
+    url: Annotated[Optional[str], typer.Option(help="The page's URL (helps dates and links).")] = None,
+) -> None:
+    """Run one saved page through the whole NLP path; JSON on stdout."""
+    with user_errors():
+        from pipeline.processing import ANALYSED_LANGUAGES, Processor, extract_page
+        from pipeline.records import ArticleStatus, FeedEntry, FetchResult
+
+        if not page.is_file():
+            raise UserError(f"{page}: no such file")
+        address = url or page.resolve().as_uri()
+        body = page.read_bytes()
+        entry = FeedEntry(feed_name="local", url=address, canonical_url=address)
+        extracted = extract_page(entry, FetchResult(url=address, final_url=address, body=body))
+        result = {"url": address, "status": str(extracted.status), "reason": extracted.reason,
+                  "article": to_jsonable(extracted.article)}
+        if extracted.status is ArticleStatus.PROCESSED:
+            with Processor() as processor:
+                analysis = processor.analyze_one(extracted.article.text)
+            result.update(model=processor.model, **to_jsonable(analysis))
+        else:
+            log.info("not analysed: %s (analysed languages: %s)", extracted.reason, ANALYSED_LANGUAGES)
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def classify(
+    file: Annotated[Optional[Path], typer.Argument(help="Sentences, one per line (stdin when absent).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Direction model directory or HF model id.")] = None,
+) -> None:
+    """Judge the direction of sentences; JSONL {"text", "direction", "confidence"} on stdout."""
+    with user_errors():
+        from pipeline.direction import classify_lines, load_direction_model
+
+        if file is not None and not file.is_file():
+            raise UserError(f"{file}: no such file")
+        stream = file.open(encoding="utf-8") if file else sys.stdin
+        with stream:
+            lines = [line.rstrip("\n") for line in stream if line.strip()]
+        for row in classify_lines(lines, load_direction_model(model)):
+            typer.echo(json.dumps(row, ensure_ascii=False))
+
+
+# -- demo ----------------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option(help="Directory for demo.db, catalysts.csv and figures.csv.")] = Path("demo-out"),
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the main job on the bundled corpus, served over real HTTP from 127.0.0.1."""
+    with user_errors():
+        from pipeline.demo import print_summary, run_demo
+
+        result = run_demo(output, workers=workers)
+        print_summary(result)
+
+
+# -- evaluation and training ------------------------------------------------------------------------
+
+
+@eval_app.command("extraction")
+def eval_extraction(
+    bench: Annotated[Path, typer.Option(help="Benchmark directory (html/ and ground-truth.json).")] = DEFAULT_BENCH,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """F1, precision, recall and ms/page of the extractor on the article-extraction benchmark."""
+    with user_errors():
+        from pipeline.evaluation.extraction import evaluate_extraction
+
+        if not (bench / "ground-truth.json").is_file():
+            raise UserError(f"{bench}: no ground-truth.json (give --bench DIR)")
+        _print_report(evaluate_extraction(bench), json_output)
+
+
+@eval_app.command("entities")
+def eval_entities(
+    gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + .json).")] = REPO_ROOT / "models" / "data" / "gold",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Precision, recall and F1 per entity label on the team's gold articles."""
+    with user_errors():
+        from pipeline.evaluation.nlp import evaluate_entities
+
+        _print_report(evaluate_entities(_existing_dir(gold)), json_output)
+
+
+@eval_app.command("figures")
+def eval_figures(
+    gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + .json).")] = REPO_ROOT / "models" / "data" / "gold",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Figures found (value and unit), and metric, asset and sign accuracy, on gold articles."""
+    with user_errors():
+        from pipeline.evaluation.nlp import evaluate_figures
+
+        _print_report(evaluate_figures(_existing_dir(gold)), json_output)
+
+
+@eval_app.command("direction")
+def eval_direction(
+    model: Annotated[Optional[str], typer.Option(help="Direction model directory or HF model id.")] = None,
+    data: Annotated[Optional[list[Path]], typer.Option(help="Extra JSONL gold ({text, direction}) to score.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Macro-F1, per-class scores, confusion matrix and calibration of the direction model."""
+    with user_errors():
+        from pipeline.direction import load_direction_model
+        from pipeline.evaluation.direction import evaluate_direction
+
+        for path in data or []:
+            if not path.is_file():
+                raise UserError(f"{path}: no such file")
+        _print_report(evaluate_direction(load_direction_model(model), extra=data or []), json_output)
+
+
+@train_app.command("direction")
+def train_direction_command(
+    output: Annotated[Path, typer.Option(help="Where to write the trained model.")] = REPO_ROOT / "models" / "direction",
+    extra: Annotated[Optional[list[Path]], typer.Option(help="Extra JSONL training data, e.g. review corrections.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs (recipe default when absent).")] = None,
+) -> None:
+    """Fine-tune the direction model on the twitter set plus the team's crypto set (CPU)."""
+    with user_errors():
+        from pipeline.direction import train_direction
+
+        for path in extra or []:
+            if not path.is_file():
+                raise UserError(f"{path}: no such file")
+        options = {"seed": seed, "extra": list(extra or [])}
+        if epochs is not None:
+            options["epochs"] = epochs
+        report = train_direction(output, **options)
+        _print_report(report, False)
+
+
+def _existing_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise UserError(f"{path}: no such directory")
+    return path
+
+
+def _print_report(report, json_output: bool) -> None:
+    if json_output:
+        typer.echo(json.dumps(report.to_dict() if hasattr(report, "to_dict") else to_jsonable(report), indent=2))
+    else:
+        typer.echo(report.format() if hasattr(report, "format") else str(report))
+
+
+# -- signal and review ------------------------------------------------------------------------------
+
+
+@plot_app.command("signal")
+def plot_signal_command(
+    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("newsignal.db"),
+    asset: Annotated[str, typer.Option(help="Ticker to plot.")] = "BTC",
+    output: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("signal.png"),
+    since: Annotated[Optional[str], typer.Option(help="From this date.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Up to this date.")] = None,
+) -> None:
+    """The daily net catalyst score of one asset as a bar chart."""
+    with user_errors():
+        from pipeline.signal import daily_signal, plot_signal
+        from pipeline.store import Store
+
+        with Store.open(existing_db(db)) as store:
+            rows = daily_signal(store, asset=asset, since=parse_day(since), until=parse_day(until, end=True))
+        if not rows:
+            raise UserError(f"no catalysts about {asset} in {db}")
+        plot_signal(rows, asset, output)
+        typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def review(
+    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("newsignal.db"),
+    host: Annotated[str, typer.Option(help="Address to bind; non-loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    token: Annotated[Optional[str], typer.Option(help="Access token, required off loopback.")] = None,
+) -> None:
+    """Browse articles with their tags highlighted; accept, reject and correct them."""
+    with user_errors():
+        from pipeline.review.app import serve
+
+        try:
+            serve(existing_db(db), host=host, port=port, token=token)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv, prog_name="newsignal")
+
+
+if __name__ == "__main__":
+    main()

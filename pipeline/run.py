@@ -1,0 +1,376 @@
+"""The nightly run: feeds -> new entries -> pages -> articles -> analysis -> store.
+
+`run_pipeline` is unattended and incremental: only entries never stored before are fetched; each
+article is written in one transaction; a SIGINT/SIGTERM stops after the article in hand; every
+outcome (processed, duplicate, skipped, rejected, failed) is stored with its reason, so a re-run does
+not redo work and nothing is silently lost. Fetching runs in a background thread (asyncio) while
+this thread does the CPU work, so the network and the models overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from pipeline.config import Config, FeedConfig, Settings
+from pipeline.dedup import NearDuplicateIndex, text_hash
+from pipeline.feeds import canonicalize_url, refresh_feed
+from pipeline.fetch import Fetcher
+from pipeline.processing import ExtractedPage, Processor, batched
+from pipeline.records import Analysis, ArticleStatus, FeedEntry, FetchResult, RunReport
+from pipeline.store import Store, now_utc
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+@dataclass
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the run checks it between articles."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def set(self, *_args) -> None:
+        if not self.event.is_set():
+            log.warning("stop requested: finishing the article in hand, then stopping")
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+
+@contextmanager
+def stop_on_signals(stop: StopFlag) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `stop` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, stop.set) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# -- feeds ------------------------------------------------------------------------------------------
+
+
+async def _refresh_all(settings: Settings, store: Store, feeds: list[FeedConfig]):
+    async with Fetcher(settings) as fetcher:
+        states = [store.feed_state(feed.name, str(feed.url)) for feed in feeds]
+        return await asyncio.gather(
+            *(refresh_feed(fetcher, feed, state) for feed, state in zip(feeds, states))
+        )
+
+
+def collect_entries(
+    config: Config, store: Store, report: RunReport, *, since: datetime | None = None
+) -> list[FeedEntry]:
+    """Refresh every enabled feed, save its health, and return the entries not stored before."""
+    feeds = config.enabled_feeds
+    refreshes = asyncio.run(_refresh_all(config.settings, store, feeds)) if feeds else []
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for feed, refresh in zip(feeds, refreshes):
+        store.save_feed_state(refresh.state)
+        if refresh.error:
+            report.feed_errors[feed.name] = refresh.error
+            log.warning("feed %s: %s", feed.name, refresh.error)
+        if refresh.not_modified:
+            log.info("feed %s: not modified", feed.name)
+            continue
+        for entry in refresh.entries:
+            if entry.canonical_url in seen:
+                continue
+            seen.add(entry.canonical_url)
+            if since and entry.published_at and entry.published_at < since:
+                continue
+            if store.known_entry(entry) is None:
+                entries.append(entry)
+    return entries
+
+
+# -- pages ------------------------------------------------------------------------------------------
+
+_END = object()
+
+
+class PageStream:
+    """Fetch pages concurrently in a background thread; iterate (entry, FetchResult) as they land.
+
+    The queue is bounded, so fetching never runs far ahead of processing; `stop()` cancels what is
+    still in flight.
+    """
+
+    def __init__(self, settings: Settings, entries: list[FeedEntry], *, buffer: int = 32):
+        self.settings = settings
+        self.entries = entries
+        self.results: queue.Queue = queue.Queue(maxsize=buffer)
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="page-fetcher", daemon=True)
+
+    def __enter__(self) -> PageStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._cancel.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                self.results.get_nowait()
+            except queue.Empty:
+                self._thread.join(timeout=0.1)
+
+    def __iter__(self) -> Iterator[tuple[FeedEntry, FetchResult]]:
+        while True:
+            item = self.results.get()
+            if item is _END:
+                return
+            yield item
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._fetch_all())
+        finally:
+            self._put(_END)
+
+    def _put(self, item) -> None:
+        while not self._cancel.is_set() or item is _END:
+            try:
+                self.results.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if item is _END and self._cancel.is_set():
+                    return
+
+    async def _fetch_all(self) -> None:
+        async with Fetcher(self.settings) as fetcher:
+
+            async def one(entry: FeedEntry) -> None:
+                if self._cancel.is_set():
+                    return
+                try:
+                    result = await fetcher.fetch(entry.url, accept="html")
+                except Exception as error:  # a fetcher bug must not lose the entry
+                    log.exception("fetching %s", entry.url)
+                    result = FetchResult(url=entry.url, final_url=entry.url,
+                                         error=f"fetch_error: {type(error).__name__}: {error}")
+                await asyncio.to_thread(self._put, (entry, result))
+
+            await asyncio.gather(*(one(entry) for entry in self.entries))
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+class ArticleWriter:
+    """Dedup, then store: decides DUPLICATE vs PROCESSED for extracted pages, in arrival order.
+
+    A page is a duplicate of a stored article, or of an earlier page of the same batch, when its
+    page-declared canonical URL, its text hash or its MinHash (near-duplicate) matches.
+    """
+
+    def __init__(self, store: Store, settings: Settings, model: str, run_id: int | None):
+        self.store = store
+        self.model = model
+        self.run_id = run_id
+        self.near_duplicates = NearDuplicateIndex.from_store(
+            store, threshold=settings.near_duplicate_threshold
+        )
+
+    def plan(self, pages: list[ExtractedPage]) -> list[PagePlan]:
+        """Decide each page's fate before any NLP runs, so duplicates are never analysed."""
+        plans: list[PagePlan] = []
+        for index, page in enumerate(pages):
+            plan = PagePlan(page)
+            self._use_page_canonical(plan, plans)
+            if page.article.text:
+                plan.text_hash = text_hash(page.article.text)
+                plan.signature = self.near_duplicates.signature(page.article.text)
+                if plan.duplicate_of is None and plan.duplicate_of_batch is None:
+                    plan.duplicate_of = self.store.article_by_text_hash(plan.text_hash)
+                if plan.duplicate_of is None and plan.duplicate_of_batch is None:
+                    plan.duplicate_of = self.near_duplicates.find(plan.signature)
+                if plan.duplicate_of is None and plan.duplicate_of_batch is None:
+                    plan.duplicate_of_batch = next(
+                        (
+                            earlier
+                            for earlier, other in enumerate(plans)
+                            if other.status is ArticleStatus.PROCESSED
+                            and (
+                                other.text_hash == plan.text_hash
+                                or self.near_duplicates.similar(other.signature, plan.signature)
+                            )
+                        ),
+                        None,
+                    )
+            if page.status is ArticleStatus.PROCESSED and (
+                plan.duplicate_of is not None or plan.duplicate_of_batch is not None
+            ):
+                plan.status = ArticleStatus.DUPLICATE
+            plans.append(plan)
+        return plans
+
+    def _use_page_canonical(self, plan: PagePlan, earlier: list[PagePlan]) -> None:
+        """Store under the page's own `rel=canonical` URL, unless that page is already known."""
+        entry = plan.page.entry
+        declared = plan.page.article.canonical_url
+        if not declared:
+            return
+        canonical = canonicalize_url(declared)
+        if canonical == entry.canonical_url:
+            return
+        probe = replace(entry, canonical_url=canonical)
+        known = self.store.known_entry(replace(probe, guid=None))
+        in_batch = next(
+            (i for i, other in enumerate(earlier) if other.entry.canonical_url == canonical), None
+        )
+        if known is not None:
+            plan.duplicate_of = known
+        elif in_batch is not None:
+            plan.duplicate_of_batch = in_batch
+        else:
+            plan.entry = probe
+
+    def save(self, plan: PagePlan, analysis: Analysis | None, batch_ids: list[int]) -> int:
+        duplicate_of = plan.duplicate_of
+        if duplicate_of is None and plan.duplicate_of_batch is not None:
+            duplicate_of = batch_ids[plan.duplicate_of_batch]
+        processed = plan.status is ArticleStatus.PROCESSED
+        article_id = self.store.save_article(
+            plan.entry,
+            plan.page.article,
+            plan.status,
+            analysis=analysis if processed else None,
+            reject_reason=plan.page.reason,
+            duplicate_of=duplicate_of,
+            html_hash=plan.page.html_hash,
+            text_hash=plan.text_hash,
+            minhash=self.near_duplicates.serialize(plan.signature) if processed else None,
+            model=self.model,
+            run_id=self.run_id,
+        )
+        if processed:
+            self.near_duplicates.add(article_id, plan.signature)
+        return article_id
+
+
+@dataclass
+class PagePlan:
+    page: ExtractedPage
+    entry: FeedEntry = None  # type: ignore[assignment]
+    status: ArticleStatus = None  # type: ignore[assignment]
+    duplicate_of: int | None = None  # a stored article
+    duplicate_of_batch: int | None = None  # an earlier page of the same batch
+    text_hash: str | None = None
+    signature: object = None
+
+    def __post_init__(self) -> None:
+        self.entry = self.entry or self.page.entry
+        self.status = self.status or self.page.status
+
+
+def run_pipeline(
+    config: Config,
+    store: Store,
+    *,
+    processor: Processor | None = None,
+    max_articles: int | None = None,
+    since: datetime | None = None,
+    stop: StopFlag | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunReport:
+    """One nightly run. The caller holds the run lock and owns `store` and `processor`."""
+    stop = stop or StopFlag()
+    report = RunReport(run_id=None, started_at=now_utc())
+    report.run_id = store.start_run(report.started_at)
+    counts: Counter[str] = Counter()
+    own_processor = processor is None
+    processor = processor or Processor()
+    try:
+        entries = collect_entries(config, store, report, since=since)
+        if max_articles is not None:
+            entries = entries[:max_articles]
+        counts["new"] = len(entries)
+        log.info("%d new entries from %d feeds", len(entries), len(config.enabled_feeds))
+        writer = ArticleWriter(store, config.settings, processor.model, report.run_id)
+        done = 0
+        with PageStream(config.settings, entries) as pages:
+            for batch in batched(pages, processor.batch_size):
+                extracted = processor.extract(batch)
+                done += _store_batch(writer, processor, extracted, counts, report, stop)
+                if progress:
+                    progress(done, len(entries))
+                if stop.is_set():
+                    report.interrupted = True
+                    break
+    finally:
+        if own_processor:
+            processor.close()
+    report.counts = dict(counts)
+    report.finished_at = now_utc()
+    return report
+
+
+def _store_batch(writer, processor, extracted, counts, report, stop) -> int:
+    """Plan (dedup), analyse the originals together, then store one transaction per article."""
+    plans = writer.plan(extracted)
+    originals = [plan for plan in plans if plan.status is ArticleStatus.PROCESSED]
+    analyses = dict(
+        zip(map(id, originals), processor.analyze([plan.page.article.text for plan in originals]))
+    )
+    batch_ids: list[int] = []
+    for plan in plans:
+        batch_ids.append(writer.save(plan, analyses.get(id(plan)), batch_ids))
+        counts[str(plan.status)] += 1
+        if plan.status in (ArticleStatus.FAILED, ArticleStatus.REJECTED):
+            report.failures.append((plan.entry.url, plan.page.reason or ""))
+        if stop.is_set():
+            break
+    return len(batch_ids)
+
+
+def run_exit_code(report: RunReport, settings: Settings) -> int:
+    """0, or 1 when the share of failed articles (or of failing feeds) passes the threshold."""
+    attempted = report.counts.get("new", 0)
+    failed = report.counts.get(str(ArticleStatus.FAILED), 0)
+    if attempted and failed / attempted > settings.failure_threshold:
+        return EXIT_FAILURES
+    return EXIT_OK
+
+
+def reprocess(
+    store: Store,
+    processor: Processor,
+    *,
+    since: datetime | None = None,
+    stop: StopFlag | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Re-run the NLP stages on stored article text with the current models; no refetching."""
+    stop = stop or StopFlag()
+    rows = list(store.articles_to_reprocess(since))
+    done = 0
+    for batch in batched(rows, processor.batch_size):
+        analyses = processor.analyze([row["text"] for row in batch])
+        for row, analysis in zip(batch, analyses):
+            store.replace_analysis(row["id"], analysis, processor.model)
+            done += 1
+            if stop.is_set():
+                return done
+        if progress:
+            progress(done, len(rows))
+    return done
