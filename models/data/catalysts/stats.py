@@ -1,0 +1,52 @@
+"""Print counts of the catalyst sentence set per split x category x direction.
+
+Usage: python models/data/catalysts/stats.py  (prints a Markdown table for README.md)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SPLITS = ("train", "heldout")
+DIRECTIONS = ("bearish", "bullish", "neutral")
+
+
+def load(split: str) -> list[dict]:
+    with open(HERE / f"{split}.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def main() -> None:
+    rows = {split: load(split) for split in SPLITS}
+    counts = Counter(
+        (split, row["category"], row["direction"]) for split in SPLITS for row in rows[split]
+    )
+    categories = sorted({category for _, category, _ in counts}, key=lambda c: (c == "none", c))
+    header = [f"{split} {d[:4]}" for split in SPLITS for d in DIRECTIONS] + ["total"]
+    print("| category | " + " | ".join(header) + " |")
+    print("|---" * (len(header) + 1) + "|")
+    for category in categories + ["**total**"]:
+        cells = [
+            sum(
+                n for (s, c, d), n in counts.items()
+                if s == split and d == direction and category in (c, "**total**")
+            )
+            for split in SPLITS
+            for direction in DIRECTIONS
+        ]
+        print(f"| {category} | " + " | ".join(map(str, cells)) + f" | {sum(cells)} |")
+    hard = Counter(
+        (row["hard_case"], split) for split in SPLITS for row in rows[split] if row["hard_case"]
+    )
+    print()
+    print("| hard_case | train | heldout |")
+    print("|---|---|---|")
+    for tag in sorted({tag for tag, _ in hard}):
+        print(f"| {tag} | {hard[(tag, 'train')]} | {hard[(tag, 'heldout')]} |")
+
+
+if __name__ == "__main__":
+    main()
