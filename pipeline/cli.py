@@ -191,13 +191,13 @@ def reprocess(
 ) -> None:
     """Re-run the NLP stages on stored article text with the current models (no refetch)."""
     with user_errors():
+        existing_db(db)
+        since_moment = parse_day(since)
         from pipeline.lock import RunLock
         from pipeline.processing import Processor
         from pipeline.run import StopFlag, reprocess as reprocess_articles, stop_on_signals
         from pipeline.store import Store
 
-        existing_db(db)
-        since_moment = parse_day(since)
         stop = StopFlag()
         with RunLock(db), Store.open(db) as store, stop_on_signals(stop):
             with Processor(workers=workers) as processor, progress_bar("articles") as progress:
@@ -242,6 +242,20 @@ def status(
                     str(state.entries_seen), state.last_error or "",
                 )
             console.print(feeds)
+
+
+@app.command()
+def backup(
+    db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("newsignal.db"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Backup file to write.")] = Path("newsignal-backup.db"),
+) -> None:
+    """Copy the database safely while runs may be writing to it (SQLite online backup)."""
+    with user_errors():
+        from pipeline.store import Store
+
+        with Store.open(existing_db(db)) as store:
+            store.backup(output)
+        typer.echo(f"backed up {db} to {output}", err=True)
 
 
 # -- exports ---------------------------------------------------------------------------------------

@@ -149,3 +149,12 @@ def test_runs_are_recorded(store):
     (row,) = store.recent_runs()
     assert row["status"] == "ok" and row["finished_at"] == "2026-02-06T00:05:00Z"
     assert '"processed": 2' in row["counts"] and "http_500" in row["feed_errors"]
+
+
+def test_online_backup_is_a_complete_database(store, tmp_path):
+    store.save_article(entry(), Article(url=entry().url, text=TEXT), ArticleStatus.PROCESSED,
+                       analysis=analysis())
+    store.backup(tmp_path / "copy.db")
+    with Store.open(tmp_path / "copy.db") as copy:
+        assert copy.integrity_ok()
+        assert copy.connection.execute("SELECT count(*) FROM figures").fetchone()[0] == 2

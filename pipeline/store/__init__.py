@@ -354,5 +354,12 @@ class Store:
             "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
 
+    def backup(self, target: str | Path) -> None:
+        """A consistent copy of the live database through SQLite's online backup API."""
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(str(target)) as destination:
+            self.connection.backup(destination)
+        destination.close()
+
     def integrity_ok(self) -> bool:
         return self.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
