@@ -1,0 +1,187 @@
+"""The daily signal: catalysts aggregated per (UTC day, asset), and its plot.
+
+Each story counts once. Catalysts of near-duplicate articles (syndicated copies, `duplicate_of` set)
+never count, and a catalyst restating a figure already seen is a repeat: same category, same asset
+and a cited figure with the same (metric, value) as a catalyst at most 24 hours earlier (in this or
+an earlier article). Repeats are reported in their own column and left out of every other number.
+
+The net score is the confidence-weighted mean direction, sum(confidence * d) / sum(confidence) with
+d = +1 bullish, -1 bearish, 0 neutral, so it lies in [-1, 1]; 0 when there is nothing to weigh.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from pipeline.records import Direction
+from pipeline.store import Store, parse_utc
+from pipeline.store.export_queries import signal_catalysts
+
+NOVELTY_WINDOW = timedelta(hours=24)
+TOP_CATEGORIES = 3
+DIRECTION_SIGN = {Direction.BULLISH: 1, Direction.BEARISH: -1, Direction.NEUTRAL: 0}
+
+
+@dataclass(slots=True)
+class SignalRow:
+    """One (UTC day, asset) of the daily signal."""
+
+    day: date
+    asset: str
+    catalysts: int  # novel catalysts: bullish + bearish + neutral
+    bullish: int
+    bearish: int
+    neutral: int
+    net_score: float  # in [-1, 1]
+    sources: int  # distinct feeds the novel catalysts came from
+    top_categories: list[str]  # most frequent first, ties by name, at most TOP_CATEGORIES
+    repeats: int  # catalysts left out because their story was already seen
+
+
+@dataclass(slots=True)
+class _DayAccumulator:
+    counts: Counter[str] = field(default_factory=Counter)
+    weighted: float = 0.0
+    weight: float = 0.0
+    sources: set[str] = field(default_factory=set)
+    categories: Counter[str] = field(default_factory=Counter)
+    repeats: int = 0
+
+    def add(self, direction: Direction, confidence: float, source: str, category: str) -> None:
+        self.counts[direction] += 1
+        self.weighted += confidence * DIRECTION_SIGN[direction]
+        self.weight += confidence
+        self.sources.add(source)
+        self.categories[category] += 1
+
+    def row(self, day: date, asset: str) -> SignalRow:
+        ranked = sorted(self.categories.items(), key=lambda item: (-item[1], item[0]))
+        return SignalRow(
+            day=day,
+            asset=asset,
+            catalysts=sum(self.counts.values()),
+            bullish=self.counts[Direction.BULLISH],
+            bearish=self.counts[Direction.BEARISH],
+            neutral=self.counts[Direction.NEUTRAL],
+            net_score=self.weighted / self.weight if self.weight > 0 else 0.0,
+            sources=len(self.sources),
+            top_categories=[name for name, _ in ranked[:TOP_CATEGORIES]],
+            repeats=self.repeats,
+        )
+
+
+def daily_signal(
+    store: Store,
+    *,
+    asset: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_confidence: float | None = None,
+) -> list[SignalRow]:
+    """The signal per (UTC day, asset), sorted by day then asset.
+
+    `since` (inclusive) and `until` (exclusive) bound the catalysts counted; catalysts in the 24
+    hours before `since` are still read so that a story seen just before the window stays a repeat.
+    Catalysts naming no asset belong to no row.
+    """
+    read_from = since - NOVELTY_WINDOW if since is not None else None
+    last_seen: dict[tuple[str, str, str, float], datetime] = {}
+    days: dict[tuple[date, str], _DayAccumulator] = {}
+    current_day: date | None = None
+    for catalyst in signal_catalysts(
+        store, since=read_from, until=until, asset=asset, min_confidence=min_confidence
+    ):
+        at = parse_utc(catalyst["at"])
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        day = at.astimezone(UTC).date()
+        if day != current_day:  # forget stories older than the window, so memory stays small
+            current_day = day
+            last_seen = {key: seen for key, seen in last_seen.items() if at - seen <= NOVELTY_WINDOW}
+        category = catalyst["category"]
+        figure_keys = [(metric, value) for metric, value in json.loads(catalyst["figure_keys"])]
+        for tagged in dict.fromkeys(json.loads(catalyst["assets"])):
+            if asset is not None and tagged != asset:
+                continue
+            story = [(category, tagged, metric, value) for metric, value in figure_keys]
+            repeat = any(
+                key in last_seen and at - last_seen[key] <= NOVELTY_WINDOW for key in story
+            )
+            last_seen.update(dict.fromkeys(story, at))
+            if since is not None and at < since:
+                continue  # read only to know which stories were already seen
+            accumulator = days.setdefault((day, tagged), _DayAccumulator())
+            if repeat:
+                accumulator.repeats += 1
+            else:
+                accumulator.add(
+                    Direction(catalyst["direction"]),
+                    catalyst["confidence"],
+                    catalyst["source"],
+                    category,
+                )
+    return [days[key].row(*key) for key in sorted(days)]
+
+
+def plot_signal(rows: list[SignalRow], asset: str, output_path: str | Path) -> Path:
+    """A PNG of one asset's daily net score (bars) and catalyst counts (line, right axis)."""
+    # The object-oriented API with the Agg canvas: no pyplot global state, no display needed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    bullish_colour, bearish_colour, count_colour = "#2e7d32", "#c62828", "#455a64"
+    rows = [row for row in rows if row.asset == asset]
+    figure = Figure(figsize=(10, 5), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    score_axis = figure.add_subplot()
+    score_axis.set_title(f"{asset}: daily news signal (each story counted once)")
+    score_axis.set_xlabel("Day (UTC)")
+    score_axis.set_ylabel("Net score: -1 all bearish ... +1 all bullish")
+    score_axis.set_ylim(-1.05, 1.05)
+    score_axis.axhline(0, color="black", linewidth=0.8)
+    score_axis.grid(axis="y", alpha=0.3)
+    if not rows:
+        score_axis.text(
+            0.5, 0.5, f"No catalysts for {asset} in this period", transform=score_axis.transAxes,
+            ha="center", va="center", fontsize=12,
+        )
+        score_axis.set_xticks([])
+    else:
+        days = [row.day for row in rows]
+        scores = [row.net_score for row in rows]
+        colours = [bullish_colour if score >= 0 else bearish_colour for score in scores]
+        score_axis.bar(days, scores, width=0.7, color=colours, zorder=2)
+        count_axis = score_axis.twinx()
+        counts = [row.catalysts for row in rows]
+        count_axis.plot(days, counts, color=count_colour, marker="o", linewidth=1.2, zorder=3)
+        count_axis.set_ylim(0, max(counts) * 1.25 + 1)
+        count_axis.set_ylabel("Catalysts counted (line)")
+        for row in rows:
+            count_axis.annotate(
+                f"{row.bullish}↑ {row.bearish}↓ {row.neutral}·", (row.day, row.catalysts),
+                textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8,
+                color=count_colour,
+            )
+        locator = AutoDateLocator(maxticks=12)
+        score_axis.xaxis.set_major_locator(locator)
+        score_axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        score_axis.legend(
+            handles=[
+                Patch(color=bullish_colour, label="net score, bullish"),
+                Patch(color=bearish_colour, label="net score, bearish"),
+                Line2D([], [], color=count_colour, marker="o",
+                       label="catalysts (bullish↑ bearish↓ neutral·)"),
+            ],
+            loc="upper left", fontsize=8,
+        )
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(output_path, format="png")
+    return output_path

@@ -1,0 +1,191 @@
+"""Read-only queries behind the exports and the daily signal, each streamed with `fetchmany`.
+
+Every query selects exactly the column names `pipeline.export` declares, in a stable order: the
+article's time (published, else fetched), then article id, then the tag's start offset. Timestamps
+stay the ISO 8601 UTC text the store writes, so comparing them as strings compares the moments.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from pipeline.records import Catalyst
+from pipeline.store import Store, utc_iso
+
+FETCH_SIZE = 2_000
+
+# An article's moment: when it was published, or when we fetched it if the page had no date.
+ARTICLE_TIME = "coalesce(a.published_at, a.fetched_at)"
+ORIGINALS_ONLY = "a.duplicate_of IS NULL AND a.status != 'duplicate'"
+
+_SELECT = {
+    "catalysts": """
+        SELECT a.id AS article_id, a.url, a.source, a.published_at, a.title, c.category,
+               c.direction, c.confidence, c.assets, c.sentence, c.start_char, c.end_char, c.model
+        FROM catalysts c JOIN articles a ON a.id = c.article_id
+    """,
+    "figures": """
+        SELECT a.id AS article_id, a.url, f.metric, f.asset, f.value, f.unit, f.period,
+               f.qualifier, f.text, f.start_char, f.end_char, f.value_high
+        FROM figures f JOIN articles a ON a.id = f.article_id
+    """,
+    "entities": """
+        SELECT a.id AS article_id, a.url, e.text, e.label, e.ticker, e.start_char, e.end_char
+        FROM entities e JOIN articles a ON a.id = e.article_id
+    """,
+    "articles": """
+        SELECT a.id AS article_id, a.url, a.canonical_url, a.source, a.title, a.published_at,
+               a.language, a.status, a.reject_reason, a.duplicate_of, a.text
+        FROM articles a
+    """,
+    "conflicts": """
+        SELECT a.id AS article_id, a.url, k.metric, k.period,
+               f1.text AS first_text, f1.value AS first_value, f1.unit AS first_unit,
+               f1.start_char AS first_start_char, f1.end_char AS first_end_char,
+               f2.text AS second_text, f2.value AS second_value, f2.unit AS second_unit,
+               f2.start_char AS second_start_char, f2.end_char AS second_end_char, k.reason
+        FROM conflicts k JOIN articles a ON a.id = k.article_id
+        JOIN figures f1 ON f1.id = k.first_figure_id
+        JOIN figures f2 ON f2.id = k.second_figure_id
+    """,
+}
+
+# How `asset` narrows each kind; `?` is the ticker.
+_ASSET_CONDITION = {
+    "catalysts": "EXISTS (SELECT 1 FROM json_each(c.assets) WHERE json_each.value = ?)",
+    "figures": "f.asset = ?",
+    "entities": "e.ticker = ?",
+    "articles": "(EXISTS (SELECT 1 FROM entities x WHERE x.article_id = a.id AND x.ticker = ?)"
+    " OR EXISTS (SELECT 1 FROM catalysts y, json_each(y.assets) j"
+    " WHERE y.article_id = a.id AND j.value = ?))",
+    "conflicts": "(f1.asset = ? OR f2.asset = ?)",
+}
+
+_TAG_ORDER = {
+    "catalysts": "c.start_char, c.id",
+    "figures": "f.start_char, f.id",
+    "entities": "e.start_char, e.id",
+    "articles": "a.id",
+    "conflicts": "f1.start_char, k.id",
+}
+
+TABLE_KINDS = tuple(_SELECT)
+
+
+def _stream(store: Store, query: str, params: list[object]) -> Iterator[dict[str, object]]:
+    cursor = store.connection.execute(query, params)
+    names = [description[0] for description in cursor.description]
+    try:
+        while batch := cursor.fetchmany(FETCH_SIZE):
+            for row in batch:
+                yield dict(zip(names, row, strict=True))
+    finally:
+        cursor.close()
+
+
+def _time_conditions(
+    since: datetime | None, until: datetime | None
+) -> tuple[list[str], list[object]]:
+    conditions: list[str] = []
+    params: list[object] = []
+    if since is not None:
+        conditions.append(f"{ARTICLE_TIME} >= ?")
+        params.append(utc_iso(since))
+    if until is not None:
+        conditions.append(f"{ARTICLE_TIME} < ?")
+        params.append(utc_iso(until))
+    return conditions, params
+
+
+def export_rows(
+    store: Store,
+    kind: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    asset: str | None = None,
+    min_confidence: float | None = None,
+    include_duplicates: bool = False,
+) -> Iterator[dict[str, object]]:
+    """Rows of one table kind (see TABLE_KINDS), oldest article first, in constant memory.
+
+    `since` is inclusive and `until` exclusive, both on the article's time. `min_confidence` only
+    exists for catalysts. `assets` comes back as the stored JSON text.
+    """
+    if kind not in _SELECT:
+        raise ValueError(f"unknown export kind {kind!r}; expected one of {TABLE_KINDS}")
+    conditions, params = _time_conditions(since, until)
+    if not include_duplicates:
+        conditions.append(ORIGINALS_ONLY)
+    if asset is not None:
+        condition = _ASSET_CONDITION[kind]
+        conditions.append(condition)
+        params.extend([asset] * condition.count("?"))
+    if min_confidence is not None:
+        if kind != "catalysts":
+            raise ValueError("min_confidence applies to catalysts only")
+        conditions.append("c.confidence >= ?")
+        params.append(min_confidence)
+    query = _SELECT[kind]
+    if conditions:
+        query += " WHERE " + " AND ".join(conditions)
+    query += f" ORDER BY {ARTICLE_TIME}, a.id, {_TAG_ORDER[kind]}"
+    return _stream(store, query, params)
+
+
+def signal_catalysts(
+    store: Store,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    asset: str | None = None,
+    min_confidence: float | None = None,
+) -> Iterator[dict[str, object]]:
+    """Catalysts of original articles in time order, with what the novelty rule compares.
+
+    Each row has `at` (the article's time), `article_id`, `source`, `category`, `direction`,
+    `confidence`, `assets` (JSON list) and `figure_keys`: a JSON list of [metric, value] pairs of
+    the figures the catalyst cites.
+    """
+    conditions, params = _time_conditions(since, until)
+    conditions.append(ORIGINALS_ONLY)
+    if asset is not None:
+        conditions.append(_ASSET_CONDITION["catalysts"])
+        params.append(asset)
+    if min_confidence is not None:
+        conditions.append("c.confidence >= ?")
+        params.append(min_confidence)
+    query = f"""
+        SELECT {ARTICLE_TIME} AS at, a.id AS article_id, a.source, c.category, c.direction,
+               c.confidence, c.assets,
+               (SELECT json_group_array(json_array(f.metric, f.value))
+                FROM json_each(c.figure_ids) j JOIN figures f ON f.id = j.value) AS figure_keys
+        FROM catalysts c JOIN articles a ON a.id = c.article_id
+        WHERE {" AND ".join(conditions)}
+        ORDER BY {ARTICLE_TIME}, a.id, c.start_char, c.id
+    """
+    return _stream(store, query, params)
+
+
+def bulk_insert_catalysts(
+    store: Store, article_id: int, catalysts: Iterable[Catalyst], *, model: str = ""
+) -> None:
+    """Insert many catalysts of one article in one transaction (benchmarks and bulk loads).
+
+    Unlike `Store.save_article` it links no figures: `figure_ids` stays empty.
+    """
+    with store.transaction() as db:
+        db.executemany(
+            "INSERT INTO catalysts (article_id, sentence, start_char, end_char, category, "
+            "direction, confidence, assets, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    article_id, catalyst.sentence, catalyst.start_char, catalyst.end_char,
+                    catalyst.category, str(catalyst.direction), catalyst.confidence,
+                    json.dumps(catalyst.assets), catalyst.model or model,
+                )
+                for catalyst in catalysts
+            ),
+        )
