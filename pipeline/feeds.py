@@ -1,0 +1,227 @@
+"""Feeds: parse fetched bytes into normalised `FeedEntry` records, and refresh one feed's state.
+
+`parse_feed` never touches the network or the disk (feedparser is handed a byte stream, never a
+string it might take for a URL or a path). A bozo feed keeps whatever entries feedparser recovered
+and says what was wrong; a feed with nothing usable says why.
+
+`refresh_feed` is the one place that knows a feed's HTTP life: conditional GET with the stored
+validators, a body hash for servers that ignore them, and the health counters kept in `FeedState`.
+It returns the new state; saving it is the caller's job (`Store.save_feed_state`).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import io
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from html import unescape
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+import feedparser
+
+from pipeline.config import FeedConfig
+from pipeline.records import FeedEntry
+from pipeline.store import FeedState, now_utc, utc_iso
+
+if TYPE_CHECKING:
+    from pipeline.fetch import Fetcher
+
+log = logging.getLogger(__name__)
+
+# Query parameters that identify a campaign or a click, never the document.
+TRACKING_PARAMETERS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+    "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "oly_enc_id", "oly_anon_id", "vero_id",
+    "ref_src", "ref_url", "cmpid", "ncid", "ocid", "sr_share", "__twitter_impression",
+    "guccounter", "guce_referrer", "guce_referrer_sig", "_ga", "_gl", "spm", "at_medium",
+    "at_campaign", "xtor", "wt_mc", "s_cid", "rss", "feed",
+})
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonicalize_url(url: str) -> str:
+    """The identity of a link: tracking parameters, fragment, userinfo and default port dropped,
+    scheme and host lower-cased, remaining query parameters sorted. Unparseable input comes back
+    stripped but otherwise as given.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in TRACKING_PARAMETERS and not key.lower().startswith(TRACKING_PREFIXES)
+    ]
+    query_text = urlencode(sorted(query), quote_via=quote, safe="")
+    return urlunsplit((scheme, host, parts.path or "/", query_text, ""))
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    feed_name: str
+    entries: list[FeedEntry] = field(default_factory=list)
+    title: str | None = None
+    error: str | None = None  # why the feed is unusable, or what was wrong with a bozo one
+    bozo: bool = False
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (entry id or title, reason)
+    usable: bool = True  # False when nothing could be read from the body (`error` says why)
+
+
+def _entry_link(entry: Any, base_url: str) -> str | None:
+    candidates = [entry.get("link")]
+    candidates += [
+        link.get("href") for link in entry.get("links", []) if link.get("rel") == "alternate"
+    ]
+    if entry.get("guidislink") or str(entry.get("id", "")).startswith(("http://", "https://")):
+        candidates.append(entry.get("id"))
+    for candidate in candidates:
+        if candidate and candidate.strip():
+            link = urljoin(base_url, candidate.strip())
+            if urlsplit(link).scheme in ("http", "https"):
+                return link
+    return None
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    # feedparser gives struct_time already converted to UTC.
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def _plain_text(html_text: str | None) -> str | None:
+    if not html_text:
+        return None
+    text = _SPACE.sub(" ", unescape(_TAG.sub(" ", html_text))).strip()
+    return text or None
+
+
+def parse_feed(
+    feed_name: str, body: bytes, base_url: str, content_type: str | None = None
+) -> ParsedFeed:
+    """Parse RSS/Atom bytes into normalised entries (deduplicated by canonical URL)."""
+    # Without a content type feedparser flags every feed bozo; XML rules then find the charset.
+    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
+    try:
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    except Exception as error:  # feedparser is lenient, but a crash must not end the run
+        log.exception("feedparser failed on %s", feed_name)
+        return ParsedFeed(feed_name, error=f"unusable_feed: {type(error).__name__}: {error}")
+    result = ParsedFeed(feed_name, title=parsed.feed.get("title"), bozo=bool(parsed.bozo))
+    if parsed.bozo:
+        exception = parsed.get("bozo_exception")
+        result.error = f"bozo: {type(exception).__name__}: {exception}"[:300]
+    seen: set[str] = set()
+    for entry in parsed.entries:
+        label = entry.get("id") or entry.get("title") or "?"
+        link = _entry_link(entry, base_url)
+        if link is None:
+            result.skipped.append((label, "no_link"))
+            continue
+        canonical = canonicalize_url(link)
+        if canonical in seen:
+            result.skipped.append((label, "repeated_in_feed"))
+            continue
+        seen.add(canonical)
+        guid = (entry.get("id") or "").strip() or None
+        result.entries.append(
+            FeedEntry(
+                feed_name=feed_name,
+                url=link,
+                canonical_url=canonical,
+                guid=guid,
+                title=_plain_text(entry.get("title")),
+                published_at=_entry_time(entry),
+                summary=_plain_text(entry.get("summary")),
+            )
+        )
+    if not result.entries and not parsed.get("version"):  # nothing RSS/Atom-like in the body
+        why = result.error.removeprefix("bozo: ") if result.error else "no RSS or Atom root element"
+        result.usable, result.title, result.error = False, None, f"unusable_feed: {why}"
+    return result
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(slots=True)
+class FeedRefresh:
+    """What one refresh of a feed produced. `state` is the feed's new state, to be saved."""
+
+    feed_name: str
+    entries: list[FeedEntry]
+    state: FeedState
+    error: str | None = None  # the feed could not be read this time (state counts the failure)
+    warning: str | None = None  # read, but not cleanly (a bozo feed whose entries were recovered)
+    not_modified: bool = False  # 304, or the same bytes as last time: nothing parsed
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def refresh_feed(fetcher: Fetcher, feed: FeedConfig, state: FeedState) -> FeedRefresh:
+    """Fetch one feed conditionally, parse it if it changed, and update its health."""
+    url = str(feed.url)
+    now = utc_iso(now_utc())
+    result = await fetcher.fetch(
+        url, etag=state.etag, last_modified=state.last_modified, accept="feed"
+    )
+    state = replace(state, url=url, last_fetched_at=now)
+
+    def failed(reason: str) -> FeedRefresh:
+        failed_state = replace(
+            state, consecutive_failures=state.consecutive_failures + 1, last_error=reason
+        )
+        return FeedRefresh(feed.name, [], failed_state, error=reason)
+
+    def succeeded(**changes: Any) -> FeedState:
+        return replace(state, last_success_at=now, consecutive_failures=0, **changes)
+
+    if result.not_modified:
+        return FeedRefresh(feed.name, [], succeeded(last_error=None), not_modified=True)
+    if result.error:
+        return failed(result.error)
+    validators = {
+        "etag": result.headers.get("etag"),
+        "last_modified": result.headers.get("last-modified"),
+    }
+    digest = body_hash(result.body)
+    if digest == state.body_hash:  # a server that ignores validators sent the same bytes again
+        return FeedRefresh(
+            feed.name, [], succeeded(last_error=None, **validators), not_modified=True
+        )
+    parsed = parse_feed(feed.name, result.body, result.final_url, result.headers.get("content-type"))
+    if not parsed.usable:
+        # Validators and hash are not kept, so a broken feed is parsed (and reported) again.
+        return failed(parsed.error or "unusable_feed")
+    new_state = succeeded(
+        body_hash=digest, last_error=parsed.error, entries_seen=len(parsed.entries), **validators
+    )
+    return FeedRefresh(
+        feed.name, parsed.entries, new_state, warning=parsed.error, skipped=parsed.skipped
+    )
