@@ -1,0 +1,1 @@
+"""Evaluations of the pipeline's stages against real data, one module per stage."""
