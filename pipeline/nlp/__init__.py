@@ -53,6 +53,7 @@ def build_nlp(*, models_dir: Path = MODELS_DIR, catalysts: bool = True) -> Langu
     nlp.add_pipe(
         "newsignal_entities", before="ner", config={"patterns_dir": str(models_dir / "patterns")}
     )
+    nlp.add_pipe("newsignal_entity_cleanup", after="ner")
     nlp.add_pipe("newsignal_figures", config={"metrics_path": str(models_dir / "metrics.yaml")})
     nlp.add_pipe("newsignal_conflicts")
     if catalysts:

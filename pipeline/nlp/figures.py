@@ -1,0 +1,537 @@
+"""Figures: every number of an article normalised to value, unit, metric, asset, period.
+
+`newsignal_figures` scans the text with the number normaliser (`numbers.py`), keeps quantities
+with a unit (currency, percent, an asset ticker, ...) and plain numbers that a metric names closely
+("the Fear and Greed Index reading falls to 5"), then decides from the sentence:
+- metric: the trigger words of `models/metrics.yaml`, nearest and strongest first;
+- sign: direction words for signed metrics ("an outflow of $258 million" -> -2.58e8);
+- asset: the unit where it is a coin, else the nearest ASSET/COMPANY entity (left side preferred),
+  unless the market as a whole is nearer ("the crypto market lost ...");
+- period and qualifier: phrases near the figure ("on Thursday", "more than").
+Results: `doc.spans["figures"]`, each span with `Span._.figure` (a `records.Figure`).
+
+`newsignal_conflicts` compares figures of one article with the same metric, asset and period and
+flags values that disagree by two orders of magnitude or more (`Doc._.conflicts`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from pipeline.nlp import numbers
+from pipeline.nlp.numbers import Quantity
+from pipeline.records import Conflict, Figure
+
+if not Span.has_extension("figure"):
+    Span.set_extension("figure", default=None)
+if not Doc.has_extension("conflicts"):
+    Doc.set_extension("conflicts", default=[])
+
+CURRENCY_UNITS = numbers.CURRENCY_CODES
+UNIT_KINDS = {
+    "percent": "percent",
+    "ratio": "ratio",
+    "index_points": "index_points",
+    "count": "count",
+    "EH/s": "hashrate",
+    "basis_points": "basis_points",
+    "percentage_points": "percentage_points",
+}
+CHANGE_METRICS = frozenset({"price_change", "market_cap_change", "share_price_change"})
+# Words before a figure that make it a level, not a change ("dropped to $60,000").
+LEVEL_WORDS = frozenset({"to", "at", "from", "near", "toward", "towards", "of", "above", "below",
+                         "around", "under", "over", "is", "was", "stood", "sits", "hovering"})
+# Words right before a currency figure that make it a price level ("touched $60,000").
+PRICE_LEADS = frozenset({"to", "at", "touched", "touches", "hit", "hits", "reached", "reclaimed",
+                         "near", "around", "above", "below", "from", "tests", "tested", "retested",
+                         "breached", "broke", "topped", "toward", "towards", "under", "over", "is",
+                         "was", "trades", "traded", "trading", "fetching", "costs", "past",
+                         "beyond", "between", "and", "reclaim", "hold", "holds", "held", "of"})
+CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figure
+CLAUSE_BREAKS = frozenset({",", ";", ":", "(", "as", "while", "whereas", "but", "before", "after",
+                           "which", "amounting", "extending", "since", "compared", "versus", "vs"})
+NOT_FIGURE_AFTER = frozenset(
+    {"hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years", "minute",
+     "minutes", "seconds", "am", "pm", "a.m.", "p.m.", "th", "st", "nd", "rd", "consecutive",
+     "straight", "times", "-", "percentile"}
+)
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+          "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+          "sept", "oct", "nov", "dec")
+NEGATIVE_CUES = frozenset(
+    {"outflow", "outflows", "loss", "losses", "lost", "lose", "loses", "losing", "fell", "fall",
+     "falls", "falling", "dropped", "drop", "drops", "declined", "decline", "declines", "down",
+     "slid", "slide", "plunged", "plunge", "tumbled", "sank", "shed", "sheds", "lower", "decrease",
+     "decreased", "negative", "withdrawals", "withdrew", "redemptions", "sold", "sell", "sells",
+     "selling", "dumped", "offloaded", "retreated", "slumped", "dipped", "dip", "dips", "crashed",
+     "plummeted", "erased", "erases", "bleeding", "pulled", "shrank", "slipped", "sheds", "off",
+     "deficit"}
+)
+POSITIVE_CUES = frozenset(
+    {"inflow", "inflows", "profit", "profits", "income", "gain", "gains", "gained", "rose", "rise",
+     "rises", "up", "jumped", "jump", "surged", "surge", "rallied", "rally", "climbed", "increase",
+     "increased", "added", "adds", "bought", "buys", "purchased", "acquired", "higher", "poured",
+     "soared", "advanced", "rebounded", "positive", "earned", "accumulated"}
+)
+QUALIFIERS: tuple[tuple[str, str], ...] = (
+    ("more than", "more than"), ("over", "more than"), ("in excess of", "more than"),
+    ("upwards of", "more than"), ("exceeding", "more than"), ("exceeded", "more than"),
+    ("just over", "more than"), ("at least", "at least"), ("above", "above"),
+    ("below", "below"), ("under", "below"), ("less than", "less than"), ("fewer than", "less than"),
+    ("just under", "below"), ("roughly", "roughly"), ("about", "roughly"), ("around", "roughly"),
+    ("some", "roughly"), ("approximately", "approximately"), ("nearly", "nearly"),
+    ("almost", "nearly"), ("close to", "nearly"), ("up to", "up to"), ("at most", "up to"),
+    ("as much as", "up to"), ("as high as", "up to"), ("an estimated", "roughly"),
+)
+_QUALIFIER_RE = re.compile(
+    r"(?:^|\W)(" + "|".join(re.escape(words) for words, _ in sorted(QUALIFIERS, key=lambda q: -len(q[0])))
+    + r")\s+(?:a\s+|an\s+|the\s+)?$",
+    re.IGNORECASE,
+)
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
+PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
+    (re.compile(r"\b(?:last|past|previous)\s+24\s+hours\b|\b24[- ]?h(?:ours?|r)?\b|\bon the day\b",
+                re.I), "24h"),
+    (re.compile(r"\b(?:so far this month|month[- ]to[- ]date|MTD)\b", re.I), "month to date"),
+    (re.compile(r"\b(?:so far this year|year[- ]to[- ]date|YTD)\b", re.I), "year to date"),
+    (re.compile(r"\b(?:this|last|past|previous)\s+(?:week|month|quarter|year)\b", re.I), None),
+    (re.compile(r"\b(?:past|last)\s+(?:\w+\s+)?(?:days|weeks|months|years|sessions)\b", re.I), None),
+    (re.compile(r"\bQ[1-4]\s+(?:of\s+)?(?:19|20)\d\d\b|\bQ[1-4]\b"), None),
+    (re.compile(r"\b(?:first|second|third|fourth)[- ]quarter(?:\s+of)?(?:\s+(?:19|20)\d\d)?\b",
+                re.I), None),
+    (re.compile(rf"\b(?:{_WEEKDAYS})\b"), None),
+    (re.compile(r"\b(?:today|yesterday|overnight|weekly|daily|monthly|annual(?:ly)?)\b", re.I),
+     None),
+    (re.compile(rf"\b(?:in|during|for|since)\s+(?:{_MONTH_NAMES})(?:\s+(?:19|20)\d\d)?\b"), None),
+    (re.compile(r"\b(?:in|during|for)\s+(?:19|20)\d\d\b"), None),
+)
+_QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
+MARKET_ANCHORS = ("crypto market", "cryptocurrency market", "altcoin market", "digital asset market",
+                  "crypto markets", "total crypto market", "altcoins", "stablecoin market",
+                  "the market", "broader market", "crypto industry")
+
+
+@dataclass(slots=True)
+class MetricSpec:
+    name: str
+    description: str
+    units: frozenset[str]
+    signed: bool
+    triggers: list[str]
+    with_any: list[str] = field(default_factory=list)
+    bare_unit: str | None = None
+    bare_window: int = 0
+    weight: float = 1.0
+
+
+def load_metrics(path: Path) -> dict[str, MetricSpec]:
+    """The metric vocabulary of `metrics.yaml`, validated (a bad file is a programmer error)."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    specs: dict[str, MetricSpec] = {}
+    for name, entry in raw["metrics"].items():
+        unknown = set(entry) - {"description", "units", "signed", "triggers", "with_any",
+                                "bare_unit", "bare_window", "weight"}
+        if unknown:
+            raise ValueError(f"{path}: metric {name!r} has unknown keys {sorted(unknown)}")
+        specs[name] = MetricSpec(
+            name=name,
+            description=entry["description"],
+            units=frozenset(entry["units"]),
+            signed=bool(entry.get("signed", False)),
+            triggers=[str(t).lower() for t in entry.get("triggers") or []],
+            with_any=[str(t).lower() for t in entry.get("with_any") or []],
+            bare_unit=entry.get("bare_unit"),
+            bare_window=int(entry.get("bare_window", 0)),
+            weight=float(entry.get("weight", 1.0)),
+        )
+    if "other" not in specs:
+        raise ValueError(f"{path}: the vocabulary needs an 'other' metric")
+    return specs
+
+
+def unit_kind(unit: str) -> str:
+    if unit in CURRENCY_UNITS:
+        return "currency"
+    return UNIT_KINDS.get(unit, "asset")
+
+
+@dataclass(slots=True)
+class _Candidate:
+    start: int
+    end: int
+    value: float
+    unit: str | None
+    value_high: float | None = None
+    explicit_sign: bool = False
+
+
+class FigureFinder:
+    def __init__(self, nlp: Language, name: str, metrics: dict[str, MetricSpec]):
+        self.name = name
+        self.metrics = metrics
+        self.triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.co_triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.anchors = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for spec in metrics.values():
+            if spec.triggers:
+                self.triggers.add(spec.name, [nlp.make_doc(t) for t in spec.triggers])
+            if spec.with_any:
+                self.co_triggers.add(spec.name, [nlp.make_doc(t) for t in spec.with_any])
+        self.anchors.add("MARKET", [nlp.make_doc(a) for a in MARKET_ANCHORS])
+
+    # -- candidates ------------------------------------------------------------------------
+    def _candidates(self, doc: Doc) -> list[_Candidate]:
+        text = doc.text
+        raw = list(numbers.find_quantities(text))
+        candidates: list[_Candidate] = []
+        for start, end, quantity in raw:
+            candidate = self._with_unit(doc, start, end, quantity)
+            if candidate is not None:
+                candidates.append(candidate)
+        return _merge_ranges(text, candidates)
+
+    def _with_unit(self, doc: Doc, start: int, end: int, quantity: Quantity) -> _Candidate | None:
+        text = doc.text
+        unit = quantity.unit
+        if quantity.code is not None:
+            code_start = text.rindex(quantity.code, start, end)
+            ticker = _asset_ticker_at(doc, code_start, end)
+            if ticker is not None:
+                unit = ticker
+            else:  # an upper-case word that is no asset ("2025 US"): the number alone
+                end = len(text[:code_start].rstrip())
+        if unit is None:
+            # "1,000 bitcoin": an asset entity right after the number is its unit.
+            following = re.match(r"\s+", text[end:])
+            if following:
+                after = end + following.end()
+                for ent in doc.ents:
+                    if ent.start_char == after and ent.label_ == "ASSET" and ent._.ticker:
+                        unit, end = ent._.ticker, ent.end_char
+                        break
+        explicit = text[start] in "-−+"
+        if text[start] == "+":
+            start += 1
+        return _Candidate(start=start, end=end, value=quantity.value, unit=unit,
+                          explicit_sign=explicit)
+
+    # -- the component ---------------------------------------------------------------------
+    def __call__(self, doc: Doc) -> Doc:
+        trigger_hits = [(doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc)]
+        co_hits = [(doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc)]
+        anchors = [(s, e) for _, s, e in self.anchors(doc)]
+        spans: list[Span] = []
+        taken: set[int] = set()
+        for candidate in self._candidates(doc):
+            span = doc.char_span(candidate.start, candidate.end, alignment_mode="expand")
+            if span is None or any(t.i in taken for t in span):
+                continue
+            figure = self._figure(doc, span, candidate, trigger_hits, co_hits, anchors)
+            if figure is None:
+                continue
+            span._.figure = figure
+            spans.append(span)
+            taken.update(t.i for t in span)
+        doc.spans["figures"] = spans
+        return doc
+
+    def _figure(self, doc, span, candidate, trigger_hits, co_hits, anchors) -> Figure | None:
+        sent = span.sent
+        text = doc.text
+        in_sentence = [(m, s, e) for m, s, e in trigger_hits if sent.start <= s and e <= sent.end]
+        unit = candidate.unit
+        if unit is None:
+            if _not_a_figure(doc, span):
+                return None
+            bare = self._bare_metric(span, in_sentence)
+            if bare is None:
+                return None
+            metric, unit = bare
+        asset_span = self._asset_entity(doc, span, anchors)
+        if candidate.unit is not None:
+            metric = self._metric(doc, span, unit, in_sentence, co_hits, _asset_before(doc, span))
+        asset = unit if unit_kind(unit) == "asset" else None
+        if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
+            asset = asset_span._.ticker
+        if asset_span is not None and asset_span.label_ == "COMPANY":
+            metric = {"price": "share_price", "price_change": "share_price_change"}.get(
+                metric, metric
+            )
+        value = candidate.value
+        if self.metrics[metric].signed and not candidate.explicit_sign:
+            value = math.copysign(abs(value), self._sign(doc, span))
+        value_high = candidate.value_high
+        if value_high is not None and value < 0:
+            value, value_high = -abs(value_high), value
+        start, end = candidate.start, candidate.end
+        return Figure(
+            text=text[start:end],
+            start_char=start,
+            end_char=end,
+            value=value,
+            unit=unit,
+            metric=metric,
+            asset=asset,
+            period=_period(sent, start, end),
+            qualifier=_qualifier(text, start),
+            value_high=value_high,
+        )
+
+    def _bare_metric(self, span: Span, hits) -> tuple[str, str] | None:
+        best: tuple[float, str, str] | None = None
+        for metric, start, end in hits:
+            spec = self.metrics[metric]
+            if spec.bare_unit is None:
+                continue
+            distance = span.start - end if end <= span.start else start - span.end
+            if distance < 0 or distance >= spec.bare_window:
+                continue
+            score = spec.weight / (1 + distance)
+            if best is None or score > best[0]:
+                best = (score, metric, spec.bare_unit)
+        return (best[1], best[2]) if best else None
+
+    def _metric(
+        self, doc: Doc, span: Span, unit: str, hits, co_hits, asset_distance: float | None
+    ) -> str:
+        kind = unit_kind(unit)
+        previous = _previous_word(doc, span)
+        best_metric, best_score = "other", 0.0
+        # An asset or company named just before a currency figure, with no metric named, is its
+        # price ("Bitcoin touched $60,000"); before a percentage, its price change.
+        if asset_distance is not None:
+            if kind == "currency" and (previous in PRICE_LEADS or asset_distance <= 1):
+                best_metric, best_score = "price", 0.8 / (1 + asset_distance)
+            elif kind == "percent" and previous not in LEVEL_WORDS:
+                best_metric, best_score = "price_change", 0.8 / (1 + asset_distance)
+        for metric, start, end in hits:
+            spec = self.metrics[metric]
+            if kind not in spec.units:
+                continue
+            if spec.with_any and not any(
+                m == metric and abs(s - span.start) <= CO_TRIGGER_WINDOW for m, s, _ in co_hits
+            ):
+                continue
+            if metric in CHANGE_METRICS and previous in LEVEL_WORDS:
+                continue
+            if start <= span.start < end or start < span.end <= end:
+                continue  # the trigger is inside the figure ("10 BTC")
+            before = end <= span.start
+            gap = (end, span.start) if before else (span.end, start)
+            distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap)
+            score = spec.weight / (1 + distance) * (1.0 if before else 0.6)
+            if score > best_score:
+                best_metric, best_score = metric, score
+        return best_metric
+
+    def _sign(self, doc: Doc, span: Span) -> float:
+        sent = span.sent
+        best: tuple[int, float] | None = None
+        for token in sent:
+            if span.start <= token.i < span.end:
+                continue
+            lowered = token.lower_
+            if lowered in NEGATIVE_CUES or lowered in POSITIVE_CUES:
+                before = token.i < span.start
+                gap = (token.i + 1, span.start) if before else (span.end, token.i)
+                distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap) + (0 if before else 2)
+                sign = -1.0 if lowered in NEGATIVE_CUES else 1.0
+                if best is None or distance < best[0]:
+                    best = (distance, sign)
+        return best[1] if best else 1.0
+
+    def _asset_entity(self, doc: Doc, span: Span, anchors) -> Span | None:
+        sent = span.sent
+        candidates: list[Span] = [
+            ent for ent in sent.ents if ent.label_ in ("ASSET", "COMPANY") and ent._.ticker
+        ]
+        candidates += [
+            Span(doc, s, e, label="MARKET") for s, e in anchors if sent.start <= s and e <= sent.end
+        ]
+        best: tuple[float, Span] | None = None
+        for ent in candidates:
+            if ent.start < span.end and span.start < ent.end:
+                continue  # the unit of the figure itself ("1,000 BTC")
+            if ent.end <= span.start:
+                distance = span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
+            else:
+                distance = 1.5 * (ent.start - span.end) + 4 * _breaks(doc, span.end, ent.start) + 2
+            if best is None or distance < best[0]:
+                best = (distance, ent)
+        return best[1] if best else None
+
+
+def _asset_before(doc: Doc, span: Span) -> float | None:
+    """Distance to the nearest ASSET/COMPANY entity left of `span` in its sentence, if any."""
+    for ent in reversed(span.sent.ents):
+        if ent.end <= span.start and ent.label_ in ("ASSET", "COMPANY"):
+            return span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
+    return None
+
+
+def _asset_ticker_at(doc: Doc, start: int, end: int) -> str | None:
+    for ent in doc.ents:
+        if ent.start_char <= start and end <= ent.end_char and ent.label_ == "ASSET":
+            return ent._.ticker
+    return None
+
+
+def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
+    """"$1.2 million to $3.5 million", "between 4% and 5%", "4-5%" -> one candidate."""
+    merged: list[_Candidate] = []
+    index = 0
+    while index < len(candidates):
+        low = candidates[index]
+        if index + 1 < len(candidates):
+            high = candidates[index + 1]
+            joint = text[low.end : high.start]
+            before = text[max(0, low.start - 12) : low.start].lower()
+            is_between = re.search(r"\bbetween\s+(?:\S+\s+)?$", before) is not None
+            joined = re.fullmatch(r"\s*(?:to|-|–|—)\s*", joint) or (
+                is_between and re.fullmatch(r"\s+and\s+", joint)
+            )
+            units_agree = low.unit is None or high.unit is None or low.unit == high.unit
+            from_move = re.search(r"\bfrom\s+$", before) is not None
+            if joined and units_agree and not from_move and high.unit is not None:
+                low_value = low.value
+                low_text = text[low.start : low.end]
+                high_text = text[high.start : high.end]
+                if low.unit is None and not re.search(r"[a-zA-Z]", low_text):
+                    # "$1.2 to $3.5 million", "4-5%": the low end takes the high end's scale
+                    low_value *= _scale_of(high_text)
+                merged.append(
+                    _Candidate(low.start, high.end, low_value, high.unit, value_high=high.value)
+                )
+                index += 2
+                continue
+        merged.append(low)
+        index += 1
+    return merged
+
+
+def _scale_of(text: str) -> float:
+    try:
+        quantity = numbers.parse(text)
+    except ValueError:
+        return 1.0
+    return quantity.scale
+
+
+def _previous_word(doc: Doc, span: Span) -> str:
+    """The word before the figure, a qualifier ("more than", "roughly") and article skipped."""
+    before = doc.text[span.sent.start_char : span.start_char]
+    match = _QUALIFIER_RE.search(before[-30:])
+    if match is not None:
+        before = before[: len(before) - (len(before[-30:]) - match.start(1))]
+    words = re.findall(r"[\w'’]+|[^\w\s]", before)
+    while words and words[-1].lower() in ("a", "an", "the"):
+        words.pop()
+    return words[-1].lower() if words else ""
+
+
+def _breaks(doc: Doc, start: int, end: int) -> int:
+    return sum(1 for token in doc[start:end] if token.lower_ in CLAUSE_BREAKS)
+
+
+def _not_a_figure(doc: Doc, span: Span) -> bool:
+    """Years, dates, times, ordinals and durations are numbers but not figures."""
+    text = span.text
+    digits = text.replace(",", "")
+    if re.fullmatch(r"(?:19|20)\d\d", digits):
+        return True
+    before = doc[span.start - 1].lower_ if span.start > 0 else ""
+    after = doc[span.end].lower_ if span.end < len(doc) else ""
+    if before.rstrip(".") in MONTHS or after.rstrip(".") in MONTHS:
+        return True
+    if after in NOT_FIGURE_AFTER or after == ":" or before == ":":
+        return True
+    return before in ("no.", "#", "number", "top", "page", "rank", "ranked", "q")
+
+
+def _qualifier(text: str, start: int) -> str | None:
+    match = _QUALIFIER_RE.search(text[max(0, start - 30) : start])
+    if match is None:
+        return None
+    words = match.group(1).lower()
+    return dict(QUALIFIERS)[words]
+
+
+def _period(sent: Span, start: int, end: int) -> str | None:
+    text = sent.text
+    offset = sent.start_char
+    best: tuple[int, str] | None = None
+    for pattern, canonical in PERIOD_PATTERNS:
+        for match in pattern.finditer(text):
+            m_start, m_end = match.start() + offset, match.end() + offset
+            if m_start < end and start < m_end:
+                continue
+            distance = start - m_end if m_end <= start else m_start - end
+            value = canonical or _canonical_period(match.group(0))
+            if best is None or distance < best[0]:
+                best = (distance, value)
+    return best[1] if best else None
+
+
+def _canonical_period(phrase: str) -> str:
+    words = phrase.split()
+    if words[0].lower() in ("in", "during", "for", "since"):
+        words = words[1:]
+    if words[0].lower() in _QUARTER_WORDS:
+        quarter = _QUARTER_WORDS[words[0].lower().split("-")[0]]
+        year = next((w for w in words if w.isdigit()), "")
+        return f"{quarter} {year}".strip()
+    joined = " ".join(words)
+    match = re.match(r"(first|second|third|fourth)[- ]quarter(?:\s+of)?(?:\s+(\d{4}))?", joined, re.I)
+    if match:
+        return f"{_QUARTER_WORDS[match.group(1).lower()]} {match.group(2) or ''}".strip()
+    return re.sub(r"\s+of\s+", " ", joined).strip()
+
+
+@Language.factory("newsignal_figures", default_config={"metrics_path": None})
+def make_figures(nlp: Language, name: str, metrics_path: str | None) -> FigureFinder:
+    path = Path(metrics_path) if metrics_path else Path(__file__).parents[2] / "models/metrics.yaml"
+    return FigureFinder(nlp, name, load_metrics(path))
+
+
+CONFLICT_RATIO = 100.0  # two orders of magnitude
+
+
+@Language.component("newsignal_conflicts")
+def find_conflicts(doc: Doc) -> Doc:
+    """Same metric, unit, asset and period (an unstated period matches any) with values >= 100x apart."""
+    figures = [span._.figure for span in doc.spans.get("figures", []) if span._.figure]
+    conflicts: list[Conflict] = []
+    for index, first in enumerate(figures):
+        if first.metric == "other" or first.value == 0:
+            continue
+        for second in figures[index + 1 :]:
+            if (second.metric, second.unit, second.asset) != (first.metric, first.unit, first.asset):
+                continue
+            if first.period and second.period and first.period != second.period:
+                continue
+            if second.value == 0 or (first.value > 0) != (second.value > 0):
+                continue
+            ratio = max(abs(first.value), abs(second.value)) / min(
+                abs(first.value), abs(second.value)
+            )
+            if ratio >= CONFLICT_RATIO:
+                conflicts.append(
+                    Conflict(
+                        metric=first.metric,
+                        period=first.period or second.period,
+                        first=first,
+                        second=second,
+                        reason=f"{first.text!r} and {second.text!r} differ {ratio:,.0f}-fold",
+                    )
+                )
+    doc._.conflicts = conflicts
+    return doc

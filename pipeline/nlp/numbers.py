@@ -1,0 +1,230 @@
+"""Number normaliser: the text of a quantity -> value, unit and scale. Pure; no spaCy.
+
+`parse("$2.65 billion")` gives `Quantity(value=2.65e9, unit="USD", scale=1e9)`;
+`format(2.65e9, "USD")` gives `"$2.65 billion"`, and `parse(format(x, unit))` gives back `x`.
+`find_quantities(text)` scans a text for every quantity the figures component should consider.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+SCALES: dict[str, float] = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "millions": 1e6,
+    "mn": 1e6,
+    "mln": 1e6,
+    "m": 1e6,
+    "billion": 1e9,
+    "billions": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+    "trillions": 1e12,
+    "tn": 1e12,
+    "t": 1e12,
+}
+
+# Longest symbols first so "US$" wins over "$".
+CURRENCY_SYMBOLS: dict[str, str] = {
+    "US$": "USD",
+    "A$": "AUD",
+    "C$": "CAD",
+    "HK$": "HKD",
+    "S$": "SGD",
+    "$": "USD",
+    "€": "EUR",
+    "£": "GBP",
+    "¥": "JPY",
+    "₩": "KRW",
+    "₹": "INR",
+}
+CURRENCY_CODES = frozenset(
+    {"USD", "EUR", "GBP", "JPY", "KRW", "CNY", "INR", "CAD", "AUD", "CHF", "HKD", "SGD", "BRL"}
+)
+CURRENCY_WORDS: dict[str, str] = {
+    "dollar": "USD",
+    "dollars": "USD",
+    "euro": "EUR",
+    "euros": "EUR",
+    "yen": "JPY",
+    "won": "KRW",
+    "yuan": "CNY",
+    "pounds sterling": "GBP",
+}
+PERCENT_WORDS = ("%", "percent", "per cent", "pct")
+# Units after the number that are not currencies: (regex, unit, multiplier)
+OTHER_UNITS: tuple[tuple[str, str, float], ...] = (
+    (r"percentage points?|pp\b", "percentage_points", 1.0),
+    (r"basis points?|bps\b", "basis_points", 1.0),
+    (r"points?\b|pts\b", "index_points", 1.0),
+    (r"ZH/s|zettahash(?:es)?(?: per second)?", "EH/s", 1e3),
+    (r"EH/s|exahash(?:es)?(?: per second)?", "EH/s", 1.0),
+    (r"PH/s|petahash(?:es)?(?: per second)?", "EH/s", 1e-3),
+    (r"TH/s|terahash(?:es)?(?: per second)?", "EH/s", 1e-6),
+)
+
+_SYMBOL_RE = "|".join(re.escape(s) for s in CURRENCY_SYMBOLS)
+_NUMBER_RE = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+# Single-letter scales only directly after the digits ("$450M", "1.5K"), never "5 m".
+_SCALE_RE = (
+    r"(?:\s?(?i:thousand|millions?|billions?|trillions?|mn|mln|bn|tn)\b"
+    r"|(?i:k|m|b|t)\b)"
+)
+_SUFFIX_UNIT_RE = (
+    r"\s?(?:%|(?i:per cent|percent|pct)\b"
+    + "".join(f"|(?:{pattern})" for pattern, _, _ in OTHER_UNITS)
+    + r"|(?:" + "|".join(sorted(CURRENCY_CODES)) + r")\b"
+    + r"|(?i:dollars?|euros?|yen|yuan)\b"
+    + r"|[A-Z][A-Z0-9]{1,5}\b)"
+)
+QUANTITY_RE = re.compile(
+    rf"(?P<sign>[-−+])?"
+    rf"(?P<prefix>(?:{_SYMBOL_RE})\s?|(?:{'|'.join(sorted(CURRENCY_CODES))})\s)?"
+    rf"(?P<number>{_NUMBER_RE})"
+    rf"(?P<scale>{_SCALE_RE})?"
+    rf"(?P<suffix>{_SUFFIX_UNIT_RE})?"
+)
+# A quantity must not continue a word or a longer number ("A380", "1.2.3", "3,4").
+_LEFT_OK = re.compile(r"(?:^|[^\w.,])$")
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A parsed quantity. `unit` None is a bare number; `code` an unknown upper-case suffix."""
+
+    value: float
+    unit: str | None
+    scale: float = 1.0
+    code: str | None = None  # e.g. "BTC" after the number: the caller decides if it is an asset
+
+
+def _unit_of_suffix(suffix: str) -> tuple[str | None, float, str | None]:
+    """(unit, multiplier, unknown code) for the text after the number."""
+    word = suffix.strip()
+    lowered = word.lower()
+    if not word:
+        return None, 1.0, None
+    if word == "%" or lowered in PERCENT_WORDS:
+        return "percent", 1.0, None
+    for pattern, unit, multiplier in OTHER_UNITS:
+        if re.fullmatch(pattern, word):
+            return unit, multiplier, None
+    if word in CURRENCY_CODES:
+        return word, 1.0, None
+    if lowered in CURRENCY_WORDS:
+        return CURRENCY_WORDS[lowered], 1.0, None
+    return None, 1.0, word
+
+
+def _quantity_of_match(match: re.Match[str]) -> Quantity:
+    number = float(match["number"].replace(",", ""))
+    scale = SCALES[match["scale"].strip().lower()] if match["scale"] else 1.0
+    unit: str | None = None
+    code: str | None = None
+    multiplier = 1.0
+    if match["prefix"]:
+        prefix = match["prefix"].strip()
+        unit = CURRENCY_SYMBOLS.get(prefix, prefix)
+    if match["suffix"]:
+        suffix_unit, multiplier, code = _unit_of_suffix(match["suffix"])
+        if unit is None:
+            unit = suffix_unit
+        elif suffix_unit is not None or code is not None:
+            code = None  # "$5 USD": the prefix already said it
+    sign = -1.0 if match["sign"] in ("-", "−") else 1.0
+    return Quantity(value=sign * number * scale * multiplier, unit=unit, scale=scale, code=code)
+
+
+def parse(text: str) -> Quantity:
+    """The quantity `text` states, as a whole; ValueError where it is not one quantity."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    sign = 1.0
+    if lowered.startswith("minus "):
+        sign, stripped = -1.0, stripped[6:].lstrip()
+    match = QUANTITY_RE.fullmatch(stripped)
+    if match is None:
+        raise ValueError(f"not a quantity: {text!r}")
+    quantity = _quantity_of_match(match)
+    if sign < 0:
+        quantity = Quantity(-quantity.value, quantity.unit, quantity.scale, quantity.code)
+    return quantity
+
+
+def find_quantities(text: str) -> Iterator[tuple[int, int, Quantity]]:
+    """Every (start, end, Quantity) in `text`, left to right; numbers inside words are skipped."""
+    for match in QUANTITY_RE.finditer(text):
+        start, end = match.span()
+        if not _LEFT_OK.search(text[:start]) or (end < len(text) and text[end].isalnum()):
+            continue
+        # "A sign" is only a sign where it is not a hyphen joining words ("BTC-USDT", "US-Iran").
+        if match["sign"] and start > 0 and text[start - 1].isalnum():
+            start += 1
+            match = QUANTITY_RE.fullmatch(text, start, end) or match
+        yield start, end, _quantity_of_match(match)
+
+
+_SCALE_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
+_SYMBOL_OF_UNIT = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "KRW": "₩", "INR": "₹"}
+
+
+def _plain(number: float) -> str:
+    """Shortest decimal text of `number` that reads back to the same float (no exponent)."""
+    text = repr(float(number))
+    if "e" in text or "E" in text:
+        text = f"{number:.17f}".rstrip("0").rstrip(".")
+        # Keep the shortest text that still reads back exactly.
+        for digits in range(0, 18):
+            candidate = f"{number:.{digits}f}"
+            if float(candidate) == number:
+                return candidate
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text
+
+
+def _grouped(number: float) -> str:
+    text = _plain(number)
+    whole, _, fraction = text.partition(".")
+    whole = f"{int(whole):,}"
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def format(value: float, unit: str | None, *, scale: float | None = None) -> str:  # noqa: A001
+    """`value` written as a news text would: `format(2.65e9, "USD")` -> "$2.65 billion".
+
+    `scale` forces a scale word (1e6, 1e9, 1e12); by default the largest one that leaves a
+    number >= 1 is used for currencies and asset amounts, none for percent, ratio and others.
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"cannot format {value!r}")
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    scale_word = ""
+    if scale is None and unit not in (None, "percent", "ratio", "index_points", "count",
+                                      "percentage_points", "basis_points", "EH/s"):
+        scale = next((size for size, _ in _SCALE_WORDS if magnitude >= size), None)
+    if scale:
+        scale_word = " " + dict(_SCALE_WORDS)[scale]
+        scaled = magnitude / scale
+        if scaled * scale != magnitude:  # keep exact round trips: fall back to the full number
+            scaled, scale_word = magnitude, ""
+        magnitude = scaled
+    number = _grouped(magnitude)
+    if unit in _SYMBOL_OF_UNIT:
+        return f"{sign}{_SYMBOL_OF_UNIT[unit]}{number}{scale_word}"
+    if unit == "percent":
+        return f"{sign}{number}%"
+    if unit in (None, "ratio", "index_points", "count"):
+        return f"{sign}{number}{scale_word}"
+    if unit == "percentage_points":
+        return f"{sign}{number} percentage points"
+    if unit == "basis_points":
+        return f"{sign}{number} basis points"
+    return f"{sign}{number}{scale_word} {unit}"
