@@ -1,0 +1,714 @@
+"""The review app in-process: list and filters, highlights, escaping, CSRF, judgements, export."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.records import (
+    Analysis,
+    Article,
+    ArticleStatus,
+    Catalyst,
+    Conflict,
+    Direction,
+    Entity,
+    FeedEntry,
+    Figure,
+)
+from pipeline.review import ReviewSetupError, create_app, export_corrections, serve
+from pipeline.review.highlight import Highlight, paragraph_spans, render_text
+from pipeline.store import Store
+from pipeline.store import review_queries
+
+MODEL = "newsignal-direction-test-1"
+HOSTILE_TITLE = "<script>alert('title')</script> Exchange <b>hacked</b>"
+
+BTC_TEXT = (
+    "Bitcoin fell to $60,000 on Friday before recovering to $65,000, as sellers dominated "
+    "derivatives markets.\n\n"
+    "U.S. spot Bitcoin ETFs posted an outflow of $258 million on Thursday, the third straight day "
+    "of redemptions.\n\n"
+    "The crypto market lost $2.65 billion in liquidations over 24 hours, while another tracker "
+    "put the figure at $2.65 million.\n\n"
+    "The Fear and Greed Index dropped to 5, a level last seen during the 2022 collapse.\n\n"
+    "Analysts at Binance Research said a weaker dollar could support a rebound later this month."
+)
+ETH_TEXT = (
+    "Ether climbed 8% to $3,400 after staking deposits rose to a record 34 million ETH.\n\n"
+    "Spot Ether ETFs took in $91 million on Tuesday, their best day since January."
+)
+HOSTILE_TEXT = (
+    "Attackers drained $40 million from the exchange <script>alert('text')</script> hot wallet.\n\n"
+    "The page said <img src=x onerror=alert(1)> and \"quotes\" & ampersands stay text."
+)
+QUIET_TEXT = "The conference opens in Lisbon next week with panels on custody and tax rules."
+
+
+def span(text: str, snippet: str, after: int = 0) -> tuple[int, int]:
+    start = text.index(snippet, after)
+    return start, start + len(snippet)
+
+
+def entity(text: str, snippet: str, label: str, ticker: str | None = None) -> Entity:
+    start, end = span(text, snippet)
+    return Entity(snippet, label, start, end, ticker)
+
+
+def figure(text: str, snippet: str, value: float, unit: str, metric: str, **extra) -> Figure:
+    start, end = span(text, snippet)
+    return Figure(snippet, start, end, value, unit, metric, **extra)
+
+
+def catalyst(
+    text: str, sentence: str, category: str, direction: Direction, confidence: float,
+    assets: list[str], figures: list[Figure] = (),
+) -> Catalyst:
+    start, end = span(text, sentence)
+    return Catalyst(sentence, start, end, category, direction, confidence, assets,
+                    list(figures), MODEL)
+
+
+def btc_analysis() -> Analysis:
+    t = BTC_TEXT
+    low = figure(t, "$60,000", 60000, "USD", "price", asset="BTC")
+    high = figure(t, "$65,000", 65000, "USD", "price", asset="BTC")
+    outflow = figure(t, "an outflow of $258 million", -2.58e8, "USD", "etf_flow", asset="BTC",
+                     period="Thursday")
+    liquidations = figure(t, "$2.65 billion", 2.65e9, "USD", "liquidations", period="24h")
+    liquidations_small = figure(t, "$2.65 million", 2.65e6, "USD", "liquidations", period="24h")
+    start = t.index("dropped to 5") + len("dropped to ")
+    fear = Figure("5", start, start + 1, 5, "index_points", "fear_greed")
+    figures = [low, high, outflow, liquidations, liquidations_small, fear]
+    return Analysis(
+        entities=[
+            entity(t, "Bitcoin", "ASSET", "BTC"),
+            entity(t, "Bitcoin ETFs", "ASSET", "BTC"),
+            entity(t, "Binance Research", "COMPANY"),
+            entity(t, "Fear and Greed Index", "INDICATOR"),
+        ],
+        figures=figures,
+        catalysts=[
+            catalyst(t, t[: t.index("\n")], "price_action", Direction.BEARISH, 0.91, ["BTC"],
+                     [low, high]),
+            catalyst(t, "U.S. spot Bitcoin ETFs posted an outflow of $258 million on Thursday, "
+                     "the third straight day of redemptions.", "etf_flows", Direction.BEARISH,
+                     0.88, ["BTC"], [outflow]),
+            catalyst(t, "The Fear and Greed Index dropped to 5, a level last seen during the 2022 "
+                     "collapse.", "market_sentiment", Direction.BEARISH, 0.74, ["BTC"], [fear]),
+            catalyst(t, "Analysts at Binance Research said a weaker dollar could support a rebound"
+                     " later this month.", "macro", Direction.BULLISH, 0.67, ["BTC"]),
+        ],
+        conflicts=[Conflict("liquidations", "24h", liquidations, liquidations_small,
+                            "values differ 1000x")],
+    )
+
+
+def eth_analysis() -> Analysis:
+    t = ETH_TEXT
+    inflow = figure(t, "$91 million", 9.1e7, "USD", "etf_flow", asset="ETH", period="Tuesday")
+    price = figure(t, "$3,400", 3400, "USD", "price", asset="ETH")
+    return Analysis(
+        entities=[entity(t, "Ether", "ASSET", "ETH")],
+        figures=[price, inflow],
+        catalysts=[
+            catalyst(t, t[: t.index("\n")], "price_action", Direction.BULLISH, 0.93, ["ETH"],
+                     [price]),
+            catalyst(t, t[t.index("Spot Ether"):], "etf_flows", Direction.BULLISH, 0.9, ["ETH"],
+                     [inflow]),
+        ],
+    )
+
+
+def hostile_analysis() -> Analysis:
+    t = HOSTILE_TEXT
+    stolen = figure(t, "$40 million", 4e7, "USD", "hack_amount")
+    return Analysis(
+        entities=[entity(t, "<script>alert('text')</script>", "COMPANY")],
+        figures=[stolen],
+        catalysts=[catalyst(t, t[: t.index("\n")], "security", Direction.BEARISH, 0.8, [],
+                            [stolen]),
+                   catalyst(t, t[t.index("The page"):], "none", Direction.NEUTRAL, 0.55, [])],
+    )
+
+
+def save(store: Store, slug: str, source: str, title: str, text: str, published: datetime,
+         analysis: Analysis | None, status: ArticleStatus = ArticleStatus.PROCESSED) -> int:
+    url = f"https://news.example.com/{slug}"
+    entry = FeedEntry(source, url, url, guid=slug, title=title, published_at=published)
+    article = Article(url, title=title, text=text, published_at=published, language="en",
+                      authors=["Dana Reyes"])
+    return store.save_article(entry, article, status, analysis=analysis, model=MODEL)
+
+
+def build_review_db(path: Path) -> dict[str, int]:
+    """A small newsignal database for the review tests; returns article ids by name."""
+    with Store.open(path) as store:
+        ids = {
+            "btc": save(store, "btc-slides", "fxstreet",
+                        "Bitcoin slides to $60,000 as ETF outflows deepen", BTC_TEXT,
+                        datetime(2026, 2, 6, 9, 30, tzinfo=UTC), btc_analysis()),
+            "eth": save(store, "ether-rebounds", "coindesk",
+                        "Ether rebounds as staking deposits hit a record", ETH_TEXT,
+                        datetime(2026, 2, 10, 14, 0, tzinfo=UTC), eth_analysis()),
+            "hostile": save(store, "exchange-hacked", "fxstreet", HOSTILE_TITLE, HOSTILE_TEXT,
+                            datetime(2026, 2, 8, 7, 15, tzinfo=UTC), hostile_analysis()),
+            "quiet": save(store, "lisbon-conference", "coindesk",
+                          "Crypto conference opens in Lisbon", QUIET_TEXT,
+                          datetime(2026, 1, 20, 12, 0, tzinfo=UTC), Analysis()),
+            "failed": save(store, "gone", "coindesk", "A page that could not be fetched", "",
+                           datetime(2026, 2, 9, tzinfo=UTC), None, ArticleStatus.FAILED),
+        }
+    return ids
+
+
+@pytest.fixture()
+def review_db(tmp_path) -> tuple[Path, dict[str, int]]:
+    path = tmp_path / "review.db"
+    return path, build_review_db(path)
+
+
+@pytest.fixture()
+def client(review_db):
+    path, _ = review_db
+    with TestClient(create_app(path, reviewer="ana")) as test_client:
+        yield test_client
+
+
+def csrf_of(html: str) -> str:
+    return BeautifulSoup(html, "html.parser").find("meta", attrs={"name": "csrf-token"})["content"]
+
+
+def model_rows(path: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(path) as db:
+        return {
+            table: db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+            for table in ("articles", "entities", "figures", "catalysts", "conflicts")
+        }
+
+
+def corrections(path: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute("SELECT * FROM corrections ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def tag_id(path: Path, kind: str, article_id: int, text: str) -> int:
+    table, column = {"catalyst": ("catalysts", "sentence"), "figure": ("figures", "text"),
+                     "entity": ("entities", "text")}[kind]
+    with sqlite3.connect(path) as db:
+        return db.execute(
+            f"SELECT id FROM {table} WHERE article_id = ? AND {column} LIKE ?",
+            (article_id, text + "%"),
+        ).fetchone()[0]
+
+
+def listed_ids(client: TestClient, query: str = "") -> list[int]:
+    response = client.get("/articles" + query)
+    assert response.status_code == 200, response.text
+    soup = BeautifulSoup(response.text, "html.parser")
+    return [int(row["data-article-id"]) for row in soup.select("tr.article-row")]
+
+
+# -- list --------------------------------------------------------------------------------------
+
+
+def test_list_shows_processed_articles_newest_first_with_counts(client, review_db):
+    _, ids = review_db
+    assert listed_ids(client) == [ids["eth"], ids["hostile"], ids["btc"], ids["quiet"]]
+    soup = BeautifulSoup(client.get("/articles").text, "html.parser")
+    btc_row = soup.select_one(f'tr[data-article-id="{ids["btc"]}"]')
+    cells = [cell.get_text(" ", strip=True) for cell in btc_row.find_all("td")]
+    assert cells[3] == "4 ▼3 ▲1"  # catalysts, bearish, bullish
+    assert cells[4] == "6" and cells[5] == "4"  # figures, entities
+    assert "1 conflict" in cells[2]
+    assert cells[6] == "unreviewed 0/10"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("?source=coindesk", ["eth", "quiet"]),
+        ("?asset=ETH", ["eth"]),
+        ("?asset=BTC", ["btc"]),
+        ("?category=etf_flows", ["eth", "btc"]),
+        ("?direction=bullish", ["eth", "btc"]),
+        ("?direction=bullish&category=etf_flows", ["eth"]),
+        ("?date_from=2026-02-06&date_to=2026-02-08", ["hostile", "btc"]),
+        ("?date_to=2026-02-05", ["quiet"]),
+        ("?q=rebounds", ["eth"]),
+        ("?q=%25", []),  # LIKE wildcards are searched for literally
+        ("?q=%3Cscript%3E", ["hostile"]),
+        ("?status=unreviewed", ["eth", "hostile", "btc", "quiet"]),
+        ("?status=reviewed", []),
+    ],
+)
+def test_list_filters(client, review_db, query, expected):
+    _, ids = review_db
+    assert listed_ids(client, query) == [ids[name] for name in expected]
+
+
+def test_list_rejects_malformed_filters_with_a_reason(client):
+    response = client.get("/articles?date_from=06/02/2026&direction=sideways")
+    assert response.status_code == 400
+    assert "2026-02-06" in response.text and "sideways" in response.text
+
+
+def test_list_pagination(review_db):
+    path, ids = review_db
+    with Store.open(path) as store:
+        filters = review_queries.ArticleFilter()
+        first, total = review_queries.list_articles(store, filters, page=1, per_page=3)
+        second, _ = review_queries.list_articles(store, filters, page=2, per_page=3)
+    assert total == 4
+    assert [row["id"] for row in first] == [ids["eth"], ids["hostile"], ids["btc"]]
+    assert [row["id"] for row in second] == [ids["quiet"]]
+
+
+def test_review_status_moves_from_unreviewed_to_partly_to_reviewed(client, review_db):
+    path, ids = review_db
+    article = client.get(f"/articles/{ids['eth']}")
+    token = csrf_of(article.text)
+    with Store.open(path) as store:
+        tags = review_queries.article_tags(store, ids["eth"])
+    targets = [("catalyst", row["id"]) for row in tags["catalyst"]]
+    targets += [("figure", row["id"]) for row in tags["figure"]]
+    for number, (kind, target) in enumerate(targets):
+        response = client.post(f"/articles/{ids['eth']}/review", data={
+            "csrf_token": token, "target_kind": kind, "target_id": target, "action": "accept"})
+        assert response.status_code == 200  # followed the 303 back to the article
+        expected = "reviewed" if number == len(targets) - 1 else "partly"
+        assert listed_ids(client, f"?status={expected}") == [ids["eth"]]
+    assert ids["eth"] not in listed_ids(client, "?status=unreviewed")
+
+
+# -- article view ------------------------------------------------------------------------------
+
+
+def marks_by_key(soup: BeautifulSoup) -> dict[str, str]:
+    """Each tag's highlighted text: its pieces joined (paragraph gaps are not rendered)."""
+    texts: dict[str, list[str]] = {}
+    for mark in soup.select("#article-text mark[data-key]"):
+        texts.setdefault(mark["data-key"], []).append(mark.get_text())
+    return {key: "".join(pieces) for key, pieces in texts.items()}
+
+
+def test_article_highlights_every_tag_at_its_offsets(client, review_db):
+    path, ids = review_db
+    soup = BeautifulSoup(client.get(f"/articles/{ids['btc']}").text, "html.parser")
+    paragraphs = soup.select("#article-text p.para")
+    assert [p.get_text() for p in paragraphs] == BTC_TEXT.split("\n\n")
+    for paragraph in paragraphs:  # the data-start offsets index the stored text
+        start = int(paragraph["data-start"])
+        assert BTC_TEXT[start:int(paragraph["data-end"])] == paragraph.get_text()
+    highlighted = marks_by_key(soup)
+    with Store.open(path) as store:
+        tags = review_queries.article_tags(store, ids["btc"])
+    expected = {
+        f"{kind}-{row['id']}": BTC_TEXT[row["start_char"]:row["end_char"]]
+        for kind in ("entity", "figure", "catalyst")
+        for row in tags[kind]
+    }
+    assert highlighted == expected
+    assert len(expected) == 14
+
+
+def test_figures_and_entities_nest_inside_their_catalyst(client, review_db):
+    path, ids = review_db
+    soup = BeautifulSoup(client.get(f"/articles/{ids['btc']}").text, "html.parser")
+    outflow = tag_id(path, "figure", ids["btc"], "an outflow")
+    mark = soup.select_one(f"#mark-figure-{outflow}")
+    parent = mark.find_parent("mark")
+    assert "tag-catalyst" in parent["class"] and "dir-bearish" in parent["class"]
+    assert "$258 million" in mark.get_text()
+    assert mark["title"].splitlines()[1:5] == [
+        "value: -258,000,000", "unit: USD", "metric: etf_flow", "asset: BTC"]
+    etfs = tag_id(path, "entity", ids["btc"], "Bitcoin ETFs")
+    assert soup.select_one(f"#mark-entity-{etfs}").find_parent("mark", class_="tag-catalyst")
+    bullish = soup.select("#article-text mark.tag-catalyst.dir-bullish")
+    assert [m.get_text() for m in bullish] == [BTC_TEXT[BTC_TEXT.index("Analysts"):]]
+
+
+def test_conflicts_are_flagged(client, review_db):
+    path, ids = review_db
+    soup = BeautifulSoup(client.get(f"/articles/{ids['btc']}").text, "html.parser")
+    banner = soup.select_one("section.conflicts")
+    assert "liquidations" in banner.get_text() and "values differ 1000x" in banner.get_text()
+    for snippet in ("$2.65 billion", "$2.65 million"):
+        figure_id = tag_id(path, "figure", ids["btc"], snippet)
+        assert "conflict" in soup.select_one(f"#mark-figure-{figure_id}")["class"]
+
+
+def test_tag_details_and_original_link(client, review_db):
+    path, ids = review_db
+    soup = BeautifulSoup(client.get(f"/articles/{ids['btc']}").text, "html.parser")
+    link = soup.select_one("a.original")
+    assert link["href"] == "https://news.example.com/btc-slides"
+    assert set(link["rel"]) == {"noopener", "noreferrer"}
+    etf = tag_id(path, "catalyst", ids["btc"], "U.S. spot")
+    card = soup.select_one(f"#card-catalyst-{etf}")
+    facts = dict(zip([dt.get_text() for dt in card.select("dt")],
+                     [dd.get_text() for dd in card.select("dd")], strict=True))
+    assert facts["direction"] == "bearish" and facts["category"] == "etf_flows"
+    assert facts["confidence"] == "0.88" and facts["model"] == MODEL
+    assert soup.select_one("#help-line").get_text().startswith("j/k")
+
+
+def test_hostile_text_is_always_escaped(client, review_db):
+    _, ids = review_db
+    pages = [client.get("/articles").text, client.get(f"/articles/{ids['hostile']}").text,
+             client.get("/articles?q=%3Cscript%3E").text]
+    for html in pages:
+        assert "<script>" not in html and "<img" not in html and "<b>hacked" not in html
+        soup = BeautifulSoup(html, "html.parser")
+        assert [tag.get("src") for tag in soup.find_all("script")] == ["/static/review.js"]
+        assert not soup.find_all("img") and not soup.find_all("b")
+        for tag in soup.find_all(True):
+            assert not any(name.startswith("on") for name in tag.attrs), tag
+    article = BeautifulSoup(pages[1], "html.parser")
+    assert article.select_one("h1.title").get_text() == HOSTILE_TITLE
+    assert [p.get_text() for p in article.select("p.para")] == HOSTILE_TEXT.split("\n\n")
+    assert "&lt;script&gt;alert(&#39;text&#39;)&lt;/script&gt;" in pages[1]
+    response = client.get(f"/articles/{ids['hostile']}")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_unknown_article_is_404(client):
+    assert client.get("/articles/9999").status_code == 404
+
+
+def test_next_article_skips_reviewed_ones(client, review_db):
+    _, ids = review_db
+    response = client.get(f"/articles/{ids['eth']}/next", follow_redirects=False)
+    assert response.headers["location"] == f"/articles/{ids['hostile']}"
+    response = client.get(f"/articles/{ids['quiet']}/next", follow_redirects=False)
+    assert response.headers["location"] == f"/articles/{ids['eth']}"  # wraps round
+
+
+# -- judgements --------------------------------------------------------------------------------
+
+
+def test_post_without_valid_csrf_token_is_refused(client, review_db):
+    path, ids = review_db
+    target = tag_id(path, "catalyst", ids["btc"], "U.S. spot")
+    form = {"target_kind": "catalyst", "target_id": target, "action": "reject"}
+    assert client.post(f"/articles/{ids['btc']}/review", data=form).status_code == 403
+    wrong = form | {"csrf_token": "x" * 43}
+    assert client.post(f"/articles/{ids['btc']}/review", data=wrong).status_code == 403
+    assert client.post(f"/articles/{ids['btc']}/add", data={"start_char": 0, "end_char": 5,
+                       "direction": "bullish", "category": "macro"}).status_code == 403
+    assert client.post("/reviewer", data={"reviewer": "mallory"}).status_code == 403
+    assert corrections(path) == []
+
+
+def test_accept_reject_correct_add_round_trip(client, review_db):
+    path, ids = review_db
+    before = model_rows(path)
+    article_id = ids["btc"]
+    token = csrf_of(client.get(f"/articles/{article_id}").text)
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    etf = tag_id(path, "catalyst", article_id, "U.S. spot")
+    fear = tag_id(path, "catalyst", article_id, "The Fear")
+    dollar = tag_id(path, "catalyst", article_id, "Analysts")
+    outflow = tag_id(path, "figure", article_id, "an outflow")
+    url = f"/articles/{article_id}/review"
+
+    answer = client.post(url, headers=headers, data={
+        "target_kind": "catalyst", "target_id": etf, "action": "accept"})
+    assert answer.json() | {"correction_id": 0} == {
+        "correction_id": 0, "key": f"catalyst-{etf}", "state": "accept", "reviewer": "ana"}
+    assert client.post(url, headers=headers, data={
+        "target_kind": "catalyst", "target_id": fear, "action": "reject"}).status_code == 200
+    # The correction form starts from the model's values: unchanged ones are not recorded.
+    assert client.post(url, headers=headers, data={
+        "target_kind": "catalyst", "target_id": dollar, "action": "correct",
+        "direction": "neutral", "category": "macro", "assets": "btc, eth"}).status_code == 200
+    assert client.post(url, headers=headers, data={
+        "target_kind": "figure", "target_id": outflow, "action": "correct",
+        "value": "-258000000", "unit": "USD", "metric": "etf_flow", "asset": "IBIT"},
+    ).status_code == 200
+    sentence = "Bitcoin fell to $60,000 on Friday"
+    start = BTC_TEXT.index(sentence)
+    added = client.post(f"/articles/{article_id}/add", headers=headers, data={
+        "start_char": start - 0, "end_char": start + len(sentence) + 1,  # a trailing space
+        "direction": "bearish", "category": "price_action", "assets": "BTC"})
+    assert added.json()["sentence"] == sentence
+    # A second reviewer changes their mind about the rejected catalyst: the latest one counts.
+    client.post("/reviewer", data={"csrf_token": token, "reviewer": "ben"})
+    client.post(url, headers=headers, data={
+        "target_kind": "catalyst", "target_id": fear, "action": "accept"})
+
+    rows = corrections(path)
+    assert [(r["target_kind"], r["target_id"], r["action"], r["reviewer"]) for r in rows] == [
+        ("catalyst", etf, "accept", "ana"),
+        ("catalyst", fear, "reject", "ana"),
+        ("catalyst", dollar, "correct", "ana"),
+        ("figure", outflow, "correct", "ana"),
+        ("catalyst", None, "add", "ana"),
+        ("catalyst", fear, "accept", "ben"),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["created_at"]) for r in rows)
+    corrected = json.loads(rows[2]["fields"])
+    assert {k: v for k, v in corrected.items() if k != "was"} == {
+        "direction": "neutral", "assets": ["BTC", "ETH"]}
+    assert corrected["was"]["direction"] == "bullish"
+    assert {k: v for k, v in json.loads(rows[3]["fields"]).items() if k != "was"} == {
+        "asset": "IBIT"}
+    assert json.loads(rows[4]["fields"]) == {
+        "sentence": sentence, "start_char": start, "end_char": start + len(sentence),
+        "direction": "bearish", "category": "price_action", "assets": ["BTC"]}
+    assert model_rows(path) == before  # review never touches the model's rows
+
+    soup = BeautifulSoup(client.get(f"/articles/{article_id}").text, "html.parser")
+    assert "state-accept" in soup.select_one(f"#card-catalyst-{fear}")["class"]
+    assert "ben" in soup.select_one(f"#card-catalyst-{fear} .state-note").get_text()
+    assert "state-correct" in soup.select_one(f"#mark-catalyst-{dollar}")["class"]
+    assert "dir-neutral" in soup.select_one(f"#mark-catalyst-{dollar}")["class"]
+    added_mark = soup.select_one(f"#mark-added-{rows[4]['id']}")
+    assert marks_by_key(soup)[added_mark["data-key"]] == sentence
+    assert listed_ids(client, "?status=partly") == [article_id]
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"action": "correct", "direction": "sideways"}, "direction must be one of"),
+        ({"action": "correct", "direction": "bearish"}, "at least one field"),
+        ({"action": "correct", "category": "<b>x</b>"}, "use letters"),
+        ({"action": "delete"}, "action must be one of"),
+        ({"action": "accept", "target_kind": "article"}, "target_kind must be one of"),
+    ],
+)
+def test_bad_judgements_are_refused_with_a_reason(client, review_db, form, reason):
+    path, ids = review_db
+    token = csrf_of(client.get(f"/articles/{ids['btc']}").text)
+    target = tag_id(path, "catalyst", ids["btc"], "U.S. spot")
+    data = {"csrf_token": token, "target_kind": "catalyst", "target_id": target} | form
+    response = client.post(f"/articles/{ids['btc']}/review", data=data)
+    assert response.status_code == 400 and reason in response.text
+    assert corrections(path) == []
+
+
+def test_judging_a_tag_of_another_article_is_404(client, review_db):
+    path, ids = review_db
+    token = csrf_of(client.get(f"/articles/{ids['btc']}").text)
+    eth_tag = tag_id(path, "catalyst", ids["eth"], "Spot Ether")
+    response = client.post(f"/articles/{ids['btc']}/review", data={
+        "csrf_token": token, "target_kind": "catalyst", "target_id": eth_tag, "action": "reject"})
+    assert response.status_code == 404 and corrections(path) == []
+
+
+@pytest.mark.parametrize(("start", "end"), [(-1, 5), (10, 10), (0, 10_000), (40, 30)])
+def test_added_catalyst_offsets_must_lie_in_the_text(client, review_db, start, end):
+    path, ids = review_db
+    token = csrf_of(client.get(f"/articles/{ids['eth']}").text)
+    response = client.post(f"/articles/{ids['eth']}/add", data={
+        "csrf_token": token, "start_char": start, "end_char": end, "direction": "bullish",
+        "category": "macro"})
+    assert response.status_code == 400 and corrections(path) == []
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def judge_some(path: Path, ids: dict[str, int]) -> dict[str, int]:
+    with Store.open(path) as store:
+        tags = {name: review_queries.article_tags(store, ids[name]) for name in ("btc", "eth")}
+        btc = {row["sentence"][:9]: row for row in tags["btc"]["catalyst"]}
+        etf, dollar, fear = btc["U.S. spot"], btc["Analysts "], btc["The Fear "]
+        outflow = next(r for r in tags["btc"]["figure"] if r["metric"] == "etf_flow")
+        ether = tags["eth"]["entity"][0]
+
+        def judge(article, kind, row, action, **changes):
+            was = {"sentence": row["sentence"], "start_char": row["start_char"],
+                   "end_char": row["end_char"], "direction": row["direction"],
+                   "category": row["category"], "confidence": row["confidence"],
+                   "assets": json.loads(row["assets"]), "model": row["model"]} \
+                if kind == "catalyst" else {k: row[k] for k in row.keys()}
+            return review_queries.add_correction(
+                store, article_id=ids[article], target_kind=kind, target_id=row["id"],
+                action=action, fields={"was": was, **changes}, reviewer="ana")
+
+        judge("btc", "catalyst", etf, "accept")
+        judge("btc", "catalyst", fear, "reject")
+        judge("btc", "catalyst", dollar, "correct", direction="neutral")
+        judge("btc", "figure", outflow, "correct", asset="IBIT")
+        judge("eth", "entity", ether, "reject")
+        sentence = "Ether climbed 8% to $3,400"
+        added = review_queries.add_correction(
+            store, article_id=ids["eth"], target_kind="catalyst", target_id=None, action="add",
+            fields={"sentence": sentence, "start_char": 0, "end_char": len(sentence),
+                    "direction": "bullish", "category": "price_action", "assets": ["ETH"]},
+            reviewer="ben")
+    return {"etf": etf["id"], "fear": fear["id"], "dollar": dollar["id"],
+            "outflow": outflow["id"], "ether": ether["id"], "added": added}
+
+
+def test_gold_export(review_db, tmp_path):
+    path, ids = review_db
+    judged = judge_some(path, ids)
+    output = tmp_path / "gold.jsonl"
+    with Store.open(path) as store:
+        assert export_corrections(store, output) == 6
+    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    catalysts = [line for line in lines if line["kind"] == "catalyst"]
+    assert [(c["text"][:9], c["direction"], c["category"], c["action"]) for c in catalysts] == [
+        ("U.S. spot", "bearish", "etf_flows", "accept"),
+        ("The Fear ", "neutral", "none", "reject"),  # rejected: "not a catalyst"
+        ("Analysts ", "neutral", "macro", "correct"),
+        ("Ether cli", "bullish", "price_action", "add"),
+    ]
+    for line in catalysts:
+        text = BTC_TEXT if line["article_id"] == ids["btc"] else ETH_TEXT
+        assert text[line["start_char"]:line["end_char"]] == line["text"]
+        assert line["source"] == "review" and line["reviewer"] in ("ana", "ben")
+    assert catalysts[2]["model_direction"] == "bullish"
+    assert catalysts[0]["catalyst_id"] == judged["etf"]
+    figure_line = next(line for line in lines if line["kind"] == "figure")
+    assert figure_line | {"reviewed_at": "", "correction_id": 0} == figure_line | {
+        "text": "an outflow of $258 million", "value": -2.58e8, "unit": "USD",
+        "metric": "etf_flow", "asset": "IBIT", "valid": True, "figure_id": judged["outflow"],
+        "reviewed_at": "", "correction_id": 0}
+    entity_line = next(line for line in lines if line["kind"] == "entity")
+    assert entity_line["valid"] is False and entity_line["text"] == "Ether"
+
+    # The direction trainer and evaluator read the catalyst lines as training examples.
+    from pipeline.direction import read_direction_jsonl
+
+    catalysts_only = tmp_path / "catalysts.jsonl"
+    with Store.open(path) as store:
+        assert export_corrections(store, catalysts_only, kinds=("catalyst",)) == 4
+    examples = read_direction_jsonl(catalysts_only)
+    assert [example.text for example in examples] == [c["text"] for c in catalysts]
+
+
+def test_label_studio_export(review_db, tmp_path):
+    path, ids = review_db
+    judged = judge_some(path, ids)
+    output = tmp_path / "tasks.json"
+    with Store.open(path) as store:
+        assert export_corrections(store, output, fmt="labelstudio") == 2
+        from pipeline.review.corrections import label_studio_config
+
+        config = label_studio_config(store)
+    tasks = {task["id"]: task for task in json.loads(output.read_text(encoding="utf-8"))}
+    assert set(tasks) == {ids["btc"], ids["eth"]}
+    btc = tasks[ids["btc"]]
+    assert btc["data"]["text"] == BTC_TEXT
+    predicted = btc["predictions"][0]["result"]
+    assert btc["predictions"][0]["model_version"] == MODEL
+    assert len(predicted) == 4 * 2 + 6 + 4  # two results per catalyst region
+    for result in predicted + btc["annotations"][0]["result"]:
+        value = result["value"]
+        assert BTC_TEXT[value["start"]:value["end"]] == value["text"]
+        assert result["to_name"] == "text" and result["type"] == "labels"
+    annotated = {(r["id"], r["from_name"]): r["value"]["labels"]
+                 for r in btc["annotations"][0]["result"]}
+    assert annotated == {
+        (f"catalyst-{judged['etf']}", "direction"): ["bearish"],
+        (f"catalyst-{judged['etf']}", "category"): ["etf_flows"],
+        (f"catalyst-{judged['dollar']}", "direction"): ["neutral"],
+        (f"catalyst-{judged['dollar']}", "category"): ["macro"],
+        (f"figure-{judged['outflow']}", "figure"): ["etf_flow"],
+    }  # the rejected catalyst is left out
+    eth_annotated = tasks[ids["eth"]]["annotations"][0]["result"]
+    assert [r["id"] for r in eth_annotated] == [f"added-{judged['added']}"] * 2
+    assert tasks[ids["eth"]]["annotations"][0]["meta"]["reviewers"] == ["ana", "ben"]
+    for control in ("direction", "category", "figure", "entity"):
+        assert f'<Labels name="{control}" toName="text">' in config
+    assert '<Label value="none"/>' in config and '<Label value="etf_flow"/>' in config
+
+
+def test_unknown_export_format_is_refused(review_db, tmp_path):
+    path, _ = review_db
+    with Store.open(path) as store, pytest.raises(ValueError, match="labelstudio"):
+        export_corrections(store, tmp_path / "x", fmt="csv")
+
+
+# -- access ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "example.org"])
+def test_serving_beyond_loopback_needs_a_token(review_db, host):
+    path, _ = review_db
+    with pytest.raises(ReviewSetupError, match="--token"):
+        serve(path, host=host, port=0)
+
+
+def test_a_token_guards_every_request(review_db):
+    path, ids = review_db
+    with TestClient(create_app(path, token="s3cret-token")) as guarded:
+        for url in ("/articles", f"/articles/{ids['btc']}", "/static/review.js"):
+            assert guarded.get(url).status_code == 401
+        assert guarded.get("/articles?token=wrong").status_code == 401
+        assert guarded.get("/articles", headers={"X-Newsignal-Token": "s3cret-token"}
+                           ).status_code == 200
+        login = guarded.get("/articles?token=s3cret-token&source=coindesk",
+                            follow_redirects=False)
+        assert login.status_code == 303 and login.headers["location"] == "/articles?source=coindesk"
+        assert "httponly" in login.headers["set-cookie"].lower()
+        assert guarded.get(f"/articles/{ids['btc']}").status_code == 200  # via the cookie
+
+
+def test_missing_database_is_a_clear_error(tmp_path):
+    with pytest.raises(ReviewSetupError, match="no such database"):
+        create_app(tmp_path / "absent.db")
+
+
+# -- highlight builder -------------------------------------------------------------------------
+
+
+def test_overlapping_tags_are_split_into_well_nested_pieces():
+    text = "alpha beta gamma delta"
+    highlights = [Highlight("a", "entity", 0, 10), Highlight("b", "figure", 6, 16)]
+    [paragraph] = render_text(text, highlights)
+    assert str(paragraph.html) == (
+        '<mark class="tag tag-entity" data-key="a" id="mark-a" tabindex="0">alpha '
+        '<mark class="tag tag-figure" data-key="b" id="mark-b" tabindex="0">beta</mark></mark>'
+        '<mark class="tag tag-figure cont" data-key="b"> gamma</mark> delta'
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab<>&\"' \n", min_size=1, max_size=12), min_size=1, max_size=4),
+    st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20),
+                       st.sampled_from(["entity", "figure", "catalyst"])), max_size=6),
+)
+def test_highlights_preserve_text_and_cover_exactly_their_offsets(chunks, raw_spans):
+    text = "\n\n".join(chunks)
+    highlights = [Highlight(f"t{i}", kind, min(s, len(text)), min(s + n, len(text)))
+                  for i, (s, n, kind) in enumerate(raw_spans)]
+    paragraphs = render_text(text, highlights)
+    assert [(p.start, p.end) for p in paragraphs] == paragraph_spans(text)
+    html = "".join(f'<p data-start="{p.start}">{p.html}</p>' for p in paragraphs)
+    ElementTree.fromstring(f"<div>{html}</div>")  # well formed: a strict XML parser accepts it
+    soup = BeautifulSoup(html, "html.parser")
+    for p, paragraph in zip(soup.find_all("p"), paragraphs, strict=True):
+        assert p.get_text() == text[paragraph.start:paragraph.end]
+    covered = marks_by_key_in(soup)
+    for highlight in highlights:
+        inside = "".join(text[max(highlight.start, p.start):min(highlight.end, p.end)]
+                         for p in paragraphs)
+        assert covered.get(highlight.key, "") == inside
+        assert len(soup.find_all(id=f"mark-{highlight.key}")) == (1 if inside else 0)
+
+
+def marks_by_key_in(soup: BeautifulSoup) -> dict[str, str]:
+    texts: dict[str, list[str]] = {}
+    for mark in soup.find_all("mark"):
+        texts.setdefault(mark["data-key"], []).append(mark.get_text())
+    return {key: "".join(pieces) for key, pieces in texts.items()}
