@@ -176,7 +176,7 @@ class _CappedDecoder:
     def __init__(self, content_encoding: str, cap: int):
         self.encoding = content_encoding
         self.cap = cap
-        self.wire_bytes = 0
+        self.consumed_bytes = 0  # compressed input actually inflated (not merely received)
         self.decoded_bytes = 0
         self._zlib = self._new_zlib() if content_encoding != "identity" else None
         self._first = True
@@ -187,14 +187,14 @@ class _CappedDecoder:
         return zlib.decompressobj(zlib.MAX_WBITS | 16 if self.encoding == "gzip" else zlib.MAX_WBITS)
 
     def feed(self, chunk: bytes) -> bytes:
-        self.wire_bytes += len(chunk)
         if self._zlib is None:
             output = chunk
+            self.consumed_bytes += len(chunk)
         else:
             output = self._inflate(chunk)
         self.decoded_bytes += len(output)
         if self.decoded_bytes > self.cap:
-            ratio = self.decoded_bytes / max(self.wire_bytes, 1)
+            ratio = self.decoded_bytes / max(self.consumed_bytes, 1)
             compressed = self._zlib is not None
             raise _BodyTooLarge("decompression_bomb" if compressed and ratio > BOMB_RATIO
                                 else "too_large")
@@ -214,6 +214,7 @@ class _CappedDecoder:
                     continue
                 raise
             self._first = False
+            self.consumed_bytes += len(data) - len(self._zlib.unconsumed_tail)
             parts.append(out)
             if len(out) >= room:  # the output alone passes the cap; stop inflating
                 break
@@ -267,7 +268,7 @@ def _sniff_binary(body: bytes) -> str | None:
 # curly quotes is really windows-1252, an "EUC-KR" page may use CP949 extensions, and so on.
 _SUPERSETS = {
     "ascii": "cp1252",
-    "latin_1": "cp1252",
+    "iso8859_1": "cp1252",
     "iso8859_9": "cp1254",
     "tis_620": "cp874",
     "iso8859_11": "cp874",
@@ -349,10 +350,29 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
         return body.decode("utf-8"), "utf_8"
     except UnicodeDecodeError:
         pass
-    best = from_bytes(body).best()
-    encoding = normalize_encoding(best.encoding) if best is not None else None
-    encoding = encoding or "utf_8"
+    encoding = _detect_encoding(body) or "utf_8"
     return body.decode(encoding, "replace"), encoding
+
+
+# How much more "chaos" (charset-normalizer's mess score, in percent) windows-1252 may show than
+# the best single-byte guess and still be chosen: short Western texts fit several Latin code pages
+# about equally, and browsers settle such ties on windows-1252.
+WESTERN_DEFAULT_MARGIN = 5.0
+
+
+def _detect_encoding(body: bytes) -> str | None:
+    matches = from_bytes(body)
+    best = matches.best()
+    if best is None:
+        return None
+    single_byte = len(str(best)) == len(body)
+    if single_byte and best.encoding != "cp1252":
+        for match in matches:
+            if "cp1252" in match.could_be_from_charset and (
+                match.percent_chaos <= best.percent_chaos + WESTERN_DEFAULT_MARGIN
+            ):
+                return "cp1252"
+    return normalize_encoding(best.encoding)
 
 
 # -- the fetcher ----------------------------------------------------------------------------------
@@ -619,11 +639,11 @@ class Fetcher:
                 gate = self._gate(origin)
                 gate.delay = max(gate.delay, min(float(delay), self.settings.max_retry_after))
             return rules
-        unavailable = result.error in ("timeout",) or result.error.startswith(
-            ("connection_error", "http_5")
-        )
-        if unavailable:
-            # RFC 9309: an unreachable robots.txt means "assume complete disallow".
+        # RFC 9309: an unreachable robots.txt means "assume complete disallow". When the host
+        # cannot be reached at all, that reason is the one worth reporting.
+        if result.error == "timeout" or result.error.startswith("connection_error"):
+            return result.error
+        if result.error.startswith("http_5"):
             return f"robots_unavailable: {result.error}"
         rules.parse([])  # 4xx and unusable answers: no rules, everything allowed
         return rules

@@ -37,6 +37,7 @@ class RecordedRequest:
     path: str  # without the query
     query: str
     headers: dict[str, str]  # lower-case names
+    received_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(slots=True)
@@ -81,7 +82,7 @@ class LocalServer:
         self.routes[path] = handler
 
     def start(self) -> LocalServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
