@@ -5,10 +5,11 @@ to `-` (standard output) or to an open stream, in constant memory, and returns t
 `docs/exports.md` documents the contract; its column tables are generated from `COLUMNS` and a test
 keeps the two in step (`update_docs()` rewrites them).
 
-Spreadsheet safety: in CSV, a text cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage return
-would be run as a formula by spreadsheet programs, so it is written with a leading `'` (OWASP's
-advice on CSV injection). A text cell that itself begins with `'` gets one more, so the rule can be
-undone exactly: `unguard_cell` strips one leading quote. JSON Lines and Parquet carry text unchanged.
+Spreadsheet safety: in CSV, a text cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage
+return would be run as a formula by spreadsheet programs, so it is written with a leading `'`
+(OWASP's advice on CSV injection). A text cell that itself begins with `'` gets one more, so the
+rule can be undone exactly: `unguard_cell` strips one leading quote. JSON Lines and Parquet carry
+text unchanged.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ("status", T, "processed, duplicate, skipped_language, rejected or failed."),
         ("reject_reason", T, "Why the article was rejected or failed, else empty."),
         ("duplicate_of", I, "For a syndicated copy, the `article_id` of the original."),
-        Column("text", T, "The extracted article text; paragraphs split by a blank line.", in_csv=False),
+        Column("text", T, "The extracted article text, paragraphs split by a blank line.", False),
     ),
     "conflicts": _columns(
         _ARTICLE_ID,
@@ -214,7 +215,9 @@ def columns_for(kind: str, fmt: str) -> tuple[Column, ...]:
 def _rows(store: Store, kind: str, filters: ExportFilters) -> Iterator[dict[str, Any]]:
     if kind == "signal":
         if filters.include_duplicates:
-            raise ExportError("the signal counts each story once; --include-duplicates does not apply")
+            raise ExportError(
+                "the signal counts each story once; --include-duplicates does not apply"
+            )
         signal = daily_signal(
             store, asset=filters.asset, since=filters.since, until=filters.until,
             min_confidence=filters.min_confidence,

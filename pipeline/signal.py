@@ -6,7 +6,8 @@ and a cited figure with the same (metric, value) as a catalyst at most 24 hours 
 an earlier article). Repeats are reported in their own column and left out of every other number.
 
 The net score is the confidence-weighted mean direction, sum(confidence * d) / sum(confidence) with
-d = +1 bullish, -1 bearish, 0 neutral, so it lies in [-1, 1]; 0 when there is nothing to weigh.
+d = +1 bullish, -1 bearish, 0 neutral, so it lies in [-1, 1]; 0 when there is nothing to weigh. It
+is rounded to 6 decimals, so exports do not show float noise (-0.15, not -0.15000000000000002).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class SignalRow:
     bullish: int
     bearish: int
     neutral: int
-    net_score: float  # in [-1, 1]
+    net_score: float  # in [-1, 1], rounded to 6 decimals
     sources: int  # distinct feeds the novel catalysts came from
     top_categories: list[str]  # most frequent first, ties by name, at most TOP_CATEGORIES
     repeats: int  # catalysts left out because their story was already seen
@@ -67,7 +68,7 @@ class _DayAccumulator:
             bullish=self.counts[Direction.BULLISH],
             bearish=self.counts[Direction.BEARISH],
             neutral=self.counts[Direction.NEUTRAL],
-            net_score=self.weighted / self.weight if self.weight > 0 else 0.0,
+            net_score=round(self.weighted / self.weight, 6) if self.weight > 0 else 0.0,
             sources=len(self.sources),
             top_categories=[name for name, _ in ranked[:TOP_CATEGORIES]],
             repeats=self.repeats,
@@ -101,7 +102,9 @@ def daily_signal(
         day = at.astimezone(UTC).date()
         if day != current_day:  # forget stories older than the window, so memory stays small
             current_day = day
-            last_seen = {key: seen for key, seen in last_seen.items() if at - seen <= NOVELTY_WINDOW}
+            last_seen = {
+                key: seen for key, seen in last_seen.items() if at - seen <= NOVELTY_WINDOW
+            }
         category = catalyst["category"]
         figure_keys = [(metric, value) for metric, value in json.loads(catalyst["figure_keys"])]
         for tagged in dict.fromkeys(json.loads(catalyst["assets"])):
@@ -128,59 +131,63 @@ def daily_signal(
 
 
 def plot_signal(rows: list[SignalRow], asset: str, output_path: str | Path) -> Path:
-    """A PNG of one asset's daily net score (bars) and catalyst counts (line, right axis)."""
+    """A PNG of one asset's signal: net score bars per day above, catalyst counts below."""
     # The object-oriented API with the Agg canvas: no pyplot global state, no display needed.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
-    bullish_colour, bearish_colour, count_colour = "#2e7d32", "#c62828", "#455a64"
-    rows = [row for row in rows if row.asset == asset]
-    figure = Figure(figsize=(10, 5), dpi=110, layout="constrained")
+    colours = {"bullish": "#2e7d32", "bearish": "#c62828", "neutral": "#9e9e9e"}
+    by_day = {row.day: row for row in rows if row.asset == asset}
+    figure = Figure(figsize=(11, 6.5), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    score_axis = figure.add_subplot()
-    score_axis.set_title(f"{asset}: daily news signal (each story counted once)")
-    score_axis.set_xlabel("Day (UTC)")
-    score_axis.set_ylabel("Net score: -1 all bearish ... +1 all bullish")
-    score_axis.set_ylim(-1.05, 1.05)
+    score_axis, count_axis = figure.subplots(
+        2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
+    figure.suptitle(f"{asset}: daily news signal (each story counted once)", fontsize=13)
+    score_axis.set_ylabel("Net score\n-1 all bearish ... +1 all bullish")
+    score_axis.set_ylim(-1.2, 1.2)
     score_axis.axhline(0, color="black", linewidth=0.8)
     score_axis.grid(axis="y", alpha=0.3)
-    if not rows:
+    count_axis.set_ylabel("Catalysts counted")
+    count_axis.set_xlabel("Day (UTC)")
+    if not by_day:
         score_axis.text(
             0.5, 0.5, f"No catalysts for {asset} in this period", transform=score_axis.transAxes,
-            ha="center", va="center", fontsize=12,
+            ha="center", va="center", fontsize=12, bbox={"facecolor": "white", "edgecolor": "none"},
         )
-        score_axis.set_xticks([])
+        count_axis.set_xticks([])
     else:
-        days = [row.day for row in rows]
-        scores = [row.net_score for row in rows]
-        colours = [bullish_colour if score >= 0 else bearish_colour for score in scores]
-        score_axis.bar(days, scores, width=0.7, color=colours, zorder=2)
-        count_axis = score_axis.twinx()
-        counts = [row.catalysts for row in rows]
-        count_axis.plot(days, counts, color=count_colour, marker="o", linewidth=1.2, zorder=3)
-        count_axis.set_ylim(0, max(counts) * 1.25 + 1)
-        count_axis.set_ylabel("Catalysts counted (line)")
-        for row in rows:
-            count_axis.annotate(
-                f"{row.bullish}↑ {row.bearish}↓ {row.neutral}·", (row.day, row.catalysts),
-                textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8,
-                color=count_colour,
-            )
-        locator = AutoDateLocator(maxticks=12)
-        score_axis.xaxis.set_major_locator(locator)
-        score_axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        score_axis.legend(
-            handles=[
-                Patch(color=bullish_colour, label="net score, bullish"),
-                Patch(color=bearish_colour, label="net score, bearish"),
-                Line2D([], [], color=count_colour, marker="o",
-                       label="catalysts (bullish↑ bearish↓ neutral·)"),
-            ],
-            loc="upper left", fontsize=8,
+        # Every day of the range gets a slot, so quiet days show as gaps, not as nothing.
+        first, last = min(by_day), max(by_day)
+        days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+        slots = range(len(days))
+        scores = [by_day[day].net_score if day in by_day else 0.0 for day in days]
+        score_axis.bar(
+            slots, scores, width=0.7, zorder=2,
+            color=[colours["bullish"] if score >= 0 else colours["bearish"] for score in scores],
         )
+        for slot, day, score in zip(slots, days, scores, strict=True):
+            if day in by_day:
+                score_axis.annotate(
+                    f"{score:+.2f}", (slot, score), textcoords="offset points",
+                    xytext=(0, 4 if score >= 0 else -12), ha="center", fontsize=8,
+                )
+        bottom = [0] * len(days)
+        for direction in ("bullish", "bearish", "neutral"):
+            heights = [getattr(by_day[day], direction) if day in by_day else 0 for day in days]
+            count_axis.bar(
+                slots, heights, width=0.7, bottom=bottom, color=colours[direction],
+                label=direction, zorder=2,
+            )
+            bottom = [below + height for below, height in zip(bottom, heights, strict=True)]
+        count_axis.set_ylim(0, max(bottom) * 1.15 + 0.5)
+        count_axis.yaxis.get_major_locator().set_params(integer=True)
+        count_axis.grid(axis="y", alpha=0.3)
+        count_axis.legend(loc="upper left", fontsize=8, ncols=3)
+        step = max(1, len(days) // 12)
+        labels = [day.strftime("%d %b %Y") for day in days]
+        count_axis.set_xticks(list(slots)[::step], labels[::step])
+        count_axis.set_xlim(-0.6, len(days) - 0.4)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(output_path, format="png")

@@ -1,4 +1,4 @@
-"""Exports: declared columns, pandas round trips, evidence offsets, CSV injection, filters, streams."""
+"""Exports: declared columns, pandas round trips, evidence offsets, CSV injection, filters."""
 
 from __future__ import annotations
 
