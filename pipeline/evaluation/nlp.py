@@ -1,0 +1,308 @@
+"""Entities and figures measured against the team-written gold articles.
+
+Gold lives in `models/data/gold/`: `<name>.txt` (the article) beside `<name>.json`
+(`{"entities": [...], "figures": [...]}` with exact character offsets). Both are generated from
+`markup/<name>.md`, where annotations are written inline so offsets never drift:
+
+    ⟦Bitcoin|ASSET|BTC⟧ fell ⟪4.3%|v=-4.3;u=percent;m=price_change;a=BTC;p=24h⟫
+
+(`⟦text|LABEL|TICKER⟧` an entity; `⟪text|key=value;...⟫` a figure with v value, h value_high,
+u unit, m metric, a asset, p period, q qualifier; entities may sit inside a figure's text.)
+
+- `evaluate_entities`: precision, recall and F1 per label of ours, exact span and label match.
+  Labels spaCy adds that the gold does not annotate (DATE, MONEY, ORG, ...) are not scored.
+- `evaluate_figures`: a predicted figure matches a gold one when their spans overlap, the unit is
+  the same and the value is within 0.5%; over matched pairs, the accuracy of metric, asset, sign
+  and period.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spacy.language import Language
+
+from pipeline.nlp import analyze
+from pipeline.records import Figure
+
+SCORED_LABELS = ("ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY")
+VALUE_TOLERANCE = 0.005
+_FIGURE_KEYS = {"v": "value", "h": "value_high", "u": "unit", "m": "metric", "a": "asset",
+                "p": "period", "q": "qualifier"}
+
+
+# -- gold files ----------------------------------------------------------------------------------
+def parse_markup(markup: str) -> tuple[str, dict]:
+    """(plain text, {"entities": [...], "figures": [...]}) of an annotated markup text."""
+    out: list[str] = []
+    stack: list[dict] = []  # open annotations: kind, start, attrs (None while in the text part)
+    entities: list[dict] = []
+    figures: list[dict] = []
+    position = 0
+    for char in markup:
+        if char in "⟦⟪":
+            stack.append({"kind": char, "start": position, "end": None, "attrs": None})
+        elif char == "|" and stack and stack[-1]["attrs"] is None:
+            stack[-1]["end"], stack[-1]["attrs"] = position, ""
+        elif char in "⟧⟫":
+            if not stack or {"⟦": "⟧", "⟪": "⟫"}[stack[-1]["kind"]] != char:
+                raise ValueError(f"unbalanced {char!r} at text offset {position}")
+            note = stack.pop()
+            if note["attrs"] is None:
+                raise ValueError(f"annotation without attributes at text offset {position}")
+            text = "".join(out)[note["start"] : note["end"]]
+            if note["kind"] == "⟦":
+                entities.append(_gold_entity(text, note))
+            else:
+                figures.append(_gold_figure(text, note))
+        elif stack and stack[-1]["attrs"] is not None:
+            stack[-1]["attrs"] += char
+        else:
+            out.append(char)
+            position += 1
+    if stack:
+        raise ValueError("annotation left open at the end of the markup")
+    entities.sort(key=lambda e: e["start"])
+    figures.sort(key=lambda f: f["start"])
+    return "".join(out), {"entities": entities, "figures": figures}
+
+
+def _gold_entity(text: str, note: dict) -> dict:
+    label, _, ticker = note["attrs"].partition("|")
+    if label not in SCORED_LABELS:
+        raise ValueError(f"unknown entity label {label!r} for {text!r}")
+    return {"text": text, "label": label, "start": note["start"], "end": note["end"],
+            "ticker": ticker or None}
+
+
+def _gold_figure(text: str, note: dict) -> dict:
+    figure: dict = {"text": text, "start": note["start"], "end": note["end"], "value": None,
+                    "value_high": None, "unit": None, "metric": "other", "asset": None,
+                    "period": None, "qualifier": None}
+    for pair in filter(None, note["attrs"].split(";")):
+        key, _, value = pair.partition("=")
+        if key not in _FIGURE_KEYS:
+            raise ValueError(f"unknown figure attribute {key!r} for {text!r}")
+        name = _FIGURE_KEYS[key]
+        figure[name] = float(value) if name in ("value", "value_high") else value
+    if figure["value"] is None or figure["unit"] is None:
+        raise ValueError(f"figure {text!r} needs v= and u=")
+    return figure
+
+
+def write_gold(markup_path: Path, gold_dir: Path) -> Path:
+    """Write `<name>.txt` and `<name>.json` of one markup file; returns the text's path."""
+    text, annotations = parse_markup(Path(markup_path).read_text(encoding="utf-8"))
+    name = Path(markup_path).stem
+    text_path = Path(gold_dir) / f"{name}.txt"
+    text_path.write_text(text, encoding="utf-8")
+    (Path(gold_dir) / f"{name}.json").write_text(
+        json.dumps(annotations, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return text_path
+
+
+def gold_articles(gold_dir: Path) -> list[tuple[str, str, dict]]:
+    """(name, text, annotations) of every `<name>.txt` with a `<name>.json` beside it."""
+    articles = []
+    for text_path in sorted(Path(gold_dir).glob("*.txt")):
+        annotations = json.loads(text_path.with_suffix(".json").read_text(encoding="utf-8"))
+        articles.append((text_path.stem, text_path.read_text(encoding="utf-8"), annotations))
+    return articles
+
+
+# -- scores --------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class PRF:
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+
+    @property
+    def precision(self) -> float:
+        found = self.true_positives + self.false_positives
+        return self.true_positives / found if found else 0.0
+
+    @property
+    def recall(self) -> float:
+        expected = self.true_positives + self.false_negatives
+        return self.true_positives / expected if expected else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def to_dict(self) -> dict:
+        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
+                "f1": round(self.f1, 4), "tp": self.true_positives, "fp": self.false_positives,
+                "fn": self.false_negatives}
+
+
+@dataclass(slots=True)
+class EntityReport:
+    per_label: dict[str, PRF] = field(default_factory=dict)
+    articles: int = 0
+    errors: list[str] = field(default_factory=list)  # "name: missed/extra LABEL 'text'"
+
+    @property
+    def micro(self) -> PRF:
+        total = PRF()
+        for score in self.per_label.values():
+            total.true_positives += score.true_positives
+            total.false_positives += score.false_positives
+            total.false_negatives += score.false_negatives
+        return total
+
+    def to_dict(self) -> dict:
+        return {"articles": self.articles,
+                "per_label": {label: s.to_dict() for label, s in self.per_label.items()},
+                "micro": self.micro.to_dict()}
+
+    def format(self) -> str:
+        lines = [f"Entities over {self.articles} gold articles (exact span and label)",
+                 f"{'label':<10} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"]
+        for label, s in [*self.per_label.items(), ("all", self.micro)]:
+            lines.append(f"{label:<10} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} "
+                         f"{s.true_positives:4d} {s.false_positives:4d} {s.false_negatives:4d}")
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class FigureReport:
+    value_unit: PRF = field(default_factory=PRF)
+    matched: int = 0
+    metric_correct: int = 0
+    asset_correct: int = 0
+    sign_correct: int = 0
+    period_correct: int = 0
+    articles: int = 0
+    errors: list[str] = field(default_factory=list)
+    confusions: Counter = field(default_factory=Counter)  # (gold metric, predicted metric)
+
+    def _share(self, count: int) -> float:
+        return count / self.matched if self.matched else 0.0
+
+    @property
+    def metric_accuracy(self) -> float:
+        return self._share(self.metric_correct)
+
+    @property
+    def asset_accuracy(self) -> float:
+        return self._share(self.asset_correct)
+
+    @property
+    def sign_accuracy(self) -> float:
+        return self._share(self.sign_correct)
+
+    @property
+    def period_accuracy(self) -> float:
+        return self._share(self.period_correct)
+
+    def to_dict(self) -> dict:
+        return {"articles": self.articles, "value_unit": self.value_unit.to_dict(),
+                "matched": self.matched, "metric_accuracy": round(self.metric_accuracy, 4),
+                "asset_accuracy": round(self.asset_accuracy, 4),
+                "sign_accuracy": round(self.sign_accuracy, 4),
+                "period_accuracy": round(self.period_accuracy, 4)}
+
+    def format(self) -> str:
+        s = self.value_unit
+        return "\n".join([
+            f"Figures over {self.articles} gold articles (value within 0.5% and same unit)",
+            f"value+unit  P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}  "
+            f"(tp {s.true_positives}, fp {s.false_positives}, fn {s.false_negatives})",
+            f"over {self.matched} matched figures: metric {self.metric_accuracy:.3f}, "
+            f"asset {self.asset_accuracy:.3f}, sign {self.sign_accuracy:.3f}, "
+            f"period {self.period_accuracy:.3f}",
+        ])
+
+
+def _default_nlp(nlp: Language | None) -> Language:
+    if nlp is not None:
+        return nlp
+    from pipeline.nlp import build_nlp
+
+    return build_nlp(catalysts=False)
+
+
+def evaluate_entities(gold_dir: Path, nlp: Language | None = None) -> EntityReport:
+    """P/R/F1 per entity label over the gold articles of `gold_dir` (exact span match)."""
+    nlp = _default_nlp(nlp)
+    report = EntityReport(per_label={label: PRF() for label in SCORED_LABELS})
+    for name, text, annotations in gold_articles(gold_dir):
+        report.articles += 1
+        gold = {(e["start"], e["end"], e["label"]) for e in annotations["entities"]}
+        doc = nlp(text)
+        predicted = {(e.start_char, e.end_char, e.label_) for e in doc.ents
+                     if e.label_ in SCORED_LABELS}
+        for start, end, label in gold | predicted:
+            score = report.per_label[label]
+            if (start, end, label) in gold and (start, end, label) in predicted:
+                score.true_positives += 1
+            elif (start, end, label) in predicted:
+                score.false_positives += 1
+                report.errors.append(f"{name}: extra {label} {text[start:end]!r}")
+            else:
+                score.false_negatives += 1
+                report.errors.append(f"{name}: missed {label} {text[start:end]!r}")
+    return report
+
+
+def _values_agree(gold: dict, figure: Figure) -> bool:
+    if gold["unit"] != figure.unit:
+        return False
+    expected = gold["value"]
+    return abs(figure.value - expected) <= VALUE_TOLERANCE * max(abs(expected), 1e-12)
+
+
+def evaluate_figures(gold_dir: Path, nlp: Language | None = None) -> FigureReport:
+    """Value+unit P/R/F1, then metric, asset, sign and period accuracy over matched figures."""
+    nlp = _default_nlp(nlp)
+    report = FigureReport()
+    for name, text, annotations in gold_articles(gold_dir):
+        report.articles += 1
+        predicted = analyze(nlp(text)).figures
+        unmatched = list(predicted)
+        for gold in annotations["figures"]:
+            match = next(
+                (f for f in unmatched if f.start_char < gold["end"] and gold["start"] < f.end_char
+                 and _values_agree(gold, f)),
+                None,
+            )
+            if match is None:
+                report.value_unit.false_negatives += 1
+                report.errors.append(f"{name}: missed {gold['text']!r} {gold['value']} "
+                                     f"{gold['unit']}")
+                continue
+            unmatched.remove(match)
+            report.value_unit.true_positives += 1
+            report.matched += 1
+            report.metric_correct += match.metric == gold["metric"]
+            report.asset_correct += match.asset == gold["asset"]
+            report.sign_correct += (match.value < 0) == (gold["value"] < 0)
+            report.period_correct += match.period == gold["period"]
+            if match.metric != gold["metric"]:
+                report.confusions[(gold["metric"], match.metric)] += 1
+            for key, got in (("metric", match.metric), ("asset", match.asset),
+                             ("sign", match.value < 0)):
+                want = gold["value"] < 0 if key == "sign" else gold[key]
+                if got != want:
+                    report.errors.append(f"{name}: {gold['text']!r} {key} {got!r} != {want!r}")
+        for figure in unmatched:
+            report.value_unit.false_positives += 1
+            report.errors.append(f"{name}: extra {figure.text!r} {figure.value} {figure.unit} "
+                                 f"({figure.metric})")
+    return report
+
+
+def report_dict(report: EntityReport | FigureReport) -> dict:
+    """`report.to_dict()` plus the per-article errors, for JSON output."""
+    return {**report.to_dict(), "errors": list(report.errors)}
+
+
+__all__ = ["EntityReport", "FigureReport", "PRF", "evaluate_entities", "evaluate_figures",
+           "gold_articles", "parse_markup", "write_gold", "report_dict"]
