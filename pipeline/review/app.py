@@ -43,6 +43,8 @@ TOKEN_HEADER = "x-newsignal-token"
 CSRF_HEADER = "x-csrf-token"
 REVIEWER_COOKIE = "newsignal_reviewer"
 MAX_ADDED_CHARS = 2000
+STATE_LABELS = {"unreviewed": "unreviewed", "accept": "accepted", "reject": "rejected",
+                "correct": "corrected", "add": "added"}
 HELP_LINE = "j/k or ↓/↑: next/previous tag · a: accept · r: reject · n: next article"
 
 CONTENT_SECURITY_POLICY = (
@@ -172,6 +174,7 @@ def create_app(
             "csrf_token": config.csrf_token,
             "reviewer": reviewer_of(request),
             "help_line": HELP_LINE,
+            "state_labels": STATE_LABELS,
         }
         return templates.TemplateResponse(request, name, context, status_code=status)
 

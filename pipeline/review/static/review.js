@@ -11,6 +11,7 @@
   const cards = Array.from(document.querySelectorAll(".card[data-key]"));
   const details = document.getElementById("details");
   let current = -1;
+  const STATE_LABELS = { accept: "accepted", reject: "rejected", correct: "corrected" };
 
   function marksOf(key) {
     return document.querySelectorAll('mark.tag[data-key="' + CSS.escape(key) + '"]');
@@ -46,7 +47,7 @@
     const classes = Array.from(card.classList).filter((name) => name.startsWith("state-"));
     card.classList.remove(...classes);
     card.classList.add("state-" + state);
-    card.querySelector(".state-label").textContent = state;
+    card.querySelector(".state-label").textContent = STATE_LABELS[state] || state;
     card.querySelector(".state-note").textContent = note;
     marksOf(card.dataset.key).forEach((mark) => {
       mark.classList.remove(...Array.from(mark.classList).filter((n) => n.startsWith("state-")));

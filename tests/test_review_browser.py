@@ -1,0 +1,142 @@
+"""The review app in a real Chromium: list, article, highlights, keyboard rejection that persists.
+
+Uses Debian's Chromium (`apt-get install chromium`) through Playwright; never `playwright install`.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_review import BTC_TEXT, HOSTILE_TITLE, build_review_db
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
+]
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """The review app served by uvicorn on a free 127.0.0.1 port, in a thread."""
+    import uvicorn
+
+    from pipeline.review import create_app
+
+    path = tmp_path / "review.db"
+    ids = build_review_db(path)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(create_app(path, reviewer="browser-test"), log_level="warning")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [listener]},
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20  # a bound on waiting, not a measurement
+    while not uvicorn_server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the review server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", path, ids
+    uvicorn_server.should_exit = True
+    thread.join(timeout=10)
+    listener.close()
+
+
+@pytest.fixture()
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        opened = context.new_page()
+        errors: list[str] = []
+        opened.on("pageerror", lambda error: errors.append(str(error)))
+        opened.on("console", lambda message: message.type == "error"
+                  and errors.append(message.text))
+        yield opened
+        browser.close()
+        assert errors == [], errors  # no script errors, no CSP violations
+
+
+def test_review_an_article_with_the_keyboard(server, page, tmp_path):
+    base, path, ids = server
+    page.goto(f"{base}/articles")
+    rows = page.locator("tr.article-row")
+    assert rows.count() == 4
+    assert page.get_by_text(HOSTILE_TITLE).count() == 1  # shown as text, not run
+    page.screenshot(path=str(tmp_path / "review-list.png"), full_page=True)
+
+    page.get_by_role("link", name="Bitcoin slides to $60,000 as ETF outflows deepen").click()
+    page.wait_for_url(f"{base}/articles/{ids['btc']}")
+    catalysts = page.locator("#article-text mark.tag-catalyst:not(.cont)")
+    assert catalysts.count() == 4
+    bearish = page.locator("#article-text mark.tag-catalyst.dir-bearish")
+    colour = bearish.first.evaluate("mark => getComputedStyle(mark).borderBottomColor")
+    assert colour == "rgb(217, 48, 37)"  # the stylesheet loaded under the CSP
+
+    # j selects the first tag in text order (the price catalyst), j again the entity inside it.
+    page.keyboard.press("j")
+    first_card = page.locator(".card.current")
+    assert first_card.get_attribute("data-kind") == "catalyst"
+    assert page.locator("#details .evidence").inner_text() == BTC_TEXT.split("\n\n")[0]
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    key = page.locator(".card.current").get_attribute("data-key")
+    assert key == first_card.get_attribute("data-key")
+    page.keyboard.press("r")
+    card = page.locator(f"#card-{key}")
+    card.locator(".state-label").filter(has_text="rejected").wait_for()
+    page.screenshot(path=str(tmp_path / "review-after-reject.png"), full_page=True)
+
+    page.reload()
+    assert "state-reject" in page.locator(f"#card-{key}").get_attribute("class")
+    assert "state-reject" in page.locator(f"#mark-{key}").get_attribute("class")
+    assert "browser-test" in page.locator(f"#card-{key} .state-note").inner_text()
+    with sqlite3.connect(path) as db:
+        stored = db.execute("SELECT target_kind, target_id, action, reviewer FROM corrections"
+                            ).fetchall()
+    assert stored == [("catalyst", int(key.split("-")[1]), "reject", "browser-test")]
+
+    # Selecting a sentence fills the add-catalyst form with its offsets.
+    sentence = "a weaker dollar could support a rebound"
+    start = BTC_TEXT.index(sentence)
+    page.locator("#article-text").evaluate(
+        """(root, sentence) => {
+            const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+            while (walker.nextNode()) {
+                const at = walker.currentNode.data.indexOf(sentence);
+                if (at >= 0) {
+                    const range = document.createRange();
+                    range.setStart(walker.currentNode, at);
+                    range.setEnd(walker.currentNode, at + sentence.length);
+                    document.getSelection().removeAllRanges();
+                    document.getSelection().addRange(range);
+                    return;
+                }
+            }
+        }""",
+        sentence,
+    )
+    page.wait_for_function(
+        "expected => document.getElementById('add-end').value === String(expected)",
+        arg=start + len(sentence),
+    )
+    assert page.locator("#add-start").input_value() == str(start)
+    assert page.locator("#selection-preview").inner_text() == sentence
+
+    page.keyboard.press("n")
+    page.wait_for_url(f"{base}/articles/{ids['quiet']}")
+    page.screenshot(path=str(tmp_path / "review-next.png"))
