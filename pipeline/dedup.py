@@ -5,9 +5,12 @@ Three layers, cheapest first:
    (`Store.known_entry`) and entries repeated across this run's feeds.
 2. After extraction, exact: `text_hash` of the text with case and whitespace normalised
    (`Store.article_by_text_hash`).
-3. After extraction, near: MinHash over word shingles with an LSH index (`NearDuplicateIndex`),
+3. After extraction, near: MinHash over 3-word shingles with an LSH index (`NearDuplicateIndex`),
    which finds a syndicated copy of a story (other site chrome, a few edited sentences) while
-   leaving distinct stories on the same topic alone.
+   leaving distinct stories on the same topic alone. The score (`similarity`) is the Jaccard
+   estimate, or the containment of the shorter text in the longer when their lengths are within
+   1.5x; `Settings.near_duplicate_threshold` (0.8) applies to it. On the texts of
+   tests/test_dedup.py a syndicated copy scores about 0.9 and same-topic stories below 0.05.
 
 The run wires them as:
     index = NearDuplicateIndex.from_pairs(store.minhashes(), settings.near_duplicate_threshold)
@@ -42,7 +45,10 @@ SEED = 20240601  # part of the stored format: changing it makes old signatures i
 SCHEME = "affine32"
 _MAGIC = b"NSMH"
 _FORMAT_VERSION = 1
-_HEADER = struct.Struct("<4sBII")  # magic, format version, seed, number of permutations
+# magic, format version, seed, number of permutations, number of shingles
+_HEADER = struct.Struct("<4sBIII")
+MIN_CONTAINMENT_SHINGLES = 30  # below this, a text is too short for containment to mean much
+MAX_LENGTH_RATIO = 1.5  # containment counts only between texts of comparable length
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
 
@@ -101,14 +107,39 @@ def select_new_entries(
     return verdict
 
 
+class TextSignature(MinHash):
+    """A MinHash that also remembers how many shingles it summarises (needed for containment)."""
+
+    shingle_count: int = 0
+
+
+def similarity(first: TextSignature, second: TextSignature) -> float:
+    """How much of a story two signatures share, estimated.
+
+    The Jaccard estimate, or, when the two texts are of comparable length (within
+    MAX_LENGTH_RATIO), the share of the shorter text found in the longer one. Containment is what
+    survives a syndicating site's chrome (source line, disclaimer, related headlines) appended to
+    the copy; the length bound keeps a long commentary that quotes a whole press release apart
+    from the press release.
+    """
+    jaccard = first.jaccard(second)
+    smaller, larger = sorted((first.shingle_count, second.shingle_count))
+    if smaller < MIN_CONTAINMENT_SHINGLES or larger > MAX_LENGTH_RATIO * smaller:
+        return jaccard
+    shared = jaccard * (smaller + larger) / (1 + jaccard)  # |A & B| from J, |A| and |B|
+    return max(jaccard, min(1.0, shared / smaller))
+
+
 class NearDuplicateIndex:
     """MinHash LSH over word shingles; `find` answers with the id of a near-identical article."""
 
     def __init__(self, threshold: float = 0.8):
         self.threshold = threshold
-        # Candidates are verified against the threshold below, so the banding favours recall.
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM, weights=(0.2, 0.8))
-        self._signatures: dict[int, MinHash] = {}
+        # The lowest Jaccard a pair can have and still reach `threshold` by containment; LSH
+        # looks for candidates from there (favouring recall), and `similarity` decides.
+        candidate_jaccard = threshold / (1 + MAX_LENGTH_RATIO - threshold)
+        self._lsh = MinHashLSH(threshold=candidate_jaccard, num_perm=NUM_PERM, weights=(0.2, 0.8))
+        self._signatures: dict[int, TextSignature] = {}
 
     @classmethod
     def from_pairs(
@@ -130,27 +161,34 @@ class NearDuplicateIndex:
         return len(self._signatures)
 
     @staticmethod
-    def signature(text: str) -> MinHash:
-        signature = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
-        signature.update_batch([shingle.encode("utf-8") for shingle in shingles(text)])
+    def signature(text: str) -> TextSignature:
+        items = shingles(text)
+        signature = TextSignature(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME)
+        signature.update_batch([shingle.encode("utf-8") for shingle in items])
+        signature.shingle_count = len(items)
         return signature
 
     @staticmethod
     def serialize(signature: MinHash) -> bytes:
-        header = _HEADER.pack(_MAGIC, _FORMAT_VERSION, signature.seed, len(signature))
+        count = getattr(signature, "shingle_count", 0)
+        header = _HEADER.pack(_MAGIC, _FORMAT_VERSION, signature.seed, len(signature), count)
         return header + np.asarray(signature.hashvalues, dtype="<u8").tobytes()
 
     @staticmethod
-    def deserialize(data: bytes) -> MinHash:
+    def deserialize(data: bytes) -> TextSignature:
         if len(data) < _HEADER.size:
             raise ValueError("too short for a signature")
-        magic, version, seed, count = _HEADER.unpack_from(data)
+        magic, version, seed, permutations, count = _HEADER.unpack_from(data)
         if magic != _MAGIC or version != _FORMAT_VERSION:
-            raise ValueError("not a newsignal minhash (format %r v%s)" % (magic, version))
-        if seed != SEED or count != NUM_PERM or len(data) != _HEADER.size + 8 * count:
-            raise ValueError(f"seed {seed} / {count} permutations do not match this version")
+            raise ValueError(f"not a newsignal minhash (format {magic!r} v{version})")
+        if seed != SEED or permutations != NUM_PERM:
+            raise ValueError(f"seed {seed} / {permutations} permutations: another configuration")
+        if len(data) != _HEADER.size + 8 * permutations:
+            raise ValueError("truncated signature")
         values = np.frombuffer(data, dtype="<u8", offset=_HEADER.size).astype(np.uint64)
-        return MinHash(seed=seed, hashvalues=values, scheme=SCHEME)
+        signature = TextSignature(seed=seed, hashvalues=values, scheme=SCHEME)
+        signature.shingle_count = count
+        return signature
 
     def add(self, article_id: int, signature: MinHash) -> None:
         if signature.is_empty() or article_id in self._signatures:
@@ -164,9 +202,7 @@ class NearDuplicateIndex:
             return None
         best: tuple[float, int] | None = None
         for article_id in self._lsh.query(signature):
-            similarity = signature.jaccard(self._signatures[article_id])
-            if similarity >= self.threshold and (
-                best is None or (similarity, -article_id) > (best[0], -best[1])
-            ):
-                best = (similarity, article_id)
+            score = similarity(signature, self._signatures[article_id])
+            if score >= self.threshold and (best is None or (score, -article_id) > (best[0], -best[1])):
+                best = (score, article_id)
         return best[1] if best else None
