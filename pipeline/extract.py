@@ -28,6 +28,9 @@ from pipeline.records import Article
 # Pages beyond this are truncated before parsing: real articles are far smaller (the largest page of
 # the benchmark is 1.5 MB) and parsing time grows with size.
 MAX_HTML_CHARS = 3_000_000
+# trafilatura's time grows faster than linearly with the number of elements, so markup is also cut
+# after this many tags (the busiest benchmark page has about 3,200).
+MAX_HTML_TAGS = 20_000
 # Below this the precise mode probably missed the story: run trafilatura's full mode instead.
 PRECISE_MIN_CHARS = 500
 # Less text than this is not an article (a stub, an error page, a paywall teaser).
@@ -39,6 +42,7 @@ _BLOCK_CHILDREN = {"p", "head", "list", "table", "quote", "code", "div", "lb"}
 # -- decoding -------------------------------------------------------------------------------------
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+_TAG_START = re.compile(r"<[A-Za-z/!]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _HTML_MARKER = re.compile(
     r"<\s*(?:!doctype\s+html|html|head|body|title|meta|p|div|article|main|h1|section)\b",
@@ -60,7 +64,7 @@ def _decode(html: str | bytes) -> tuple[str | None, str | None]:
         markup = _decode_bytes(raw)
     else:
         markup = html
-    markup = markup[:MAX_HTML_CHARS]
+    markup = _cap_tags(markup[:MAX_HTML_CHARS])
     if not markup.strip():
         return None, "empty_page"
     head = markup[:65536]
@@ -70,6 +74,13 @@ def _decode(html: str | bytes) -> tuple[str | None, str | None]:
     if not _HTML_MARKER.search(head):
         return None, "not_html"
     return markup, None
+
+
+def _cap_tags(markup: str) -> str:
+    for count, match in enumerate(_TAG_START.finditer(markup), start=1):
+        if count > MAX_HTML_TAGS:
+            return markup[: match.start()]
+    return markup
 
 
 def _decode_bytes(raw: bytes) -> str:
@@ -209,11 +220,18 @@ _BOILERPLATE_PARAGRAPH = re.compile(
     r"""^(?:
         (?:disclaimer|risk\ warning|haftungsausschluss|면책\s*조항|免責|免责声明)\s*[:：]
       | this\ copy\ is\ for\ your\ personal,\ non-commercial\ use
-      | (?:share|tweet|print|email|e-mail|order\ reprints|print\ article|copy\ link|
-           advertisement|read\ more|related(?:\ articles?|\ stories)?|follow\ us.*|
+      | (?:share|tweet|print|email|e-mail|order\ reprints|print\ article|copy\ link|comments?|
+           advertisement|read\ more|related(?:\ articles?|\ stories)?|follow\ us.*|tags?|
            share\ this(?:\ article|\ story)?.*|subscribe|sign\ up)\s*[:.!]?$
       | https?://\S+$
     )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Short paragraphs that point elsewhere or credit a picture: "Also on ...", "Read more: ...",
+# "Tags: ...", "Photo © ...", "Like this story? Share it".
+_SHORT_BOILERPLATE = re.compile(
+    r"^(?:also\ (?:on|read|see)|read\ (?:more|also|next)|see\ also|related|tags?|tagged|topics)\b"
+    r"|©|\bcopyright\b|\bshare\ (?:it|this)\b",
     re.IGNORECASE | re.VERBOSE,
 )
 # "Crypto market liquidations data. Source: CoinGlass": a chart caption, not prose.
@@ -228,13 +246,20 @@ def _is_boilerplate(paragraph: str) -> bool:
     if _BOILERPLATE_PARAGRAPH.match(paragraph):
         return True
     words = len(paragraph.split())
-    if words <= 16 and _CAPTION.match(paragraph):
+    if words <= 16 and (_CAPTION.match(paragraph) or _SHORT_BOILERPLATE.search(paragraph)):
         return True
     return words <= 40 and len(_BOX_WORDS.findall(paragraph)) >= 2
 
 
-def _clean_text(text: str) -> str:
+def _comparable(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _clean_text(text: str, title: str = "") -> str:
+    """Drop boilerplate paragraphs, and a first paragraph that only repeats the headline."""
     kept = [block for block in text.split("\n\n") if block and not _is_boilerplate(block)]
+    if kept and title and _comparable(kept[0]) == _comparable(title):
+        kept.pop(0)
     return "\n\n".join(kept)
 
 
@@ -612,7 +637,7 @@ def extract_article(html: str | bytes, url: str) -> Article:
     )
 
     _remove_boilerplate_nodes(tree)
-    text = _clean_text(_main_text(markup, tree, url))
+    text = _clean_text(_main_text(markup, tree, url), article.title)
     if _looks_not_found(article.title, text, tree):
         article.reject_reason = "not_found_page"
     elif len(text) < MIN_ARTICLE_CHARS:
