@@ -22,7 +22,7 @@ FEED_FILES = {"markets": "feeds/markets.xml", "regulators": "feeds/regulators.xm
 
 
 class SamplesHandler(BaseHTTPRequestHandler):
-    """Serves `samples/pages/<path>` for `/<path>` and the feed files with their base URL filled in."""
+    """Serves `samples/pages/<path>` for `/<path>`, and the feeds with their base URL filled in."""
 
     def __init__(self, *args, base_url_holder: list[str], **kwargs):
         self.base_url_holder = base_url_holder
@@ -53,15 +53,11 @@ class SamplesHandler(BaseHTTPRequestHandler):
 
 
 def resolve_page(path: str) -> Path | None:
-    """The sample page for a URL path: `pages/<path>`, or a page with the same file name."""
+    """The sample page for a URL path: `pages/<path>`, or None (a 404)."""
     if not path or ".." in Path(path).parts:
         return None
-    pages = SAMPLES_DIR / "pages"
-    direct = pages / path
-    if direct.is_file():
-        return direct
-    matches = sorted(pages.rglob(Path(path).name))
-    return matches[0] if matches and matches[0].suffix in (".html", ".htm") else None
+    page = SAMPLES_DIR / "pages" / path
+    return page if page.is_file() and page.suffix in (".html", ".htm") else None
 
 
 class SamplesServer:
@@ -114,8 +110,11 @@ class DemoResult:
     exported: dict[str, int] = field(default_factory=dict)  # file name -> rows
 
 
-def run_demo(output_dir: Path, *, workers: int = 1) -> DemoResult:
-    """Serve the samples, run the pipeline into `output_dir/demo.db`, export the CSVs."""
+def run_demo(output_dir: Path, *, workers: int = 1, processor=None) -> DemoResult:
+    """Serve the samples, run the pipeline into `output_dir/demo.db`, export the CSVs.
+
+    `processor` lets a caller that already holds loaded models (tests) lend them.
+    """
     from pipeline.export import ExportFilters, export_table
     from pipeline.processing import Processor
     from pipeline.run import run_pipeline
@@ -127,8 +126,13 @@ def run_demo(output_dir: Path, *, workers: int = 1) -> DemoResult:
         stale.unlink(missing_ok=True)  # the server's port changes per demo: start afresh
     result = DemoResult(output_dir=output_dir, db_path=db_path, report=None)  # type: ignore[arg-type]
     with SamplesServer() as server, Store.open(db_path) as store:
-        with Processor(workers=workers) as processor:
+        owned = processor is None
+        processor = processor or Processor(workers=workers)
+        try:
             result.report = run_pipeline(demo_config(server.base_url), store, processor=processor)
+        finally:
+            if owned:
+                processor.close()
         store.finish_run(result.report, "ok", 0)
         for kind in ("catalysts", "figures"):
             path = output_dir / f"{kind}.csv"
@@ -136,9 +140,9 @@ def run_demo(output_dir: Path, *, workers: int = 1) -> DemoResult:
     return result
 
 
-def build_demo_db(path: Path) -> Path:
+def build_demo_db(path: Path, *, processor=None) -> Path:
     """A database holding the processed demo corpus, for tests and notebooks."""
-    result = run_demo(Path(path).parent)
+    result = run_demo(Path(path).parent, processor=processor)
     if result.db_path != Path(path):
         result.db_path.replace(path)
     return Path(path)

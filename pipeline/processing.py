@@ -32,10 +32,20 @@ class ExtractedPage:
     html_hash: str | None = None
 
 
+# Fetch outcomes that say the page itself is unusable (REJECTED), as opposed to a failure to
+# reach it (FAILED): the page answered, or we chose not to ask.
+REJECTING_FETCH_ERRORS = (
+    "not_html", "too_large", "decompression_bomb", "corrupt_body", "unsupported_encoding",
+    "refused_", "robots_disallowed", "invalid_url",
+)
+
+
 def extract_page(entry: FeedEntry, fetched: FetchResult) -> ExtractedPage:
     """Decide what a fetch gives: a failure, a rejected page, a foreign-language article, or text."""
     if fetched.error is not None:
-        return ExtractedPage(entry, Article(url=entry.url), ArticleStatus.FAILED, fetched.error)
+        rejected = fetched.error.startswith(REJECTING_FETCH_ERRORS)
+        status = ArticleStatus.REJECTED if rejected else ArticleStatus.FAILED
+        return ExtractedPage(entry, Article(url=entry.url), status, fetched.error)
     html = fetched.text if fetched.text is not None else fetched.body
     html_hash = hashlib.sha256(fetched.body).hexdigest() if fetched.body else None
     article = extract_article(html, fetched.final_url or entry.url)

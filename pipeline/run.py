@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pipeline.config import Config, FeedConfig, Settings
-from pipeline.dedup import NearDuplicateIndex, text_hash
+from pipeline.dedup import NearDuplicateIndex, select_new_entries, similarity, text_hash
 from pipeline.feeds import canonicalize_url, refresh_feed
 from pipeline.fetch import Fetcher
 from pipeline.processing import ExtractedPage, Processor, batched
@@ -79,24 +79,22 @@ def collect_entries(
     """Refresh every enabled feed, save its health, and return the entries not stored before."""
     feeds = config.enabled_feeds
     refreshes = asyncio.run(_refresh_all(config.settings, store, feeds)) if feeds else []
-    entries: list[FeedEntry] = []
-    seen: set[str] = set()
+    listed: list[FeedEntry] = []
     for feed, refresh in zip(feeds, refreshes):
         store.save_feed_state(refresh.state)
         if refresh.error:
             report.feed_errors[feed.name] = refresh.error
             log.warning("feed %s: %s", feed.name, refresh.error)
+        if refresh.warning:
+            log.warning("feed %s: %s", feed.name, refresh.warning)
         if refresh.not_modified:
             log.info("feed %s: not modified", feed.name)
             continue
-        for entry in refresh.entries:
-            if entry.canonical_url in seen:
-                continue
-            seen.add(entry.canonical_url)
-            if since and entry.published_at and entry.published_at < since:
-                continue
-            if store.known_entry(entry) is None:
-                entries.append(entry)
+        listed.extend(
+            entry for entry in refresh.entries
+            if not (since and entry.published_at and entry.published_at < since)
+        )
+    entries = select_new_entries(listed, store.known_entry).new
     return entries
 
 
@@ -157,20 +155,25 @@ class PageStream:
                     return
 
     async def _fetch_all(self) -> None:
+        # At most `buffer` pages are fetched ahead of processing: a slow model must not make the
+        # whole backlog's bodies pile up in memory.
+        slots = asyncio.Semaphore(self.results.maxsize)
         async with Fetcher(self.settings) as fetcher:
 
             async def one(entry: FeedEntry) -> None:
-                if self._cancel.is_set():
-                    return
-                try:
-                    result = await fetcher.fetch(entry.url, accept="html")
-                except Exception as error:  # a fetcher bug must not lose the entry
-                    log.exception("fetching %s", entry.url)
-                    result = FetchResult(url=entry.url, final_url=entry.url,
-                                         error=f"fetch_error: {type(error).__name__}: {error}")
-                await asyncio.to_thread(self._put, (entry, result))
+                async with slots:
+                    result = await fetcher.fetch(entry.url, accept="html")  # never raises
+                    await asyncio.to_thread(self._put, (entry, result))
 
-            await asyncio.gather(*(one(entry) for entry in self.entries))
+            tasks = [asyncio.create_task(one(entry)) for entry in self.entries]
+            everything = asyncio.gather(*tasks, return_exceptions=True)
+            while not everything.done():
+                if self._cancel.is_set():  # stop requested: abandon what is still in flight
+                    for task in tasks:
+                        task.cancel()
+                    break
+                await asyncio.wait([everything], timeout=0.1)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -187,8 +190,8 @@ class ArticleWriter:
         self.store = store
         self.model = model
         self.run_id = run_id
-        self.near_duplicates = NearDuplicateIndex.from_store(
-            store, threshold=settings.near_duplicate_threshold
+        self.near_duplicates = NearDuplicateIndex.from_pairs(
+            store.minhashes(), threshold=settings.near_duplicate_threshold
         )
 
     def plan(self, pages: list[ExtractedPage]) -> list[PagePlan]:
@@ -212,7 +215,7 @@ class ArticleWriter:
                             if other.status is ArticleStatus.PROCESSED
                             and (
                                 other.text_hash == plan.text_hash
-                                or self.near_duplicates.similar(other.signature, plan.signature)
+                                or self._similar(other.signature, plan.signature)
                             )
                         ),
                         None,
@@ -223,6 +226,11 @@ class ArticleWriter:
                 plan.status = ArticleStatus.DUPLICATE
             plans.append(plan)
         return plans
+
+    def _similar(self, first, second) -> bool:
+        if first is None or second is None or first.is_empty() or second.is_empty():
+            return False
+        return similarity(first, second) >= self.near_duplicates.threshold
 
     def _use_page_canonical(self, plan: PagePlan, earlier: list[PagePlan]) -> None:
         """Store under the page's own `rel=canonical` URL, unless that page is already known."""
@@ -294,35 +302,49 @@ def run_pipeline(
     progress: Callable[[int, int], None] | None = None,
 ) -> RunReport:
     """One nightly run. The caller holds the run lock and owns `store` and `processor`."""
-    stop = stop or StopFlag()
     report = RunReport(run_id=None, started_at=now_utc())
     report.run_id = store.start_run(report.started_at)
-    counts: Counter[str] = Counter()
     own_processor = processor is None
     processor = processor or Processor()
     try:
         entries = collect_entries(config, store, report, since=since)
         if max_articles is not None:
             entries = entries[:max_articles]
-        counts["new"] = len(entries)
         log.info("%d new entries from %d feeds", len(entries), len(config.enabled_feeds))
-        writer = ArticleWriter(store, config.settings, processor.model, report.run_id)
-        done = 0
-        with PageStream(config.settings, entries) as pages:
-            for batch in batched(pages, processor.batch_size):
-                extracted = processor.extract(batch)
-                done += _store_batch(writer, processor, extracted, counts, report, stop)
-                if progress:
-                    progress(done, len(entries))
-                if stop.is_set():
-                    report.interrupted = True
-                    break
+        process_entries(config.settings, store, entries, processor, report,
+                        stop=stop, progress=progress)
     finally:
         if own_processor:
             processor.close()
-    report.counts = dict(counts)
     report.finished_at = now_utc()
     return report
+
+
+def process_entries(
+    settings: Settings,
+    store: Store,
+    entries: list[FeedEntry],
+    processor: Processor,
+    report: RunReport,
+    *,
+    stop: StopFlag | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Fetch, extract, dedup, analyse and store `entries`; counts and failures go to `report`."""
+    stop = stop or StopFlag()
+    counts: Counter[str] = Counter(report.counts)
+    counts["new"] += len(entries)
+    writer = ArticleWriter(store, settings, processor.model, report.run_id)
+    done = 0
+    with PageStream(settings, entries) as pages:
+        for batch in batched(pages, processor.batch_size):
+            done += _store_batch(writer, processor, processor.extract(batch), counts, report, stop)
+            if progress:
+                progress(done, len(entries))
+            if stop.is_set():
+                report.interrupted = True
+                break
+    report.counts = dict(counts)
 
 
 def _store_batch(writer, processor, extracted, counts, report, stop) -> int:

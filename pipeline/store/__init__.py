@@ -19,6 +19,13 @@ from pipeline.records import Analysis, Article, ArticleStatus, FeedEntry, RunRep
 from pipeline.store.schema import MIGRATIONS
 
 
+# Failed fetches worth another try on the next run.
+_RETRYABLE = (
+    "(status = 'failed' AND (reject_reason IN ('timeout', 'http_429') "
+    "OR reject_reason LIKE 'http_5%' OR reject_reason LIKE 'connection_error%'))"
+)
+
+
 class StoreError(Exception):
     """The database cannot be used (not a newsignal database, newer schema than this code, ...)."""
 
@@ -174,13 +181,18 @@ class Store:
     # -- articles -------------------------------------------------------------------------------
 
     def known_entry(self, entry: FeedEntry) -> int | None:
-        """The id of the article already stored for this entry (same canonical URL or GUID)."""
+        """The id of the article already stored for this entry (same canonical URL or GUID).
+
+        An entry whose last fetch failed for a passing reason (timeout, 5xx, 429, connection) is
+        not known: the next run tries it again.
+        """
         row = self.connection.execute(
-            "SELECT id FROM articles WHERE canonical_url = ?", (entry.canonical_url,)
+            f"SELECT id FROM articles WHERE canonical_url = ? AND NOT {_RETRYABLE}",
+            (entry.canonical_url,),
         ).fetchone()
         if row is None and entry.guid:
             row = self.connection.execute(
-                "SELECT id FROM articles WHERE source = ? AND guid = ?",
+                f"SELECT id FROM articles WHERE source = ? AND guid = ? AND NOT {_RETRYABLE}",
                 (entry.feed_name, entry.guid),
             ).fetchone()
         return row[0] if row else None
@@ -216,6 +228,11 @@ class Store:
         """Insert one article and everything found in it, atomically; returns its id."""
         fetched_at = utc_iso(now_utc())
         with self.transaction() as db:
+            # A retried entry replaces its failed attempt (the run records keep the failure).
+            db.execute(
+                f"DELETE FROM articles WHERE canonical_url = ? AND {_RETRYABLE}",
+                (entry.canonical_url,),
+            )
             cursor = db.execute(
                 """
                 INSERT INTO articles (url, canonical_url, guid, source, title, published_at,

@@ -1,0 +1,118 @@
+"""End-to-end processing throughput, measured side by side in one run (network excluded).
+
+Each configuration runs in a fresh child process on the same reproducible corpus
+(benchmarks/corpus.py), so peak RSS is its own:
+- bare:       the extracted texts through bare `en_core_web_sm` `nlp.pipe`
+- ours-nlp:   the same texts through our whole spaCy pipeline (entities, figures, catalysts)
+- e2e-1, e2e-2: extraction -> dedup -> spaCy -> figures -> catalysts -> SQLite, 1 and 2 workers
+
+    python benchmarks/pipeline_bench.py [--count 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024  # ru_maxrss is in KiB on Linux
+
+
+def extracted_texts(pages) -> list[str]:
+    from pipeline.extract import extract_article
+
+    return [extract_article(body, url).text for url, body in pages]
+
+
+def measure(mode: str, count: int) -> dict:
+    import torch
+
+    from benchmarks.corpus import build_corpus
+
+    pages = build_corpus(count)
+    if mode in ("bare", "ours-nlp"):
+        from pipeline.nlp import build_nlp, load_base_model
+
+        torch.set_num_threads(2)
+        texts = extracted_texts(pages)
+        nlp = load_base_model() if mode == "bare" else build_nlp()
+        list(nlp.pipe(texts[:8]))  # warm-up: lazy initialisation is not throughput
+        started = time.perf_counter()
+        for _ in nlp.pipe(texts, batch_size=16):
+            pass
+        seconds = time.perf_counter() - started
+        return {"mode": mode, "articles": len(texts), "seconds": seconds,
+                "articles_per_s": len(texts) / seconds, "peak_rss_mb": peak_rss_mb()}
+
+    from collections import Counter
+
+    from pipeline.config import Settings
+    from pipeline.processing import Processor, batched
+    from pipeline.records import FeedEntry, FetchResult, RunReport
+    from pipeline.run import ArticleWriter, StopFlag, _store_batch
+    from pipeline.store import Store, now_utc
+
+    workers = int(mode.rsplit("-", 1)[1])
+    if workers == 1:
+        torch.set_num_threads(2)
+    jobs = [
+        (FeedEntry(feed_name="bench", url=url, canonical_url=url),
+         FetchResult(url=url, final_url=url, status=200, body=body,
+                     text=body.decode("utf-8"), encoding="utf-8"))
+        for url, body in pages
+    ]
+    counts: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory() as tmp, Store.open(Path(tmp) / "bench.db") as store:
+        with Processor(workers=workers) as processor:
+            processor.analyze(["Warm-up: Bitcoin fell 2% as ETF outflows reached $100 million."])
+            writer = ArticleWriter(store, Settings(), processor.model, None)
+            report = RunReport(run_id=None, started_at=now_utc())
+            started = time.perf_counter()
+            for batch in batched(jobs, processor.batch_size):
+                _store_batch(writer, processor, processor.extract(batch), counts, report, StopFlag())
+            seconds = time.perf_counter() - started
+    return {"mode": mode, "articles": len(jobs), "seconds": seconds,
+            "articles_per_s": len(jobs) / seconds, "peak_rss_mb": peak_rss_mb(),
+            "statuses": dict(counts)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--only", help=argparse.SUPPRESS)  # child-process mode
+    args = parser.parse_args()
+    if args.only:
+        print(json.dumps(measure(args.only, args.count)))
+        return
+    results = {}
+    for mode in ("bare", "ours-nlp", "e2e-1", "e2e-2"):
+        completed = subprocess.run(
+            [sys.executable, __file__, "--count", str(args.count), "--only", mode],
+            capture_output=True, text=True, check=True,
+        )
+        results[mode] = json.loads(completed.stdout.strip().splitlines()[-1])
+        row = results[mode]
+        print(f"{mode:9s} {row['articles']:4d} articles  {row['seconds']:7.1f} s  "
+              f"{row['articles_per_s']:6.2f} articles/s  peak RSS {row['peak_rss_mb']:6.0f} MB"
+              + (f"  {row['statuses']}" if "statuses" in row else ""))
+    bare, ours = results["bare"]["seconds"], results["ours-nlp"]["seconds"]
+    one, two = results["e2e-1"]["articles_per_s"], results["e2e-2"]["articles_per_s"]
+    print(f"our spaCy pipeline / bare en_core_web_sm time: {ours / bare:.2f}x")
+    print(f"end to end, 2 workers / 1 worker throughput:   {two / one:.2f}x")
+    print(f"end to end, best: {max(one, two):.2f} articles/s (goal >= 8); "
+          f"peak RSS {max(r['peak_rss_mb'] for r in results.values()):.0f} MB (goal <= 1536)")
+
+
+if __name__ == "__main__":
+    main()
