@@ -342,7 +342,7 @@ _VISIBLE_DATES = [
     re.compile(r"(?P<day>\d{1,2})\.?\s+" + _MONTH_NAME + r",?\s+(?P<year>20\d\d)" + _CLOCK,
                re.IGNORECASE),
     re.compile(r"(?P<year>20\d\d)[-/.](?P<mnum>\d{1,2})[-/.](?P<day>\d{1,2})\b" + _CLOCK),
-    re.compile(r"(?P<year>20\d\d)\s*년\s*(?P<mnum>\d{1,2})\s*월\s*(?P<day>\d{1,2})\s*일"),
+    re.compile(r"(?P<year>20\d\d)\s*년\s*(?P<mnum>\d{1,2})\s*월\s*(?P<day>\d{1,2})\s*일" + _CLOCK),
 ]
 _BYLINE_HINT = re.compile(
     r"\b(?:published|posted|updated|last updated|veröffentlicht|date)\b|입력|게시|发布",
