@@ -38,7 +38,8 @@ def start_hosts(hosts: int, per_host: int, latency: float) -> list[LocalServer]:
         robots = Response(200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
         server.route("/robots.txt", with_latency(robots, latency))
         for n in range(per_host):
-            server.route(f"/story/{n}", with_latency(html_page(PAGE.format(n=n, text=TEXT)), latency))
+            page = html_page(PAGE.format(n=n, text=TEXT))
+            server.route(f"/story/{n}", with_latency(page, latency))
         servers.append(server.start())
     return servers
 

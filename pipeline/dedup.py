@@ -203,6 +203,8 @@ class NearDuplicateIndex:
         best: tuple[float, int] | None = None
         for article_id in self._lsh.query(signature):
             score = similarity(signature, self._signatures[article_id])
-            if score >= self.threshold and (best is None or (score, -article_id) > (best[0], -best[1])):
+            if score < self.threshold:
+                continue
+            if best is None or (score, -article_id) > (best[0], -best[1]):
                 best = (score, article_id)
         return best[1] if best else None

@@ -215,7 +215,8 @@ async def refresh_feed(fetcher: Fetcher, feed: FeedConfig, state: FeedState) -> 
         return FeedRefresh(
             feed.name, [], succeeded(last_error=None, **validators), not_modified=True
         )
-    parsed = parse_feed(feed.name, result.body, result.final_url, result.headers.get("content-type"))
+    content_type = result.headers.get("content-type")
+    parsed = parse_feed(feed.name, result.body, result.final_url, content_type)
     if not parsed.usable:
         # Validators and hash are not kept, so a broken feed is parsed (and reported) again.
         return failed(parsed.error or "unusable_feed")

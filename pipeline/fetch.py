@@ -54,7 +54,7 @@ ROBOTS_MAX_BYTES = 512_000  # RFC 9309 asks crawlers to parse at least 500 KiB
 # real HTML compresses by 5-20x.
 BOMB_RATIO = 100
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-# Feeds come with all sorts of content types (text/html included); only refuse what is surely not one.
+# Feeds come with all sorts of content types (text/html included); refuse only sure non-feeds.
 NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
 ACCEPT_HEADERS = {
     "html": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
@@ -184,7 +184,8 @@ class _CappedDecoder:
     def _new_zlib(self):
         # gzip: header required; deflate: zlib-wrapped per the RFC, raw from some servers
         # (retried as raw on the first chunk's error).
-        return zlib.decompressobj(zlib.MAX_WBITS | 16 if self.encoding == "gzip" else zlib.MAX_WBITS)
+        wbits = zlib.MAX_WBITS | 16 if self.encoding == "gzip" else zlib.MAX_WBITS
+        return zlib.decompressobj(wbits)
 
     def feed(self, chunk: bytes) -> bytes:
         if self._zlib is None:
@@ -290,7 +291,7 @@ _BOMS = (
 
 
 def normalize_encoding(label: str | bytes | None) -> str | None:
-    """The Python codec for a charset label, widened to the superset browsers use; None if unknown."""
+    """The Python codec for a charset label, widened to the superset browsers use, or None."""
     if not label:
         return None
     if isinstance(label, bytes):
@@ -554,61 +555,30 @@ class Fetcher:
     async def _send(
         self, result: FetchResult, headers: dict[str, str], accept: Accept, gate: _HostGate
     ) -> _Attempt:
-        cap = ROBOTS_MAX_BYTES if accept == "robots" else self.settings.max_body_bytes
         async with self._client.stream("GET", result.final_url, headers=headers) as response:
-            result.status = response.status_code
+            status = result.status = response.status_code
             result.headers = {key.lower(): value for key, value in response.headers.items()}
-            status = response.status_code
             if status == 304:
                 result.not_modified = True
                 return _Attempt(result)
             if status in REDIRECT_STATUSES:
-                return _Attempt(result)
+                return _Attempt(result)  # _attempt follows it
             if status >= 400:
                 result.error = f"http_{status}"
                 retry_after = parse_retry_after(result.headers.get("retry-after"))
-                if status == 429 and retry_after is not None:
+                if status == 429 and retry_after is not None:  # the whole host must slow down
                     gate.defer(min(retry_after, self.settings.max_retry_after))
-                return _Attempt(result, retryable=status == 429 or status >= 500,
-                                retry_after=retry_after)
-            if status >= 300 or status < 200:
+                retryable = status == 429 or status >= 500
+                return _Attempt(result, retryable=retryable, retry_after=retry_after)
+            if not 200 <= status < 300:
                 result.error = f"http_{status}"
                 return _Attempt(result)
-            refusal = _refuse_type(result.headers.get("content-type"), accept)
-            if refusal:
-                result.error = refusal
-                return _Attempt(result)
-            encoding = result.headers.get("content-encoding", "identity").strip().lower()
-            encoding = {"x-gzip": "gzip", "": "identity"}.get(encoding, encoding)
-            if encoding not in ("identity", "gzip", "deflate"):
-                result.error = f"unsupported_encoding: {encoding}"
-                return _Attempt(result)
-            length = result.headers.get("content-length", "")
-            if encoding == "identity" and length.isdigit() and int(length) > cap:
-                result.error = "too_large"
-                return _Attempt(result)
-            decoder = _CappedDecoder(encoding, cap)
-            chunks: list[bytes] = []
-            try:
-                async for chunk in response.aiter_raw():
-                    chunks.append(decoder.feed(chunk))
-            except _BodyTooLarge as error:
-                result.error = error.reason
-                return _Attempt(result)
-            except zlib.error:
-                result.error = f"corrupt_body: {encoding}"
-                return _Attempt(result)
-            result.body = b"".join(chunks)
-        sniffed = _sniff_binary(result.body)
-        if accept == "html":
-            if sniffed:
-                result.error = f"not_html: {sniffed}"
-                result.body = b""
-                return _Attempt(result)
-            result.text, result.encoding = decode_html(result.body, result.headers.get("content-type"))
-        elif accept == "feed" and sniffed:
-            result.error = f"not_a_feed: {sniffed}"
-            result.body = b""
+            result.error = _refuse_type(result.headers.get("content-type"), accept)
+            if result.error is None:
+                cap = ROBOTS_MAX_BYTES if accept == "robots" else self.settings.max_body_bytes
+                result.body, result.error = await _read_body(response, result.headers, cap)
+        if result.error is None:
+            _check_body(result, accept)
         return _Attempt(result)
 
     # -- robots.txt -----------------------------------------------------------------------------
@@ -647,6 +617,39 @@ class Fetcher:
             return f"robots_unavailable: {result.error}"
         rules.parse([])  # 4xx and unusable answers: no rules, everything allowed
         return rules
+
+
+async def _read_body(
+    response: httpx.Response, headers: dict[str, str], cap: int
+) -> tuple[bytes, str | None]:
+    """The content-decoded body, or why it was not read (too large, a bomb, an unknown coding)."""
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    encoding = {"x-gzip": "gzip", "": "identity"}.get(encoding, encoding)
+    if encoding not in ("identity", "gzip", "deflate"):
+        return b"", f"unsupported_encoding: {encoding}"
+    length = headers.get("content-length", "")
+    if encoding == "identity" and length.isdigit() and int(length) > cap:
+        return b"", "too_large"
+    decoder = _CappedDecoder(encoding, cap)
+    chunks: list[bytes] = []
+    try:
+        async for chunk in response.aiter_raw():
+            chunks.append(decoder.feed(chunk))
+    except _BodyTooLarge as error:
+        return b"", error.reason
+    except zlib.error:
+        return b"", f"corrupt_body: {encoding}"
+    return b"".join(chunks), None
+
+
+def _check_body(result: FetchResult, accept: Accept) -> None:
+    """Refuse binary bodies sent under a text type; decode pages."""
+    sniffed = _sniff_binary(result.body)
+    if sniffed and accept != "robots":
+        result.error = f"not_html: {sniffed}" if accept == "html" else f"not_a_feed: {sniffed}"
+        result.body = b""
+    elif accept == "html":
+        result.text, result.encoding = decode_html(result.body, result.headers.get("content-type"))
 
 
 def _refuse_type(content_type: str | None, accept: Accept) -> str | None:
