@@ -5,11 +5,12 @@ is left. Patterns live in `models/patterns/*.jsonl`, one JSON object a line:
 
     {"label": "ASSET", "pattern": [{"LOWER": "bitcoin"}], "id": "BTC"}
 
-- `id`: the canonical ticker for ASSET and COMPANY (read back as `Span._.ticker`), else a canonical
-  name (or "" when there is none).
+- `id`: the canonical ticker for ASSET, COMPANY and listed EXCHANGE (read back as `Span._.ticker`),
+  else a canonical name (or "" when there is none).
 - `context: "ticker"`: an ambiguous ticker ("ONE", "SAND", "LINK") that only counts with a sign of
   being a ticker: "$" before it, parentheses around it, an amount before it, a pair ("LINK-USDT"),
-  or a market word after it ("LINK price").
+  a market word after it ("LINK price"), or its asset named unambiguously in the same document
+  ("Chainlink ... LINK is up").
 - `keep: [a, b]`: only tokens a..b of the match become the entity ("Saylor's Strategy" -> Strategy).
 - `propagate: true`: once matched in context, the same capitalised word elsewhere in the document
   gets the same label ("Strategy (MSTR) ... Strategy posted a loss"), except after a determiner.
@@ -30,7 +31,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-TICKER_LABELS = frozenset({"ASSET", "COMPANY"})
+TICKER_LABELS = frozenset({"ASSET", "COMPANY", "EXCHANGE"})
 CUSTOM_LABELS = ("ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY")
 # Words after a ticker that show it is one ("LINK price", "SAND futures").
 TICKER_CONTEXT_AFTER = frozenset(
@@ -110,8 +111,8 @@ class EntityRuler:
         attrs = {attr for token in pattern for attr in token}
         plain = all(isinstance(value, str) for token in pattern for value in token.values())
         if plain and attrs == {"LOWER"}:
-            words = " ".join(token["LOWER"] for token in pattern)
-            self.lower_phrases.add(key, [nlp.make_doc(words)])
+            words = [token["LOWER"] for token in pattern]
+            self.lower_phrases.add(key, [Doc(nlp.vocab, words=words)])
         elif plain and attrs == {"ORTH"}:
             self.exact_phrases.add(key, [Doc(nlp.vocab, words=[t["ORTH"] for t in pattern])])
         else:
@@ -122,11 +123,16 @@ class EntityRuler:
         found: list[Span] = []
         propagating: dict[str, _Rule] = {}
         matches = [*self.lower_phrases(doc), *self.exact_phrases(doc), *self.matcher(doc)]
+        pending: list[tuple[_Rule, int, int]] = []
         for match_id, start, end in matches:
             rule = self.rules[int(strings[match_id][4:])]
             if rule.keep:
                 start, end = start + rule.keep[0], start + rule.keep[1]
-            if rule.context == "ticker" and not _looks_like_ticker(doc, start, end):
+            pending.append((rule, start, end))
+        named = {rule.ident for rule, _, _ in pending if rule.context is None and rule.ident}
+        for rule, start, end in pending:
+            if (rule.context == "ticker" and rule.ident not in named
+                    and not _looks_like_ticker(doc, start, end)):
                 continue
             found.append(Span(doc, start, end, label=rule.label, span_id=rule.ident))
             if rule.propagate:

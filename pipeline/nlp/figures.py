@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,16 +46,21 @@ UNIT_KINDS = {
     "basis_points": "basis_points",
     "percentage_points": "percentage_points",
 }
+SHARE_METRICS = frozenset({"share_price", "share_price_change"})
 CHANGE_METRICS = frozenset({"price_change", "market_cap_change", "share_price_change"})
 # Words before a figure that make it a level, not a change ("dropped to $60,000").
 LEVEL_WORDS = frozenset({"to", "at", "from", "near", "toward", "towards", "of", "above", "below",
-                         "around", "under", "over", "is", "was", "stood", "sits", "hovering"})
+                         "around", "under", "over", "is", "was", "stood", "sits", "hovering", "as"})
 # Words right before a currency figure that make it a price level ("touched $60,000").
 PRICE_LEADS = frozenset({"to", "at", "touched", "touches", "hit", "hits", "reached", "reclaimed",
                          "near", "around", "above", "below", "from", "tests", "tested", "retested",
                          "breached", "broke", "topped", "toward", "towards", "under", "over", "is",
                          "was", "trades", "traded", "trading", "fetching", "costs", "past",
-                         "beyond", "between", "and", "reclaim", "hold", "holds", "held", "of"})
+                         "beyond", "between", "and", "reclaim", "hold", "holds", "held", "of",
+                         "as", "target", "targets", "targeting", "stands", "sits"})
+POSITIONAL_WORDS = frozenset({"under", "above", "below", "around", "near", "over", "beneath"})
+INDICATOR_BONUS = 0.5
+MAX_ASSET_DISTANCE = 15  # tokens (weighted): farther entities are another clause's subject
 CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figure
 CLAUSE_BREAKS = frozenset({",", ";", ":", "(", "as", "while", "whereas", "but", "before", "after",
                            "which", "amounting", "extending", "since", "compared", "versus", "vs"})
@@ -73,7 +79,7 @@ NEGATIVE_CUES = frozenset(
      "decreased", "negative", "withdrawals", "withdrew", "redemptions", "sold", "sell", "sells",
      "selling", "dumped", "offloaded", "retreated", "slumped", "dipped", "dip", "dips", "crashed",
      "plummeted", "erased", "erases", "bleeding", "pulled", "shrank", "slipped", "sheds", "off",
-     "deficit"}
+     "deficit", "bleed", "bleeds", "leave", "left", "exit", "exited", "slides", "sinks", "tumbles", "plunges"}
 )
 POSITIVE_CUES = frozenset(
     {"inflow", "inflows", "profit", "profits", "income", "gain", "gains", "gained", "rose", "rise",
@@ -115,9 +121,28 @@ PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (re.compile(r"\b(?:in|during|for)\s+(?:19|20)\d\d\b"), None),
 )
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
+ALL_CUES = NEGATIVE_CUES | POSITIVE_CUES
+CHANGE_UNITS = frozenset({"percent", "basis_points", "percentage_points"})
+UP_PARTICLE_VERBS = frozenset({"made", "make", "makes", "making", "set", "sets", "picked", "pick",
+                               "ended", "end", "ends", "took", "take", "takes", "summed", "sum",
+                               "adds", "add", "added", "split", "signed", "sign", "backed", "back",
+                               "showed", "show", "shows", "turned", "turn", "turns", "drawn"})
+GIVE_UP = frozenset({"gave", "give", "gives", "giving", "given"})
+# Metrics whose figure, with no asset in its sentence, is about the last asset of its paragraph,
+# or else (where labels are given) the one the document names most ("Net income reached $433
+# million" in a Coinbase story).
+_COMPANY = ("COMPANY", "EXCHANGE")
+INHERITED_ASSET_LABELS: dict[str, tuple[str, ...]] = {
+    "price": ("ASSET",), "price_change": (), "share_price": _COMPANY,
+    "share_price_change": _COMPANY, "net_income": _COMPANY, "operating_income": _COMPANY,
+    "revenue": _COMPANY, "trading_volume": _COMPANY, "holdings": (), "purchase": (),
+    "etf_flow": ("ASSET",), "open_interest": (), "long_short_ratio": (), "funding_rate": (),
+    "hash_rate": ("ASSET",),
+}
 MARKET_ANCHORS = ("crypto market", "cryptocurrency market", "altcoin market", "digital asset market",
                   "crypto markets", "total crypto market", "altcoins", "stablecoin market",
-                  "the market", "broader market", "crypto industry")
+                  "the market", "broader market", "crypto industry", "stablecoin", "stablecoins",
+                  "stablecoin supply")
 
 
 @dataclass(slots=True)
@@ -130,16 +155,18 @@ class MetricSpec:
     with_any: list[str] = field(default_factory=list)
     bare_unit: str | None = None
     bare_window: int = 0
+    bare_after: bool = False
+    window: int | None = None
     weight: float = 1.0
 
 
-def load_metrics(path: Path) -> dict[str, MetricSpec]:
-    """The metric vocabulary of `metrics.yaml`, validated (a bad file is a programmer error)."""
+def load_metrics(path: Path) -> tuple[dict[str, MetricSpec], frozenset[str]]:
+    """(metric vocabulary, ETF tickers) of `metrics.yaml`; a bad file is a programmer error."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     specs: dict[str, MetricSpec] = {}
     for name, entry in raw["metrics"].items():
         unknown = set(entry) - {"description", "units", "signed", "triggers", "with_any",
-                                "bare_unit", "bare_window", "weight"}
+                                "bare_unit", "bare_window", "bare_after", "window", "weight"}
         if unknown:
             raise ValueError(f"{path}: metric {name!r} has unknown keys {sorted(unknown)}")
         specs[name] = MetricSpec(
@@ -151,11 +178,13 @@ def load_metrics(path: Path) -> dict[str, MetricSpec]:
             with_any=[str(t).lower() for t in entry.get("with_any") or []],
             bare_unit=entry.get("bare_unit"),
             bare_window=int(entry.get("bare_window", 0)),
+            bare_after=bool(entry.get("bare_after", False)),
+            window=entry.get("window"),
             weight=float(entry.get("weight", 1.0)),
         )
     if "other" not in specs:
         raise ValueError(f"{path}: the vocabulary needs an 'other' metric")
-    return specs
+    return specs, frozenset(raw.get("etf_tickers") or [])
 
 
 def unit_kind(unit: str) -> str:
@@ -175,9 +204,12 @@ class _Candidate:
 
 
 class FigureFinder:
-    def __init__(self, nlp: Language, name: str, metrics: dict[str, MetricSpec]):
+    def __init__(
+        self, nlp: Language, name: str, metrics: dict[str, MetricSpec], etf_tickers: frozenset[str]
+    ):
         self.name = name
         self.metrics = metrics
+        self.etf_tickers = etf_tickers
         self.triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.co_triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.anchors = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -226,16 +258,26 @@ class FigureFinder:
 
     # -- the component ---------------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
-        trigger_hits = [(doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc)]
+        trigger_hits = [
+            (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc) if not _particle(doc, s)
+        ]
         co_hits = [(doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc)]
         anchors = [(s, e) for _, s, e in self.anchors(doc)]
+        candidates = [
+            (candidate, doc.char_span(candidate.start, candidate.end, alignment_mode="expand"))
+            for candidate in self._candidates(doc)
+        ]
+        # Tokens inside any figure: an asset there is that figure's unit, not another's subject.
+        in_figures = {t.i for _, span in candidates if span is not None for t in span}
         spans: list[Span] = []
         taken: set[int] = set()
-        for candidate in self._candidates(doc):
-            span = doc.char_span(candidate.start, candidate.end, alignment_mode="expand")
+        for candidate, span in candidates:
             if span is None or any(t.i in taken for t in span):
                 continue
-            figure = self._figure(doc, span, candidate, trigger_hits, co_hits, anchors)
+            context = _Context(
+                doc, span, _sentence(doc, span), trigger_hits, co_hits, anchors, in_figures
+            )
+            figure = self._figure(context, candidate)
             if figure is None:
                 continue
             span._.figure = figure
@@ -244,31 +286,39 @@ class FigureFinder:
         doc.spans["figures"] = spans
         return doc
 
-    def _figure(self, doc, span, candidate, trigger_hits, co_hits, anchors) -> Figure | None:
-        sent = span.sent
+    def _figure(self, ctx: _Context, candidate: _Candidate) -> Figure | None:
+        doc, span, sent = ctx.doc, ctx.span, ctx.sent
         text = doc.text
-        in_sentence = [(m, s, e) for m, s, e in trigger_hits if sent.start <= s and e <= sent.end]
+        hits = [(m, s, e) for m, s, e in ctx.trigger_hits if sent.start <= s and e <= sent.end]
         unit = candidate.unit
         if unit is None:
             if _not_a_figure(doc, span):
                 return None
-            bare = self._bare_metric(span, in_sentence)
+            bare = self._bare_metric(span, hits)
             if bare is None:
                 return None
             metric, unit = bare
-        asset_span = self._asset_entity(doc, span, anchors)
+        asset_span = self._asset_entity(ctx)
         if candidate.unit is not None:
-            metric = self._metric(doc, span, unit, in_sentence, co_hits, _asset_before(doc, span))
+            metric = self._metric(ctx, unit, hits, _asset_before(ctx), asset_span)
+        if asset_span is None and metric in INHERITED_ASSET_LABELS:
+            asset_span = _asset_in_paragraph(ctx) or _asset_in_document(
+                ctx, INHERITED_ASSET_LABELS[metric]
+            )
         asset = unit if unit_kind(unit) == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
         if asset_span is not None and asset_span.label_ == "COMPANY":
+            if asset in self.etf_tickers and unit_kind(unit) == "currency":
+                metric = "etf_flow" if metric in CHANGE_METRICS else metric
             metric = {"price": "share_price", "price_change": "share_price_change"}.get(
                 metric, metric
             )
         value = candidate.value
-        if self.metrics[metric].signed and not candidate.explicit_sign:
-            value = math.copysign(abs(value), self._sign(doc, span))
+        if not candidate.explicit_sign:
+            sign = self._sign(ctx, unit, metric)
+            if sign is not None:
+                value = math.copysign(abs(value), sign)
         value_high = candidate.value_high
         if value_high is not None and value < 0:
             value, value_high = -abs(value_high), value
@@ -292,7 +342,7 @@ class FigureFinder:
             spec = self.metrics[metric]
             if spec.bare_unit is None:
                 continue
-            distance = span.start - end if end <= span.start else start - span.end
+            distance = start - span.end if spec.bare_after else span.start - end
             if distance < 0 or distance >= spec.bare_window:
                 continue
             score = spec.weight / (1 + distance)
@@ -301,61 +351,83 @@ class FigureFinder:
         return (best[1], best[2]) if best else None
 
     def _metric(
-        self, doc: Doc, span: Span, unit: str, hits, co_hits, asset_distance: float | None
+        self, ctx: _Context, unit: str, hits, asset_distance: float | None, subject: Span | None
     ) -> str:
+        doc, span = ctx.doc, ctx.span
         kind = unit_kind(unit)
         previous = _previous_word(doc, span)
+        # "under $3,000", "around $0.41": a qualifier that places a level
+        positional = _raw_previous(doc, span) in POSITIONAL_WORDS
+        level = previous in LEVEL_WORDS or positional
+        price_lead = previous in PRICE_LEADS or positional
         best_metric, best_score = "other", 0.0
         # An asset or company named just before a currency figure, with no metric named, is its
         # price ("Bitcoin touched $60,000"); before a percentage, its price change.
         if asset_distance is not None:
-            if kind == "currency" and (previous in PRICE_LEADS or asset_distance <= 1):
+            if kind == "currency" and price_lead:
+                best_metric, best_score = "price", 1.5 / (1 + asset_distance)
+            elif kind == "currency" and asset_distance <= 1:
                 best_metric, best_score = "price", 0.8 / (1 + asset_distance)
-            elif kind == "percent" and previous not in LEVEL_WORDS:
+            elif kind == "percent" and not level:
                 best_metric, best_score = "price_change", 0.8 / (1 + asset_distance)
+        elif subject is None and kind == "currency" and price_lead:
+            # "a close under $1.85": a price level of the asset the paragraph is about
+            if _asset_in_paragraph(ctx) is not None:
+                best_metric, best_score = "price", 0.3
         for metric, start, end in hits:
             spec = self.metrics[metric]
             if kind not in spec.units:
                 continue
             if spec.with_any and not any(
-                m == metric and abs(s - span.start) <= CO_TRIGGER_WINDOW for m, s, _ in co_hits
+                m == metric and abs(s - span.start) <= CO_TRIGGER_WINDOW
+                for m, s, _ in ctx.co_hits
             ):
                 continue
-            if metric in CHANGE_METRICS and previous in LEVEL_WORDS:
+            if metric in CHANGE_METRICS and level:
                 continue
+            if metric in SHARE_METRICS and (subject is None or subject.label_ != "COMPANY"):
+                continue  # "a share of 61%" of a coin is no share price
             if start <= span.start < end or start < span.end <= end:
                 continue  # the trigger is inside the figure ("10 BTC")
             before = end <= span.start
+            if spec.window is not None and (not before or span.start - end > spec.window):
+                continue
             gap = (end, span.start) if before else (span.end, start)
             distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap)
             score = spec.weight / (1 + distance) * (1.0 if before else 0.6)
+            if before and doc[start].ent_type_ == "INDICATOR" and _breaks(doc, *gap) == 0:
+                score += INDICATOR_BONUS  # "Open Interest in ETH futures dropped to $34 billion"
             if score > best_score:
                 best_metric, best_score = metric, score
         return best_metric
 
-    def _sign(self, doc: Doc, span: Span) -> float:
-        sent = span.sent
+    def _sign(self, ctx: _Context, unit: str, metric: str) -> float | None:
+        """-1/+1 from direction words, or None where the value keeps its sign."""
+        doc, span = ctx.doc, ctx.span
+        if not self.metrics[metric].signed:
+            # A change of a rate stated as such keeps its sign ("yields fell 4 basis points").
+            previous = _raw_previous(doc, span)
+            if unit_kind(unit) in CHANGE_UNITS and previous in ALL_CUES:
+                return -1.0 if _cue_sign(doc, span.start - 1) < 0 else 1.0
+            return None
         best: tuple[int, float] | None = None
-        for token in sent:
-            if span.start <= token.i < span.end:
+        for token in ctx.sent:
+            if span.start <= token.i < span.end or token.lower_ not in ALL_CUES:
                 continue
-            lowered = token.lower_
-            if lowered in NEGATIVE_CUES or lowered in POSITIVE_CUES:
-                before = token.i < span.start
-                gap = (token.i + 1, span.start) if before else (span.end, token.i)
-                distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap) + (0 if before else 2)
-                sign = -1.0 if lowered in NEGATIVE_CUES else 1.0
-                if best is None or distance < best[0]:
-                    best = (distance, sign)
+            before = token.i < span.start
+            gap = (token.i + 1, span.start) if before else (span.end, token.i)
+            distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap) + (0 if before else 2)
+            if best is None or distance < best[0]:
+                best = (distance, _cue_sign(doc, token.i))
         return best[1] if best else 1.0
 
-    def _asset_entity(self, doc: Doc, span: Span, anchors) -> Span | None:
-        sent = span.sent
-        candidates: list[Span] = [
-            ent for ent in sent.ents if ent.label_ in ("ASSET", "COMPANY") and ent._.ticker
-        ]
+    def _asset_entity(self, ctx: _Context) -> Span | None:
+        doc, span, sent = ctx.doc, ctx.span, ctx.sent
+        candidates: list[Span] = [ent for ent in sent.ents if _is_subject_entity(ctx, ent)]
         candidates += [
-            Span(doc, s, e, label="MARKET") for s, e in anchors if sent.start <= s and e <= sent.end
+            Span(doc, s, e, label="MARKET")
+            for s, e in ctx.anchors
+            if sent.start <= s and e <= sent.end
         ]
         best: tuple[float, Span] | None = None
         for ent in candidates:
@@ -365,17 +437,103 @@ class FigureFinder:
                 distance = span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
             else:
                 distance = 1.5 * (ent.start - span.end) + 4 * _breaks(doc, span.end, ent.start) + 2
-            if best is None or distance < best[0]:
+            if distance <= MAX_ASSET_DISTANCE and (best is None or distance < best[0]):
                 best = (distance, ent)
         return best[1] if best else None
 
 
-def _asset_before(doc: Doc, span: Span) -> float | None:
-    """Distance to the nearest ASSET/COMPANY entity left of `span` in its sentence, if any."""
-    for ent in reversed(span.sent.ents):
-        if ent.end <= span.start and ent.label_ in ("ASSET", "COMPANY"):
+@dataclass(slots=True)
+class _Context:
+    """One figure candidate and what the document around it offers."""
+
+    doc: Doc
+    span: Span
+    sent: Span  # the figure's sentence, cut at paragraph breaks (headlines have no full stop)
+    trigger_hits: list[tuple[str, int, int]]
+    co_hits: list[tuple[str, int, int]]
+    anchors: list[tuple[int, int]]
+    in_figures: set[int]
+
+
+def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
+    """An entity a figure can be about: has a ticker, is no other figure's unit, no pair quote."""
+    if ent.label_ not in ("ASSET", "COMPANY", "EXCHANGE") or not ent._.ticker:
+        return False
+    if ent.start in ctx.in_figures and not (ctx.span.start <= ent.start < ctx.span.end):
+        return False
+    doc = ctx.doc
+    # "ETH-USDT": the quote currency of a pair is not what the figure is about
+    return not (ent.start >= 2 and doc[ent.start - 1].text in ("-", "/")
+                and doc[ent.start - 2].ent_type_ == "ASSET")
+
+
+def _asset_before(ctx: _Context) -> float | None:
+    """Distance to the nearest subject entity left of the figure in its sentence, if any."""
+    doc, span = ctx.doc, ctx.span
+    for ent in reversed(ctx.sent.ents):
+        if ent.end <= span.start and _is_subject_entity(ctx, ent):
             return span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
     return None
+
+
+def _asset_in_paragraph(ctx: _Context) -> Span | None:
+    """The last subject entity before the figure in the same paragraph (earlier sentences too)."""
+    doc, span = ctx.doc, ctx.span
+    paragraph_start = doc.text.rfind("\n\n", 0, span.start_char)
+    for ent in reversed(doc.ents):
+        if ent.end_char <= span.start_char and ent.start_char > paragraph_start:
+            if _is_subject_entity(ctx, ent):
+                return ent
+    return None
+
+
+def _asset_in_document(ctx: _Context, labels: tuple[str, ...]) -> Span | None:
+    """The subject entity with `labels` named most often before the figure (latest on a tie)."""
+    counts: Counter[str] = Counter()
+    latest: dict[str, Span] = {}
+    for ent in ctx.doc.ents:
+        if ent.end <= ctx.span.start and ent.label_ in labels and _is_subject_entity(ctx, ent):
+            counts[ent._.ticker] += 1
+            latest[ent._.ticker] = ent
+    if not counts:
+        return None
+    return max(latest.values(), key=lambda ent: (counts[ent._.ticker], ent.start))
+
+
+def _particle(doc: Doc, index: int) -> bool:
+    """ "up" in "made up", "set up", "up to": no direction word."""
+    token = doc[index]
+    if token.lower_ != "up":
+        return False
+    after = doc[index + 1].lower_ if index + 1 < len(doc) else ""
+    before = doc[index - 1].lower_ if index > 0 else ""
+    return after == "to" or before in UP_PARTICLE_VERBS or before in GIVE_UP
+
+
+def _cue_sign(doc: Doc, index: int) -> float:
+    token = doc[index]
+    lowered = token.lower_
+    if lowered == "up" and index > 0 and doc[index - 1].lower_ in GIVE_UP:
+        return -1.0
+    return -1.0 if lowered in NEGATIVE_CUES else 1.0
+
+
+def _raw_previous(doc: Doc, span: Span) -> str:
+    return doc[span.start - 1].lower_ if span.start > 0 else ""
+
+
+def _sentence(doc: Doc, span: Span) -> Span:
+    """`span`'s sentence, cut where a line break separates it from the figure."""
+    sent = span.sent
+    start, end = sent.start, sent.end
+    for token in doc[sent.start : span.start]:
+        if "\n" in token.text or "\n" in token.whitespace_:
+            start = token.i + 1
+    for token in doc[span.end : sent.end]:
+        if "\n" in token.text or "\n" in token.whitespace_:
+            end = token.i + (0 if "\n" in token.text else 1)
+            break
+    return doc[start:end]
 
 
 def _asset_ticker_at(doc: Doc, start: int, end: int) -> str | None:
@@ -428,7 +586,7 @@ def _scale_of(text: str) -> float:
 
 def _previous_word(doc: Doc, span: Span) -> str:
     """The word before the figure, a qualifier ("more than", "roughly") and article skipped."""
-    before = doc.text[span.sent.start_char : span.start_char]
+    before = doc.text[max(0, span.start_char - 40) : span.start_char].rsplit("\n", 1)[-1]
     match = _QUALIFIER_RE.search(before[-30:])
     if match is not None:
         before = before[: len(before) - (len(before[-30:]) - match.start(1))]
@@ -499,7 +657,8 @@ def _canonical_period(phrase: str) -> str:
 @Language.factory("newsignal_figures", default_config={"metrics_path": None})
 def make_figures(nlp: Language, name: str, metrics_path: str | None) -> FigureFinder:
     path = Path(metrics_path) if metrics_path else Path(__file__).parents[2] / "models/metrics.yaml"
-    return FigureFinder(nlp, name, load_metrics(path))
+    metrics, etf_tickers = load_metrics(path)
+    return FigureFinder(nlp, name, metrics, etf_tickers)
 
 
 CONFLICT_RATIO = 100.0  # two orders of magnitude
