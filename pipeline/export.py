@@ -24,17 +24,23 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pipeline.signal import SignalRow, daily_signal
 from pipeline.store import Store, parse_utc, utc_iso
 from pipeline.store.export_queries import TABLE_KINDS, export_rows
 
+if TYPE_CHECKING:  # pyarrow is imported only by Parquet exports: CSV runs start faster without it
+    import pyarrow as pa
+
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "exports.md"
 PARQUET_BATCH_ROWS = 10_000
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CSV_LIST_SEPARATOR = ";"
+# A leading quote is guarded too, which makes the guard reversible (see unguard_cell).
+_GUARDED_STARTS = (*FORMULA_TRIGGERS, "'")
 
 
 class ExportError(Exception):
@@ -191,9 +197,7 @@ def parse_date_bound(text: str, *, end: bool = False) -> datetime:
 
 def guard_cell(text: str) -> str:
     """A text cell a spreadsheet shows as text, never runs as a formula."""
-    if text.startswith(FORMULA_TRIGGERS) or text.startswith("'"):
-        return "'" + text
-    return text
+    return "'" + text if text.startswith(_GUARDED_STARTS) else text
 
 
 def unguard_cell(text: str) -> str:
@@ -231,53 +235,96 @@ def _rows(store: Store, kind: str, filters: ExportFilters) -> Iterator[dict[str,
     )
 
 
-def _timestamp(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    moment = parse_utc(value)
+# Rows arrive grouped by article, so the same timestamp or asset list repeats row after row.
+@lru_cache(maxsize=4096)
+def _parse_timestamp(text: str) -> datetime:
+    moment = parse_utc(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _text_list(value: Any) -> list[str]:
+@lru_cache(maxsize=4096)
+def _iso_timestamp(text: str) -> str:
+    return utc_iso(_parse_timestamp(text))
+
+
+@lru_cache(maxsize=4096)
+def _parse_text_list(text: str) -> tuple[str, ...]:
+    return tuple(str(item) for item in json.loads(text))
+
+
+def _timestamp(value: Any) -> datetime | None:
+    return _parse_timestamp(value) if isinstance(value, str) else value
+
+
+def _timestamp_text(value: Any) -> str | None:
+    return _iso_timestamp(value) if isinstance(value, str) else utc_iso(value)
+
+
+def _text_list(value: Any) -> tuple[str, ...]:
     if value is None:
-        return []
-    return [str(item) for item in (json.loads(value) if isinstance(value, str) else value)]
+        return ()
+    return _parse_text_list(value) if isinstance(value, str) else tuple(map(str, value))
+
+
+def _integer(value: Any) -> int | None:
+    return value if value is None or type(value) is int else int(value)
 
 
 def _finite(value: Any) -> float | None:
+    """A float, or None for a missing or non-finite one (JSON and CSV readers have no NaN)."""
     if value is None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
 
 
-def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda value: None if value is None else convert(value)
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or type(value) is str else str(value)
+
+
+def _csv_text(value: Any) -> str | None:
+    return None if value is None else guard_cell(_text(value))
+
+
+def _csv_text_list(value: Any) -> str:
+    return guard_cell(CSV_LIST_SEPARATOR.join(_text_list(value)))
+
+
+def _day_text(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 # Column type -> raw query value -> the value each format writes.
 _CSV: dict[ColumnType, Callable[[Any], Any]] = {
-    I: _optional(int),
+    I: _integer,
     F: _finite,  # csv writes repr(): dot decimals, no thousands separators, never guarded
-    T: _optional(lambda value: guard_cell(str(value))),
-    TS: lambda value: utc_iso(_timestamp(value)),
-    D: _optional(lambda value: value.isoformat()),
-    L: lambda value: guard_cell(CSV_LIST_SEPARATOR.join(_text_list(value))),
+    T: _csv_text,
+    TS: _timestamp_text,
+    D: _day_text,
+    L: _csv_text_list,
 }
 _JSON: dict[ColumnType, Callable[[Any], Any]] = {
-    I: _optional(int),
-    F: _finite,  # JSON has no NaN or infinity
-    T: _optional(str),
-    TS: lambda value: utc_iso(_timestamp(value)),
-    D: _optional(lambda value: value.isoformat()),
+    I: _integer,
+    F: _finite,
+    T: _text,
+    TS: _timestamp_text,
+    D: _day_text,
     L: _text_list,
 }
 _PARQUET: dict[ColumnType, Callable[[Any], Any]] = {
-    I: _optional(int),
-    F: _optional(float),
-    T: _optional(str),
+    I: _integer,
+    F: _float,
+    T: _text,
     TS: _timestamp,
-    D: _optional(lambda value: value if isinstance(value, date) else date.fromisoformat(value)),
+    D: _day,
     L: _text_list,
 }
 
@@ -314,7 +361,7 @@ def _write_jsonl(rows: Iterable[dict[str, Any]], columns: tuple[Column, ...], ou
     return count
 
 
-def parquet_schema(columns: tuple[Column, ...]):
+def parquet_schema(columns: tuple[Column, ...]) -> pa.Schema:
     import pyarrow as pa
 
     types = {

@@ -589,3 +589,62 @@ def test_parse_date_bound():
     assert parse_date_bound("2026-02-06T11:30:00+02:00") == datetime(2026, 2, 6, 9, 30, tzinfo=UTC)
     with pytest.raises(ExportError, match="ISO 8601"):
         parse_date_bound("yesterday")
+
+
+# -- with the real NLP pipeline -------------------------------------------------------------------
+
+REAL_TEXTS = {
+    "https://news.example/etf-outflows": (
+        "U.S. spot Bitcoin ETFs saw an outflow of $258 million on Thursday 📉, their third week "
+        "of withdrawals.\n\nOpen Interest in Bitcoin futures fell to $95.73 billion, while one "
+        "data site said $95.73 million.\n\nMichael Saylor’s Strategy reported an operating loss "
+        "of $17.4 billion for the quarter."
+    ),
+    "https://news.example/fear-index": (
+        "출처 Fxstreet. The Fear and Greed Index fell to 5 on Friday as Ethereum slid 8% to "
+        "$1,800.\n\nTraders liquidated €120 million of long positions in a day."
+    ),
+}
+
+
+def test_offsets_from_the_real_nlp_pipeline_survive_store_and_export(
+    nlp_no_catalysts, store, tmp_path
+):
+    from pipeline.nlp import analyze
+
+    for number, (url, text) in enumerate(REAL_TEXTS.items()):
+        doc = nlp_no_catalysts(text)
+        analysis = analyze(doc)
+        for sentence in doc.sents:
+            cited = [f for f in analysis.figures
+                     if sentence.start_char <= f.start_char < sentence.end_char]
+            tickers = [e.ticker for e in analysis.entities if e.ticker
+                       and sentence.start_char <= e.start_char < sentence.end_char]
+            if cited:
+                analysis.catalysts.append(Catalyst(
+                    sentence.text, sentence.start_char, sentence.end_char, "other",
+                    Direction.NEUTRAL, 0.5, list(dict.fromkeys(tickers)), cited, MODEL,
+                ))
+        assert analysis.figures and analysis.catalysts and analysis.entities
+        save(store, f"feed{number}", url,
+             Article(url=url, title=url, text=text, language="en",
+                     published_at=datetime(2026, 2, 6, number, tzinfo=UTC)),
+             ArticleStatus.PROCESSED, analysis=analysis)
+    articles = pq.read_table(export_path(store, tmp_path, "articles", "parquet")).to_pylist()
+    texts = {row["article_id"]: row["text"] for row in articles}
+    assert sorted(texts.values()) == sorted(REAL_TEXTS.values())
+    checked = 0
+    for kind, field in (("catalysts", "sentence"), ("figures", "text"), ("entities", "text")):
+        csv_rows = list(csv.DictReader(
+            export_path(store, tmp_path, kind, "csv").open(encoding="utf-8", newline="")))
+        parquet_rows = pq.read_table(export_path(store, tmp_path, kind, "parquet")).to_pylist()
+        assert len(csv_rows) == len(parquet_rows) > 0
+        for from_csv, from_parquet in zip(csv_rows, parquet_rows, strict=True):
+            text = texts[from_parquet["article_id"]]
+            start, end = from_parquet["start_char"], from_parquet["end_char"]
+            assert text[start:end] == from_parquet[field] == unguard_cell(from_csv[field])
+            assert (int(from_csv["start_char"]), int(from_csv["end_char"])) == (start, end)
+            checked += 1
+    conflicts = export_jsonl(store, "conflicts")
+    assert [row["first_text"] for row in conflicts] == ["$95.73 billion"]
+    assert checked > 10
