@@ -45,7 +45,8 @@ def data() -> dict[str, list[dict]]:
 
 
 def _tokens(text: str) -> frozenset[str]:
-    return frozenset(re.findall(r"[a-z0-9$%.,]+", text.lower()))
+    # Keep figures such as "$95.73" or "0.9594" whole, drop sentence punctuation.
+    return frozenset(re.findall(r"[a-z0-9$%]+(?:[.,][0-9]+)*", text.lower()))
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

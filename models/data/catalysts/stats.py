@@ -39,14 +39,17 @@ def main() -> None:
         ]
         print(f"| {category} | " + " | ".join(map(str, cells)) + f" | {sum(cells)} |")
     hard = Counter(
-        (row["hard_case"], split) for split in SPLITS for row in rows[split] if row["hard_case"]
+        (row["hard_case"], split, row["direction"])
+        for split in SPLITS
+        for row in rows[split]
+        if row["hard_case"]
     )
     print()
-    print("| hard_case | train | heldout |")
-    print("|---|---|---|")
-    for tag in sorted({tag for tag, _ in hard}):
-        print(f"| {tag} | {hard[(tag, 'train')]} | {hard[(tag, 'heldout')]} |")
-
+    print("| hard_case | " + " | ".join(header[:-1]) + " |")
+    print("|---" * len(header) + "|")
+    for tag in sorted({tag for tag, _, _ in hard}):
+        cells = [hard[(tag, split, direction)] for split in SPLITS for direction in DIRECTIONS]
+        print(f"| {tag} | " + " | ".join(map(str, cells)) + " |")
 
 if __name__ == "__main__":
     main()
