@@ -64,6 +64,34 @@ def test_parse_feed_never_opens_a_path_given_as_bytes():
     assert parsed.entries == [] and not parsed.usable
 
 
+def test_entity_expansion_bomb_is_cut_and_entries_kept():
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{level} "{f"&lol{level - 1};" * 10}">' for level in range(1, 10)
+    )
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel>'
+        "<title>&lol9;</title><item><title>Bitcoin</title><link>https://a.test/btc</link></item>"
+        "</channel></rss>"
+    ).encode()
+    parsed = parse_feed("x", body, "https://a.test/feed")
+    assert parsed.bozo and "amplification" in parsed.error
+    assert len(parsed.title or "") < 100  # the billion "lol"s were never expanded
+    assert [entry.url for entry in parsed.entries] == ["https://a.test/btc"]
+
+
+def test_external_entities_are_not_resolved(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("api-key-123", encoding="utf-8")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "{secret.as_uri()}">]>'
+        '<rss version="2.0"><channel><title>&xxe;</title>'
+        "<item><title>x</title><link>https://a.test/x</link></item></channel></rss>"
+    ).encode()
+    parsed = parse_feed("x", body, "https://a.test/feed")
+    assert "api-key-123" not in (parsed.title or "")
+    assert len(parsed.entries) == 1
+
+
 @pytest.mark.parametrize(
     ("url", "canonical"),
     [
