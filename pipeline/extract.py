@@ -123,7 +123,6 @@ _BOILERPLATE_NAME = re.compile(
     r"trending|popular|most-?read|breadcrumbs?|tags?|author-?bio|comments?)(?:$|[-_ ])",
     re.IGNORECASE,
 )
-_NEVER_REMOVED = {"html", "body", "main", "article"}
 
 
 def _remove_boilerplate_nodes(tree: lxml.html.HtmlElement) -> None:
@@ -368,13 +367,14 @@ def parse_date(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace(" ", "T", 1) if " " in value[:11] else value)
     except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            if value.isdigit() and len(value) in (10, 13):
-                parsed = datetime.fromtimestamp(int(value[:10]), tz=UTC)
-            else:
-                parsed = _parse_visible_date(value)
+        if value.isdigit() and len(value) in (10, 13):
+            parsed = datetime.fromtimestamp(int(value[:10]), tz=UTC)
+        # The written forms first: the RFC 2822 parser accepts almost anything and misreads it.
+        elif (parsed := _parse_visible_date(value)) is None:
+            try:
+                parsed = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
     if parsed is None:
         return None
     return _as_utc(parsed)
@@ -418,10 +418,8 @@ def _date_from_match(match: re.Match[str]) -> datetime | None:
         if fields.get("offset"):
             sign = -1 if "-" in fields["offset"] else 1
             digits = fields["offset"].strip().lstrip("+-").replace(":", "")
-            hours, minutes = int(digits[:-2] or digits) if len(digits) > 2 else int(digits), 0
-            if len(digits) > 2:
-                minutes = int(digits[-2:])
-            offset = sign * timedelta(hours=hours, minutes=minutes)
+            hours, minutes = (digits[:-2], digits[-2:]) if len(digits) > 2 else (digits, "0")
+            offset = sign * timedelta(hours=int(hours), minutes=int(minutes))
     try:
         moment = datetime(int(fields["year"]), month, int(fields["day"]), hour, minute,
                           tzinfo=timezone(offset))

@@ -182,6 +182,8 @@ def test_no_date_anywhere_gives_none() -> None:
         ("Fri, 06 Feb 2026 09:41:00 GMT", datetime(2026, 2, 6, 9, 41, tzinfo=UTC)),
         ("1770370860", datetime(2026, 2, 6, 9, 41, tzinfo=UTC)),
         ("Feb. 6, 2026 4:41 AM EST", datetime(2026, 2, 6, 9, 41, tzinfo=UTC)),
+        ("May 9, 2020 3:15 pm GMT+0530", datetime(2020, 5, 9, 9, 45, tzinfo=UTC)),
+        ("Fri, 06 Feb 2026 09:41:00 +0100", datetime(2026, 2, 6, 8, 41, tzinfo=UTC)),
         ("6 février 2026", datetime(2026, 2, 6, tzinfo=UTC)),
         ("2026년 2월 6일", datetime(2026, 2, 6, tzinfo=UTC)),
         ("1887-01-01", None),
@@ -199,7 +201,8 @@ def test_parse_date(value: str, expected: datetime | None) -> None:
 @pytest.mark.parametrize(
     ("text", "language"),
     [
-        ("Bitcoin fell below $60,000 on Friday as liquidations swept the derivatives market.", "en"),
+        ("Bitcoin fell below $60,000 on Friday as liquidations swept the derivatives market.",
+         "en"),
         ("Der Bitcoin-Kurs ist am Freitag unter 60.000 Dollar gefallen, weil viele Anleger "
          "ihre Positionen schließen mussten.", "de"),
         ("비트코인 가격이 금요일 6만 달러 아래로 떨어지면서 파생상품 시장에서 대규모 청산이 "
