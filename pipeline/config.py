@@ -35,7 +35,8 @@ class Settings(BaseModel):
     per_host_delay: float = Field(1.0, ge=0)  # minimum seconds between requests to one host
     global_concurrency: int = Field(16, ge=1)
     respect_robots: bool = True
-    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)  # MinHash Jaccard estimate
+    # Near-duplicate similarity: MinHash Jaccard, or containment for texts of comparable length.
+    near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
     failure_threshold: float = Field(0.5, ge=0, le=1)  # share of failed articles that makes exit 1
 
 

@@ -22,7 +22,8 @@ from pipeline.store.schema import MIGRATIONS
 # Failed fetches worth another try on the next run.
 _RETRYABLE = (
     "(status = 'failed' AND (reject_reason IN ('timeout', 'http_429') "
-    "OR reject_reason LIKE 'http_5%' OR reject_reason LIKE 'connection_error%'))"
+    "OR reject_reason LIKE 'http_5%' OR reject_reason LIKE 'connection_error%' "
+    "OR reject_reason LIKE 'robots_unavailable%'))"
 )
 
 
