@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -71,6 +71,7 @@ def main_options(
 def user_errors() -> Iterator[None]:
     """Turn the project's known error types into one-line messages and exit codes."""
     from pipeline.config import ConfigError
+    from pipeline.export import ExportError
     from pipeline.lock import LockedError
     from pipeline.store import StoreError
 
@@ -79,24 +80,21 @@ def user_errors() -> Iterator[None]:
     except LockedError as error:
         typer.echo(f"newsignal: {error}", err=True)
         raise typer.Exit(EXIT_LOCKED) from None
-    except (UserError, ConfigError, StoreError, FileNotFoundError) as error:
+    except (UserError, ConfigError, ExportError, StoreError, FileNotFoundError) as error:
         typer.echo(f"newsignal: error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
 
 
 def parse_day(value: str | None, *, end: bool = False) -> datetime | None:
-    """A date or datetime in ISO 8601; a bare date means the start (or, for --until, the end) of day."""
+    """An ISO 8601 date or date-time in UTC; with `end`, a bare date includes that whole day."""
     if value is None:
         return None
+    from pipeline.export import ExportError, parse_date_bound
+
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment.replace(hour=23, minute=59, second=59) if end else moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UserError(f"not an ISO 8601 date: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_date_bound(value, end=end)
+    except ExportError as error:
+        raise UserError(str(error)) from None
 
 
 def existing_db(path: Path) -> Path:
@@ -268,7 +266,7 @@ def export(
     output: Annotated[str, typer.Option("--output", "-o", help="Output file, or - for stdout.")] = "-",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="csv, jsonl or parquet (corrections: gold or labelstudio).")] = None,
     since: Annotated[Optional[str], typer.Option(help="Published on or after this date.")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Published on or before this date.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Published before this moment (a bare date: through that day).")] = None,
     asset: Annotated[Optional[str], typer.Option(help="Only rows about this ticker.")] = None,
     min_confidence: Annotated[Optional[float], typer.Option(min=0, max=1, help="Catalysts at or above this confidence.")] = None,
     include_duplicates: Annotated[bool, typer.Option(help="Include syndicated duplicates.")] = False,
@@ -297,8 +295,6 @@ def export(
                 fmt = format or "csv"
                 if fmt not in {item.value for item in Format}:
                     raise UserError(f"unknown format {fmt!r}; choose csv, jsonl or parquet")
-                if fmt == "parquet" and output == "-":
-                    raise UserError("parquet cannot go to stdout; give --output FILE")
                 filters = ExportFilters(
                     since=parse_day(since), until=parse_day(until, end=True), asset=asset,
                     min_confidence=min_confidence, include_duplicates=include_duplicates,
