@@ -595,6 +595,15 @@ def test_gold_export(review_db, tmp_path):
     assert [example.text for example in examples] == [c["text"] for c in catalysts]
 
 
+def test_gold_export_to_stdout(review_db, tmp_path, capsys):
+    path, ids = review_db
+    judge_some(path, ids)
+    with Store.open(path) as store:
+        assert export_corrections(store, "-", kinds=("catalyst",)) == 4
+        export_corrections(store, tmp_path / "gold.jsonl", kinds=("catalyst",))
+    assert capsys.readouterr().out == (tmp_path / "gold.jsonl").read_text(encoding="utf-8")
+
+
 def test_label_studio_export(review_db, tmp_path):
     path, ids = review_db
     judged = judge_some(path, ids)

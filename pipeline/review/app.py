@@ -72,7 +72,7 @@ SNAPSHOT_COLUMNS = {
 }
 
 
-class ReviewSetupError(Exception):
+class ReviewSetupError(ValueError):
     """The review app cannot start as configured (missing database, unsafe binding, ...)."""
 
 
@@ -520,7 +520,8 @@ def _state(correction: sqlite3.Row | None) -> tuple[str, str, dict[str, Any]]:
         return "unreviewed", "not reviewed yet", {}
     fields = json.loads(correction["fields"])
     changed = {k: v for k, v in fields.items() if k != "was"}
-    note = f"{correction['action']} by {correction['reviewer']} at {correction['created_at']}"
+    action = STATE_LABELS[correction["action"]]
+    note = f"{action} by {correction['reviewer']} at {correction['created_at']}"
     if changed:
         note += " · " + ", ".join(f"{k} → {v}" for k, v in sorted(changed.items()))
     return correction["action"], note, changed

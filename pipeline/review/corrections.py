@@ -21,9 +21,11 @@ config.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pipeline.store import Store
 from pipeline.store import review_queries as queries
@@ -223,18 +225,29 @@ def export_corrections(
     *,
     kinds: Iterable[str] = ("catalyst", "figure", "entity"),
 ) -> int:
-    """Write the reviewed data to `output`; returns the number of records (gold) or tasks."""
+    """Write the reviewed data to `output` ("-" for stdout); returns the number of records
+    (gold) or tasks (labelstudio)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown corrections format {fmt!r}: use one of {', '.join(FORMATS)}")
-    path = Path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "labelstudio":
-        tasks = label_studio_tasks(store)
-        path.write_text(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        return len(tasks)
-    count = 0
-    with path.open("w", encoding="utf-8") as handle:
+    with _opened(output) as handle:
+        if fmt == "labelstudio":
+            tasks = label_studio_tasks(store)
+            handle.write(json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
+            return len(tasks)
+        count = 0
         for record in gold_records(store, kinds):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
-    return count
+        return count
+
+
+@contextmanager
+def _opened(output: str | Path) -> Iterator[TextIO]:
+    if str(output) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        yield handle

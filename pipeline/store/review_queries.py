@@ -71,8 +71,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered_summary(filters: ArticleFilter) -> tuple[str, list[Any]]:
-    """The summary query restricted by `filters`, as a sub-select with a `review_status` column."""
+def _article_conditions(filters: ArticleFilter) -> tuple[list[str], list[Any]]:
+    """WHERE conditions on `articles a` for every filter but the review status."""
     where = ["a.status = 'processed'"]
     params: list[Any] = []
     if filters.date_from is not None:
@@ -104,6 +104,12 @@ def _filtered_summary(filters: ArticleFilter) -> tuple[str, list[Any]]:
     if filters.search:
         where.append("a.title LIKE ? ESCAPE '\\'")
         params.append(f"%{_escape_like(filters.search)}%")
+    return where, params
+
+
+def _filtered_summary(filters: ArticleFilter) -> tuple[str, list[Any]]:
+    """The summary query restricted by `filters`, as a sub-select with a `review_status` column."""
+    where, params = _article_conditions(filters)
     query = (
         f"SELECT *, {_STATUS_EXPR} AS review_status FROM ("
         + _ARTICLE_SUMMARY
@@ -121,11 +127,28 @@ def list_articles(
     store: Store, filters: ArticleFilter, *, page: int = 1, per_page: int = 50
 ) -> tuple[list[sqlite3.Row], int]:
     """One page of article summaries (newest first) and the number of matching articles."""
-    query, params = _filtered_summary(filters)
-    total = store.connection.execute(f"SELECT count(*) FROM ({query})", params).fetchone()[0]
-    rows = store.connection.execute(
-        f"SELECT * FROM ({query}) ORDER BY {_ORDER} LIMIT ? OFFSET ?",
-        [*params, per_page, (max(page, 1) - 1) * per_page],
+    offset = (max(page, 1) - 1) * per_page
+    db = store.connection
+    if filters.status:  # the status needs every article's summary
+        query, params = _filtered_summary(filters)
+        total = db.execute(f"SELECT count(*) FROM ({query})", params).fetchone()[0]
+        rows = db.execute(
+            f"SELECT * FROM ({query}) ORDER BY {_ORDER} LIMIT ? OFFSET ?",
+            [*params, per_page, offset],
+        ).fetchall()
+        return rows, total
+    # Otherwise page first and summarise only the page: the tag counts are the costly part.
+    where, params = _article_conditions(filters)
+    condition = " AND ".join(where)
+    total = db.execute(f"SELECT count(*) FROM articles a WHERE {condition}", params).fetchone()[0]
+    page_ids = (
+        f"SELECT a.id FROM articles a WHERE {condition} "
+        "ORDER BY coalesce(a.published_at, a.fetched_at) DESC, a.id DESC LIMIT ? OFFSET ?"
+    )
+    rows = db.execute(
+        f"SELECT *, {_STATUS_EXPR} AS review_status FROM ({_ARTICLE_SUMMARY} "
+        f"WHERE a.id IN ({page_ids})) ORDER BY {_ORDER}",
+        [*params, per_page, offset],
     ).fetchall()
     return rows, total
 

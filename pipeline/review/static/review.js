@@ -73,7 +73,8 @@
       card.querySelector(".state-note").textContent = "not saved: " + (answer.error || answer.detail || response.status);
       return;
     }
-    setState(card, answer.state, answer.state + " by " + answer.reviewer + " (just now)");
+    setState(card, answer.state,
+      (STATE_LABELS[answer.state] || answer.state) + " by " + answer.reviewer + " (just now)");
     showDetails(card);
     if (current < cards.length - 1) select(current + 1, true);
   }
