@@ -490,13 +490,14 @@ def review(
     host: Annotated[str, typer.Option(help="Address to bind; non-loopback needs --token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     token: Annotated[Optional[str], typer.Option(help="Access token, required off loopback.")] = None,
+    reviewer: Annotated[Optional[str], typer.Option(help="Name recorded with your corrections.")] = None,
 ) -> None:
     """Browse articles with their tags highlighted; accept, reject and correct them."""
     with user_errors():
         from pipeline.review.app import serve
 
         try:
-            serve(existing_db(db), host=host, port=port, token=token)
+            serve(existing_db(db), host=host, port=port, token=token, reviewer=reviewer)
         except ValueError as error:
             raise UserError(str(error)) from None
 

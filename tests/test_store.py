@@ -158,3 +158,24 @@ def test_online_backup_is_a_complete_database(store, tmp_path):
     with Store.open(tmp_path / "copy.db") as copy:
         assert copy.integrity_ok()
         assert copy.connection.execute("SELECT count(*) FROM figures").fetchone()[0] == 2
+
+
+def test_reprocess_moves_corrections_with_their_tags(store):
+    article_id = store.save_article(entry(), Article(url=entry().url, text=TEXT),
+                                    ArticleStatus.PROCESSED, analysis=analysis(), model="m1")
+    db = store.connection
+    flow_id = db.execute("SELECT id FROM figures WHERE text = '$258 million'").fetchone()[0]
+    drop_id = db.execute("SELECT id FROM figures WHERE text = '4.3%'").fetchone()[0]
+    for target in (flow_id, drop_id):
+        db.execute(
+            "INSERT INTO corrections (article_id, target_kind, target_id, action, reviewer, "
+            "created_at) VALUES (?, 'figure', ?, 'accept', 'ana', '2026-02-07T00:00:00Z')",
+            (article_id, target),
+        )
+    reanalysed = analysis()
+    reanalysed.figures = reanalysed.figures[1:]  # the new model no longer sees "4.3%"
+    reanalysed.conflicts = []
+    store.replace_analysis(article_id, reanalysed, model="m2")
+    new_flow = db.execute("SELECT id FROM figures WHERE text = '$258 million'").fetchone()[0]
+    targets = [row[0] for row in db.execute("SELECT target_id FROM corrections ORDER BY id")]
+    assert targets == [new_flow, None]

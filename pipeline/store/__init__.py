@@ -269,15 +269,47 @@ class Store:
         return article_id
 
     def replace_analysis(self, article_id: int, analysis: Analysis, model: str) -> None:
-        """Swap an article's tags for a new analysis (reprocess); corrections stay untouched."""
+        """Swap an article's tags for a new analysis (reprocess).
+
+        Reviewers' corrections follow their tag to its new row where the new analysis has a tag
+        of the same kind at the same offsets; otherwise they keep their copy of the tag as it was
+        seen and point at no row (the row ids of deleted tags may be reused).
+        """
         with self.transaction() as db:
+            places = self._tag_offsets(db, article_id)
+            followed = [
+                (correction_id, places.get((kind, target_id)))
+                for correction_id, kind, target_id in db.execute(
+                    "SELECT id, target_kind, target_id FROM corrections "
+                    "WHERE article_id = ? AND target_id IS NOT NULL",
+                    (article_id,),
+                )
+            ]
             for table in ("conflicts", "catalysts", "figures", "entities"):
                 db.execute(f"DELETE FROM {table} WHERE article_id = ?", (article_id,))
             self._insert_analysis(db, article_id, analysis, model)
+            new_ids = {place: key[1] for key, place in self._tag_offsets(db, article_id).items()}
+            db.executemany(
+                "UPDATE corrections SET target_id = ? WHERE id = ?",
+                [(new_ids.get(place), correction_id) for correction_id, place in followed],
+            )
             db.execute(
                 "UPDATE articles SET processed_at = ?, status = ? WHERE id = ?",
                 (utc_iso(now_utc()), str(ArticleStatus.PROCESSED), article_id),
             )
+
+    @staticmethod
+    def _tag_offsets(
+        db: sqlite3.Connection, article_id: int
+    ) -> dict[tuple[str, int], tuple[str, int, int]]:
+        """{(kind, id): (kind, start, end)} for every tag of one article."""
+        places = {}
+        for kind, table in (("entity", "entities"), ("figure", "figures"), ("catalyst", "catalysts")):
+            for tag_id, start, end in db.execute(
+                f"SELECT id, start_char, end_char FROM {table} WHERE article_id = ?", (article_id,)
+            ):
+                places[(kind, tag_id)] = (kind, start, end)
+        return places
 
     @staticmethod
     def _insert_analysis(
