@@ -105,10 +105,10 @@ def write_gold(markup_path: Path, gold_dir: Path) -> Path:
     return text_path
 
 
-def gold_articles(gold_dir: Path) -> list[tuple[str, str, dict]]:
-    """(name, text, annotations) of every `<name>.txt` with a `<name>.json` beside it."""
+def gold_articles(gold_dir: Path, pattern: str = "*") -> list[tuple[str, str, dict]]:
+    """(name, text, annotations) of every `<name>.txt` (name matching `pattern`) with its json."""
     articles = []
-    for text_path in sorted(Path(gold_dir).glob("*.txt")):
+    for text_path in sorted(Path(gold_dir).glob(f"{pattern}.txt")):
         annotations = json.loads(text_path.with_suffix(".json").read_text(encoding="utf-8"))
         articles.append((text_path.stem, text_path.read_text(encoding="utf-8"), annotations))
     return articles
@@ -229,11 +229,16 @@ def _default_nlp(nlp: Language | None) -> Language:
     return build_nlp(catalysts=False)
 
 
-def evaluate_entities(gold_dir: Path, nlp: Language | None = None) -> EntityReport:
-    """P/R/F1 per entity label over the gold articles of `gold_dir` (exact span match)."""
+def evaluate_entities(
+    gold_dir: Path, nlp: Language | None = None, *, pattern: str = "*"
+) -> EntityReport:
+    """P/R/F1 per entity label over the gold articles of `gold_dir` (exact span match).
+
+    `pattern` picks articles by name, e.g. "heldout_*" for those written after tuning.
+    """
     nlp = _default_nlp(nlp)
     report = EntityReport(per_label={label: PRF() for label in SCORED_LABELS})
-    for name, text, annotations in gold_articles(gold_dir):
+    for name, text, annotations in gold_articles(gold_dir, pattern):
         report.articles += 1
         gold = {(e["start"], e["end"], e["label"]) for e in annotations["entities"]}
         doc = nlp(text)
@@ -259,11 +264,13 @@ def _values_agree(gold: dict, figure: Figure) -> bool:
     return abs(figure.value - expected) <= VALUE_TOLERANCE * max(abs(expected), 1e-12)
 
 
-def evaluate_figures(gold_dir: Path, nlp: Language | None = None) -> FigureReport:
+def evaluate_figures(
+    gold_dir: Path, nlp: Language | None = None, *, pattern: str = "*"
+) -> FigureReport:
     """Value+unit P/R/F1, then metric, asset, sign and period accuracy over matched figures."""
     nlp = _default_nlp(nlp)
     report = FigureReport()
-    for name, text, annotations in gold_articles(gold_dir):
+    for name, text, annotations in gold_articles(gold_dir, pattern):
         report.articles += 1
         predicted = analyze(nlp(text)).figures
         unmatched = list(predicted)

@@ -122,7 +122,12 @@ class EntityRuler:
         strings = doc.vocab.strings
         found: list[Span] = []
         propagating: dict[str, _Rule] = {}
-        matches = [*self.lower_phrases(doc), *self.exact_phrases(doc), *self.matcher(doc)]
+        matches = [
+            match
+            for matcher in (self.lower_phrases, self.exact_phrases, self.matcher)
+            if len(matcher)  # an empty matcher warns on every call
+            for match in matcher(doc)
+        ]
         pending: list[tuple[_Rule, int, int]] = []
         for match_id, start, end in matches:
             rule = self.rules[int(strings[match_id][4:])]

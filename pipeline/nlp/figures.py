@@ -79,13 +79,14 @@ NEGATIVE_CUES = frozenset(
      "decreased", "negative", "withdrawals", "withdrew", "redemptions", "sold", "sell", "sells",
      "selling", "dumped", "offloaded", "retreated", "slumped", "dipped", "dip", "dips", "crashed",
      "plummeted", "erased", "erases", "bleeding", "pulled", "shrank", "slipped", "sheds", "off",
-     "deficit", "bleed", "bleeds", "leave", "left", "exit", "exited", "slides", "sinks", "tumbles", "plunges"}
+     "deficit", "bleed", "bleeds", "cut", "cuts", "lowered", "eased", "eases", "leave", "left", "exit", "exited", "slides", "sinks", "tumbles", "plunges"}
 )
 POSITIVE_CUES = frozenset(
     {"inflow", "inflows", "profit", "profits", "income", "gain", "gains", "gained", "rose", "rise",
      "rises", "up", "jumped", "jump", "surged", "surge", "rallied", "rally", "climbed", "increase",
      "increased", "added", "adds", "bought", "buys", "purchased", "acquired", "higher", "poured",
-     "soared", "advanced", "rebounded", "positive", "earned", "accumulated"}
+     "soared", "advanced", "rebounded", "positive", "earned", "accumulated", "hike", "hiked",
+     "raised", "raises", "grew", "grows"}
 )
 QUALIFIERS: tuple[tuple[str, str], ...] = (
     ("more than", "more than"), ("over", "more than"), ("in excess of", "more than"),
@@ -406,9 +407,14 @@ class FigureFinder:
         doc, span = ctx.doc, ctx.span
         if not self.metrics[metric].signed:
             # A change of a rate stated as such keeps its sign ("yields fell 4 basis points").
-            previous = _raw_previous(doc, span)
-            if unit_kind(unit) in CHANGE_UNITS and previous in ALL_CUES:
-                return -1.0 if _cue_sign(doc, span.start - 1) < 0 else 1.0
+            if unit_kind(unit) not in CHANGE_UNITS:
+                return None
+            # the verb right before, or before "by" ("cut rates by 25 basis points")
+            for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
+                if doc[index].lower_ in ALL_CUES:
+                    return _cue_sign(doc, index)
+                if index == span.start - 1 and doc[index].lower_ != "by":
+                    return None
             return None
         best: tuple[int, float] | None = None
         for token in ctx.sent:
@@ -563,7 +569,7 @@ def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
                 low_value = low.value
                 low_text = text[low.start : low.end]
                 high_text = text[high.start : high.end]
-                if low.unit is None and not re.search(r"[a-zA-Z]", low_text):
+                if not re.search(r"[a-zA-Z]", low_text):
                     # "$1.2 to $3.5 million", "4-5%": the low end takes the high end's scale
                     low_value *= _scale_of(high_text)
                 merged.append(

@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 SCALES: dict[str, float] = {
     "thousand": 1e3,
@@ -80,7 +82,7 @@ _SUFFIX_UNIT_RE = (
     r"\s?(?:%|(?i:per cent|percent|pct)\b"
     + "".join(f"|(?:{pattern})" for pattern, _, _ in OTHER_UNITS)
     + r"|(?:" + "|".join(sorted(CURRENCY_CODES)) + r")\b"
-    + r"|(?i:dollars?|euros?|yen|yuan)\b"
+    + r"|(?i:dollars?|euros?|yen|yuan|won)\b"
     + r"|[A-Z][A-Z0-9]{1,5}\b)"
 )
 QUANTITY_RE = re.compile(
@@ -161,12 +163,14 @@ def find_quantities(text: str) -> Iterator[tuple[int, int, Quantity]]:
     """Every (start, end, Quantity) in `text`, left to right; numbers inside words are skipped."""
     for match in QUANTITY_RE.finditer(text):
         start, end = match.span()
-        if not _LEFT_OK.search(text[:start]) or (end < len(text) and text[end].isalnum()):
-            continue
-        # "A sign" is only a sign where it is not a hyphen joining words ("BTC-USDT", "US-Iran").
+        # A sign after a letter or digit is a hyphen ("4-5%", "BTC-100"), not a minus.
         if match["sign"] and start > 0 and text[start - 1].isalnum():
             start += 1
             match = QUANTITY_RE.fullmatch(text, start, end) or match
+        if not _LEFT_OK.search(text[:start]) and text[start - 1] != "-":
+            continue
+        if end < len(text) and text[end].isalnum():
+            continue
         yield start, end, _quantity_of_match(match)
 
 
@@ -175,18 +179,9 @@ _SYMBOL_OF_UNIT = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "KRW": "�
 
 
 def _plain(number: float) -> str:
-    """Shortest decimal text of `number` that reads back to the same float (no exponent)."""
-    text = repr(float(number))
-    if "e" in text or "E" in text:
-        text = f"{number:.17f}".rstrip("0").rstrip(".")
-        # Keep the shortest text that still reads back exactly.
-        for digits in range(0, 18):
-            candidate = f"{number:.{digits}f}"
-            if float(candidate) == number:
-                return candidate
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text
+    """Shortest fixed-point text of `number` that reads back to the same float."""
+    text = builtins.format(Decimal(repr(float(number))), "f")
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _grouped(number: float) -> str:
@@ -221,8 +216,10 @@ def format(value: float, unit: str | None, *, scale: float | None = None) -> str
         return f"{sign}{_SYMBOL_OF_UNIT[unit]}{number}{scale_word}"
     if unit == "percent":
         return f"{sign}{number}%"
-    if unit in (None, "ratio", "index_points", "count"):
+    if unit in (None, "ratio", "count"):
         return f"{sign}{number}{scale_word}"
+    if unit == "index_points":
+        return f"{sign}{number} points"
     if unit == "percentage_points":
         return f"{sign}{number} percentage points"
     if unit == "basis_points":

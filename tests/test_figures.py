@@ -1,0 +1,242 @@
+"""The figures and conflicts components on sentences shaped like the news we read."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import spacy
+
+from pipeline.nlp import MODELS_DIR, analyze
+from pipeline.nlp.figures import load_metrics
+from pipeline.records import Figure
+
+
+def figures(nlp, text: str) -> list[Figure]:
+    found = analyze(nlp(text)).figures
+    for figure in found:  # evidence: the offsets point at the figure's own text
+        assert text[figure.start_char : figure.end_char] == figure.text
+    return found
+
+
+def only(nlp, text: str) -> Figure:
+    found = figures(nlp, text)
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit", "metric", "asset"),
+    [
+        ("An outflow of $258 million on Thursday hit spot ETFs.", -2.58e8, "USD", "etf_flow", None),
+        ("Bitcoin fell 4.3% over the weekend.", -4.3, "percent", "price_change", "BTC"),
+        ("Strategy (MSTR) posted a $12.6 billion loss in Q4 2025.", -1.26e10, "USD", "net_income",
+         "MSTR"),
+        ("The Fear and Greed Index reading falls to 5 on Friday.", 5.0, "index_points",
+         "fear_greed_index", None),
+        ("The long-to-short ratio is at 0.9594 over the last 24 hours.", 0.9594, "ratio",
+         "long_short_ratio", None),
+        ("Bitcoin touched $60,000 on Friday.", 60000.0, "USD", "price", "BTC"),
+        ("Open Interest (OI) has dropped to $95.73 billion.", 9.573e10, "USD", "open_interest",
+         None),
+        ("Whales bought 1.5K BTC this week.", 1500.0, "BTC", "purchase", "BTC"),
+        ("The fund holds 12,000 bitcoin.", 12000.0, "BTC", "holdings", "BTC"),
+        ("Ether ETFs drew inflows of $1.2bn last week.", 1.2e9, "USD", "etf_flow", "ETH"),
+        ("The total crypto market capitalization is $2.8 trillion.", 2.8e12, "USD", "market_cap",
+         None),
+        ("Hackers stole $450M from the bridge.", 4.5e8, "USD", "stolen_funds", None),
+        ("The company booked an operating loss of $17.4 billion.", -1.74e10, "USD",
+         "operating_income", None),
+        ("Inflation eased to 2.9% in January.", 2.9, "percent", "inflation_rate", None),
+        ("The Fed cut rates by 25 basis points.", -25.0, "basis_points", "interest_rate", None),
+        ("Solana's funding rate turned negative at -0.01%.", -0.01, "percent", "funding_rate",
+         "SOL"),
+        ("Bitcoin dominance climbed to 61%.", 61.0, "percent", "dominance", "BTC"),
+        ("Trading volume on Binance reached $38 billion.", 3.8e10, "USD", "trading_volume", None),
+        ("MSTR shares closed at $106.", 106.0, "USD", "share_price", "MSTR"),
+        ("The network hash rate reached 1,040 EH/s.", 1040.0, "EH/s", "hash_rate", None),
+    ],
+)
+def test_value_unit_metric_asset(nlp_no_catalysts, text, value, unit, metric, asset) -> None:
+    figure = only(nlp_no_catalysts, text)
+    assert math.isclose(figure.value, value, rel_tol=1e-9)
+    assert (figure.unit, figure.metric, figure.asset) == (unit, metric, asset)
+
+
+def test_roughly_585000_traders_were_liquidated(nlp_no_catalysts) -> None:
+    figure = only(nlp_no_catalysts, "Roughly 585,000 traders were liquidated in 24 hours.")
+    assert (figure.value, figure.unit, figure.metric) == (585000.0, "count", "count_traders")
+    assert figure.qualifier == "roughly"
+    assert figure.period == "24h"
+
+
+def test_shares_decline_then_close(nlp_no_catalysts) -> None:
+    decline, close = figures(
+        nlp_no_catalysts,
+        "This caused the MSTR shares to decline by 17% on Thursday, closing at approximately $106.",
+    )
+    assert (decline.value, decline.metric, decline.asset) == (-17.0, "share_price_change", "MSTR")
+    assert (close.value, close.metric, close.asset) == (106.0, "share_price", "MSTR")
+    assert close.qualifier == "approximately"
+    assert decline.period == "Thursday"
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high", "unit"),
+    [
+        ("Fees ranged from none up to a band of $1.2 million to $3.5 million.", 1.2e6, 3.5e6, "USD"),
+        ("Analysts expect inflation between 4% and 5% next year.", 4.0, 5.0, "percent"),
+        ("The stock could move 4-5% on the news.", 4.0, 5.0, "percent"),
+        ("Losses could reach $1.2 to $3.5 million.", 1.2e6, 3.5e6, "USD"),
+    ],
+)
+def test_ranges_give_value_and_value_high(nlp_no_catalysts, text, low, high, unit) -> None:
+    figure = only(nlp_no_catalysts, text)
+    assert (figure.value, figure.value_high, figure.unit) == (low, high, unit)
+
+
+def test_a_move_from_one_price_to_another_is_two_figures(nlp_no_catalysts) -> None:
+    found = figures(nlp_no_catalysts, "Bitcoin rose from $60,000 to $65,000 on Friday.")
+    assert [f.value for f in found] == [60000.0, 65000.0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The report was published on October 7, 2025.",
+        "In Q4 2025 the company had 3 articles on the topic.",
+        "Markets open at 09:30 and close at 16:00.",
+        "It was the 7th straight week of gains.",
+        "Call +1 212-555-0199 for details.",
+        "Outflows lasted three consecutive months and 24 hours.",
+        "The rally began in 2024.",
+        "Top 10 coins by market cap.",
+    ],
+)
+def test_years_dates_times_ordinals_counts_and_phones_are_not_figures(
+    nlp_no_catalysts, text: str
+) -> None:
+    assert figures(nlp_no_catalysts, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [
+        ("Bitcoin fell 3% over the past 24 hours.", "24h"),
+        ("ETFs saw $500 million of outflows so far this month.", "month to date"),
+        ("Strategy (MSTR) reported a $1 billion loss in the fourth quarter of 2025.", "Q4 2025"),
+        ("ETFs saw $100 million of inflows on Monday.", "Monday"),
+        ("Ether gained 12% this month.", "this month"),
+    ],
+)
+def test_periods(nlp_no_catalysts, text: str, period: str) -> None:
+    assert only(nlp_no_catalysts, text).period == period
+
+
+@pytest.mark.parametrize(
+    ("text", "qualifier"),
+    [
+        ("More than $2.60 billion was wiped out.", "more than"),
+        ("Liquidations topped out at up to $1 billion.", "up to"),
+        ("The market cap is above $2 trillion.", "above"),
+        ("The altcoin market is below $1 trillion.", "below"),
+        ("Nearly $300 million left ETFs.", "nearly"),
+    ],
+)
+def test_qualifiers(nlp_no_catalysts, text: str, qualifier: str) -> None:
+    assert only(nlp_no_catalysts, text).qualifier == qualifier
+
+
+@pytest.mark.parametrize(
+    ("text", "negative"),
+    [
+        ("ETFs recorded an outflow of $258 million.", True),
+        ("ETFs recorded an inflow of $258 million.", False),
+        ("Bitcoin gave up 3.1% on Monday.", True),
+        ("Bitcoin jumped 3.1% on Monday.", False),
+        ("The crypto market lost $2.65 million in a day.", True),
+        ("The firm reported a net profit of $2 billion.", False),
+        ("Bitcoin dropped to $60,000.", False),  # a price level keeps its sign
+    ],
+)
+def test_sign_from_context(nlp_no_catalysts, text: str, negative: bool) -> None:
+    assert (only(nlp_no_catalysts, text).value < 0) is negative
+
+
+def test_headline_and_body_disagreeing_by_orders_of_magnitude_is_a_conflict(
+    nlp_no_catalysts,
+) -> None:
+    text = (
+        "Crypto market loses $2.65 billion as Bitcoin dips\n\n"
+        "The crypto market lost $2.65 million in the last 24 hours. "
+        "Bitcoin touched $60,000 on Friday."
+    )
+    conflicts = analyze(nlp_no_catalysts(text)).conflicts
+    assert len(conflicts) == 1
+    conflict = conflicts[0]
+    assert conflict.metric == "market_cap_change"
+    assert {conflict.first.text, conflict.second.text} == {"$2.65 billion", "$2.65 million"}
+    assert "1,000" in conflict.reason
+
+
+def test_consistent_figures_are_no_conflict(nlp_no_catalysts) -> None:
+    text = (
+        "ETF outflows reach $258 million\n\n"
+        "Spot ETFs saw an outflow of $258 million on Thursday and $500 million so far this month."
+    )
+    assert analyze(nlp_no_catalysts(text)).conflicts == []
+
+
+def test_the_seed_article_shape(nlp_no_catalysts) -> None:
+    """A page in the shape of the seed (our own sentences): the figures researchers need."""
+    text = (
+        "Bitcoin dips to $60,000 as liquidations mount\n\n"
+        "Roughly 585,000 traders were liquidated in derivatives over the last 24 hours, resulting "
+        "in a $2.62 billion wipeout of bullish positions. The derivatives market Open Interest "
+        "(OI) has dropped to $95.73 billion on Friday. The long-to-short ratio is at 0.9594. "
+        "The Fear and Greed Index reading falls to 5 on Friday.\n\n"
+        "Spot Bitcoin ETFs saw an outflow of $258 million on Thursday, amounting to more than "
+        "$500 million so far this month."
+    )
+    got = {(f.text, f.metric, f.value) for f in figures(nlp_no_catalysts, text)}
+    assert got == {
+        ("$60,000", "price", 60000.0),
+        ("585,000", "count_traders", 585000.0),
+        ("$2.62 billion", "liquidations", 2.62e9),
+        ("$95.73 billion", "open_interest", 9.573e10),
+        ("0.9594", "long_short_ratio", 0.9594),
+        ("5", "fear_greed_index", 5.0),
+        ("$258 million", "etf_flow", -2.58e8),
+        ("$500 million", "etf_flow", -5e8),
+    }
+
+
+def test_every_metric_of_the_vocabulary_is_described() -> None:
+    metrics, etf_tickers = load_metrics(MODELS_DIR / "metrics.yaml")
+    required = {"price", "price_change", "market_cap", "liquidations", "open_interest",
+                "long_short_ratio", "funding_rate", "fear_greed_index", "etf_flow", "net_income",
+                "operating_income", "trading_volume", "holdings", "share_price",
+                "share_price_change", "count_traders", "inflation_rate", "interest_rate", "other"}
+    assert required <= set(metrics)
+    assert all(spec.description for spec in metrics.values())
+    assert "IBIT" in etf_tickers
+
+
+def test_a_metrics_file_with_an_unknown_key_is_refused(tmp_path) -> None:
+    path = tmp_path / "metrics.yaml"
+    path.write_text("metrics:\n  other: {description: x, units: [count], trigers: []}\n")
+    with pytest.raises(ValueError, match="trigers"):
+        load_metrics(path)
+
+
+def test_components_work_in_a_user_pipeline_without_a_parser() -> None:
+    """A blank pipeline with a sentencizer: results still land on the Doc."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("newsignal_entities")
+    nlp.add_pipe("newsignal_figures")
+    nlp.add_pipe("newsignal_conflicts")
+    doc = nlp("Bitcoin fell 4.3% to $60,000.")
+    found = [(s._.figure.value, s._.figure.unit) for s in doc.spans["figures"]]
+    assert found == [(-4.3, "percent"), (60000.0, "USD")]
+    assert doc._.conflicts == []

@@ -1,0 +1,110 @@
+"""The gold articles: each file is sound, and the pipeline keeps its accuracy floors on them.
+
+Adding a case means adding `models/data/gold/markup/<name>.md` and writing its `.txt`/`.json`
+with `pipeline.evaluation.nlp.write_gold`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.evaluation.nlp import (
+    SCORED_LABELS,
+    evaluate_entities,
+    evaluate_figures,
+    parse_markup,
+)
+from pipeline.nlp import MODELS_DIR, analyze
+
+GOLD_DIR = MODELS_DIR / "data" / "gold"
+GOLD_TEXTS = sorted(GOLD_DIR.glob("*.txt"))
+
+# Floors (the task's quality bar); measured values are in models/ENTITIES_FIGURES_CARD.md.
+FIGURE_VALUE_UNIT_F1 = 0.95
+FIGURE_METRIC_ACCURACY = 0.85
+FIGURE_SIGN_ACCURACY = 0.95
+ENTITY_F1 = {"ASSET": 0.90, "EXCHANGE": 0.90, "LAW": 0.90, "GOV_BODY": 0.90}
+
+
+def test_there_are_enough_gold_articles() -> None:
+    assert len(GOLD_TEXTS) >= 12
+
+
+@pytest.mark.parametrize("text_path", GOLD_TEXTS, ids=[p.stem for p in GOLD_TEXTS])
+def test_gold_article(text_path: Path, nlp_no_catalysts) -> None:
+    text = text_path.read_text(encoding="utf-8")
+    gold = json.loads(text_path.with_suffix(".json").read_text(encoding="utf-8"))
+    # The files are what their markup says, and every offset points at its own text.
+    markup = GOLD_DIR / "markup" / f"{text_path.stem}.md"
+    assert parse_markup(markup.read_text(encoding="utf-8")) == (text, gold)
+    for entity in gold["entities"]:
+        assert text[entity["start"] : entity["end"]] == entity["text"]
+        assert entity["label"] in SCORED_LABELS
+    for figure in gold["figures"]:
+        assert text[figure["start"] : figure["end"]] == figure["text"]
+    # The pipeline finds most of this article's figures, each with offsets into the text.
+    found = analyze(nlp_no_catalysts(text)).figures
+    for figure in found:
+        assert text[figure.start_char : figure.end_char] == figure.text
+    found_spans = [(f.start_char, f.end_char) for f in found]
+    hits = sum(
+        any(start < g["end"] and g["start"] < end for start, end in found_spans)
+        for g in gold["figures"]
+    )
+    assert hits >= 0.75 * len(gold["figures"])
+
+
+@pytest.fixture(scope="module")
+def entity_report(nlp_no_catalysts):
+    return evaluate_entities(GOLD_DIR, nlp_no_catalysts)
+
+
+@pytest.fixture(scope="module")
+def figure_report(nlp_no_catalysts):
+    return evaluate_figures(GOLD_DIR, nlp_no_catalysts)
+
+
+@pytest.mark.parametrize("label", sorted(ENTITY_F1))
+def test_entity_f1_floor(entity_report, label: str) -> None:
+    score = entity_report.per_label[label]
+    assert score.f1 >= ENTITY_F1[label], entity_report.format()
+
+
+def test_figure_floors(figure_report) -> None:
+    summary = figure_report.format()
+    assert figure_report.value_unit.f1 >= FIGURE_VALUE_UNIT_F1, summary
+    assert figure_report.metric_accuracy >= FIGURE_METRIC_ACCURACY, summary
+    assert figure_report.sign_accuracy >= FIGURE_SIGN_ACCURACY, summary
+
+
+def test_reports_serialise_for_the_cli(entity_report, figure_report) -> None:
+    entities = json.loads(json.dumps(entity_report.to_dict()))
+    assert set(entities["per_label"]) == set(SCORED_LABELS)
+    assert entities["articles"] == len(GOLD_TEXTS)
+    figures = json.loads(json.dumps(figure_report.to_dict()))
+    assert figures["matched"] == figure_report.value_unit.true_positives
+    assert "F1" in figure_report.format() and "ASSET" in entity_report.format()
+
+
+def test_evaluation_counts_a_wrong_figure_as_an_error(tmp_path, nlp_no_catalysts) -> None:
+    """Fault injection: a gold value the text does not state is a miss, and the found one extra."""
+    markup = "ETFs saw an outflow of ⟪$258 million|v=-2.58e9;u=USD;m=etf_flow⟫ on Thursday."
+    text, annotations = parse_markup(markup)
+    (tmp_path / "wrong.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "wrong.json").write_text(json.dumps(annotations), encoding="utf-8")
+    report = evaluate_figures(tmp_path, nlp_no_catalysts)
+    assert (report.value_unit.true_positives, report.value_unit.false_negatives) == (0, 1)
+    assert report.value_unit.false_positives == 1
+
+
+@pytest.mark.parametrize(
+    "markup",
+    ["⟦Bitcoin|ASSET|BTC", "Bitcoin⟧", "⟦Bitcoin⟧", "⟦Bitcoin|COIN|BTC⟧", "⟪5|u=USD⟫",
+     "⟪5|v=5;u=USD;z=1⟫"],
+)
+def test_bad_markup_is_refused(markup: str) -> None:
+    with pytest.raises(ValueError):
+        parse_markup(markup)
