@@ -222,22 +222,22 @@ class FigureFinder:
         self.anchors.add("MARKET", [nlp.make_doc(a) for a in MARKET_ANCHORS])
 
     # -- candidates ------------------------------------------------------------------------
-    def _candidates(self, doc: Doc) -> list[_Candidate]:
-        text = doc.text
+    def _candidates(self, doc: Doc, text: str, ents: list[Span]) -> list[_Candidate]:
         raw = list(numbers.find_quantities(text))
         candidates: list[_Candidate] = []
         for start, end, quantity in raw:
-            candidate = self._with_unit(doc, start, end, quantity)
+            candidate = self._with_unit(text, ents, start, end, quantity)
             if candidate is not None:
                 candidates.append(candidate)
         return _merge_ranges(text, candidates)
 
-    def _with_unit(self, doc: Doc, start: int, end: int, quantity: Quantity) -> _Candidate | None:
-        text = doc.text
+    def _with_unit(
+        self, text: str, ents: list[Span], start: int, end: int, quantity: Quantity
+    ) -> _Candidate | None:
         unit = quantity.unit
         if quantity.code is not None:
             code_start = text.rindex(quantity.code, start, end)
-            ticker = _asset_ticker_at(doc, code_start, end)
+            ticker = _asset_ticker_at(ents, code_start, end)
             if ticker is not None:
                 unit = ticker
             else:  # an upper-case word that is no asset ("2025 US"): the number alone
@@ -247,7 +247,7 @@ class FigureFinder:
             following = re.match(r"\s+", text[end:])
             if following:
                 after = end + following.end()
-                for ent in doc.ents:
+                for ent in ents:
                     if ent.start_char == after and ent.label_ == "ASSET" and ent._.ticker:
                         unit, end = ent._.ticker, ent.end_char
                         break
@@ -264,9 +264,11 @@ class FigureFinder:
         ]
         co_hits = [(doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc)]
         anchors = [(s, e) for _, s, e in self.anchors(doc)]
+        # Doc.text and Doc.ents are rebuilt on every access: read them once.
+        text, ents = doc.text, list(doc.ents)
         candidates = [
             (candidate, doc.char_span(candidate.start, candidate.end, alignment_mode="expand"))
-            for candidate in self._candidates(doc)
+            for candidate in self._candidates(doc, text, ents)
         ]
         # Tokens inside any figure: an asset there is that figure's unit, not another's subject.
         in_figures = {t.i for _, span in candidates if span is not None for t in span}
@@ -275,8 +277,11 @@ class FigureFinder:
         for candidate, span in candidates:
             if span is None or any(t.i in taken for t in span):
                 continue
+            sent = _sentence(doc, span)
             context = _Context(
-                doc, span, _sentence(doc, span), trigger_hits, co_hits, anchors, in_figures
+                doc, text, span, sent,
+                [e for e in ents if sent.start <= e.start and e.end <= sent.end], ents,
+                trigger_hits, co_hits, anchors, in_figures,
             )
             figure = self._figure(context, candidate)
             if figure is None:
@@ -288,8 +293,7 @@ class FigureFinder:
         return doc
 
     def _figure(self, ctx: _Context, candidate: _Candidate) -> Figure | None:
-        doc, span, sent = ctx.doc, ctx.span, ctx.sent
-        text = doc.text
+        doc, span, sent, text = ctx.doc, ctx.span, ctx.sent, ctx.text
         hits = [(m, s, e) for m, s, e in ctx.trigger_hits if sent.start <= s and e <= sent.end]
         unit = candidate.unit
         if unit is None:
@@ -356,7 +360,7 @@ class FigureFinder:
     ) -> str:
         doc, span = ctx.doc, ctx.span
         kind = unit_kind(unit)
-        previous = _previous_word(doc, span)
+        previous = _previous_word(ctx.text, span)
         # "under $3,000", "around $0.41": a qualifier that places a level
         positional = _raw_previous(doc, span) in POSITIONAL_WORDS
         level = previous in LEVEL_WORDS or positional
@@ -429,7 +433,7 @@ class FigureFinder:
 
     def _asset_entity(self, ctx: _Context) -> Span | None:
         doc, span, sent = ctx.doc, ctx.span, ctx.sent
-        candidates: list[Span] = [ent for ent in sent.ents if _is_subject_entity(ctx, ent)]
+        candidates: list[Span] = [ent for ent in ctx.sent_ents if _is_subject_entity(ctx, ent)]
         candidates += [
             Span(doc, s, e, label="MARKET")
             for s, e in ctx.anchors
@@ -453,8 +457,11 @@ class _Context:
     """One figure candidate and what the document around it offers."""
 
     doc: Doc
+    text: str
     span: Span
     sent: Span  # the figure's sentence, cut at paragraph breaks (headlines have no full stop)
+    sent_ents: list[Span]
+    ents: list[Span]
     trigger_hits: list[tuple[str, int, int]]
     co_hits: list[tuple[str, int, int]]
     anchors: list[tuple[int, int]]
@@ -476,7 +483,7 @@ def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
 def _asset_before(ctx: _Context) -> float | None:
     """Distance to the nearest subject entity left of the figure in its sentence, if any."""
     doc, span = ctx.doc, ctx.span
-    for ent in reversed(ctx.sent.ents):
+    for ent in reversed(ctx.sent_ents):
         if ent.end <= span.start and _is_subject_entity(ctx, ent):
             return span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
     return None
@@ -485,8 +492,8 @@ def _asset_before(ctx: _Context) -> float | None:
 def _asset_in_paragraph(ctx: _Context) -> Span | None:
     """The last subject entity before the figure in the same paragraph (earlier sentences too)."""
     doc, span = ctx.doc, ctx.span
-    paragraph_start = doc.text.rfind("\n\n", 0, span.start_char)
-    for ent in reversed(doc.ents):
+    paragraph_start = ctx.text.rfind("\n\n", 0, span.start_char)
+    for ent in reversed(ctx.ents):
         if ent.end_char <= span.start_char and ent.start_char > paragraph_start:
             if _is_subject_entity(ctx, ent):
                 return ent
@@ -497,7 +504,7 @@ def _asset_in_document(ctx: _Context, labels: tuple[str, ...]) -> Span | None:
     """The subject entity with `labels` named most often before the figure (latest on a tie)."""
     counts: Counter[str] = Counter()
     latest: dict[str, Span] = {}
-    for ent in ctx.doc.ents:
+    for ent in ctx.ents:
         if ent.end <= ctx.span.start and ent.label_ in labels and _is_subject_entity(ctx, ent):
             counts[ent._.ticker] += 1
             latest[ent._.ticker] = ent
@@ -542,8 +549,8 @@ def _sentence(doc: Doc, span: Span) -> Span:
     return doc[start:end]
 
 
-def _asset_ticker_at(doc: Doc, start: int, end: int) -> str | None:
-    for ent in doc.ents:
+def _asset_ticker_at(ents: list[Span], start: int, end: int) -> str | None:
+    for ent in ents:
         if ent.start_char <= start and end <= ent.end_char and ent.label_ == "ASSET":
             return ent._.ticker
     return None
@@ -590,9 +597,9 @@ def _scale_of(text: str) -> float:
     return quantity.scale
 
 
-def _previous_word(doc: Doc, span: Span) -> str:
+def _previous_word(text: str, span: Span) -> str:
     """The word before the figure, a qualifier ("more than", "roughly") and article skipped."""
-    before = doc.text[max(0, span.start_char - 40) : span.start_char].rsplit("\n", 1)[-1]
+    before = text[max(0, span.start_char - 40) : span.start_char].rsplit("\n", 1)[-1]
     match = _QUALIFIER_RE.search(before[-30:])
     if match is not None:
         before = before[: len(before) - (len(before[-30:]) - match.start(1))]

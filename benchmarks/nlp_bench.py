@@ -1,0 +1,74 @@
+"""How much our entity, figure and conflict components add to bare `en_core_web_sm`.
+
+Runs `nlp.pipe` over the same texts (the gold articles, repeated) with `load_base_model()` and
+with `build_nlp(catalysts=False)`, after a warm-up, best of several rounds each, and prints the
+ratio. Goal: at most 1.30. `build_nlp` leaves out spaCy's lemmatizer, so the ratio against the
+same base without it is printed too: that one is what our components alone cost. Not a test:
+timings depend on the machine and its load.
+
+    .venv/bin/python benchmarks/nlp_bench.py [--repeat 8] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GOLD_DIR = REPO_ROOT / "models" / "data" / "gold"
+
+
+def texts(repeat: int) -> list[str]:
+    articles = [p.read_text(encoding="utf-8") for p in sorted(GOLD_DIR.glob("*.txt"))]
+    return articles * repeat
+
+
+def time_once(nlp, corpus: list[str]) -> float:
+    started = time.perf_counter()
+    for _doc in nlp.pipe(corpus, batch_size=32):
+        pass
+    return time.perf_counter() - started
+
+
+def best_times(pipelines: dict, corpus: list[str], rounds: int) -> dict[str, float]:
+    """Best time of each pipeline; rounds interleave them so load changes hit all alike."""
+    for nlp in pipelines.values():
+        list(nlp.pipe(corpus[:4]))  # warm-up: lazy initialisation, caches
+    best = {name: float("inf") for name in pipelines}
+    for _ in range(rounds):
+        for name, nlp in pipelines.items():
+            best[name] = min(best[name], time_once(nlp, corpus))
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=8, help="copies of the gold corpus")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds; the best counts")
+    args = parser.parse_args(argv)
+
+    from pipeline.nlp import build_nlp, load_base_model
+
+    corpus = texts(args.repeat)
+    characters = sum(map(len, corpus))
+    times = best_times(
+        {
+            "base": load_base_model(),
+            "base_no_lemma": load_base_model(exclude=["lemmatizer"]),
+            "ours": build_nlp(catalysts=False),
+        },
+        corpus,
+        args.rounds,
+    )
+    base, base_no_lemma, ours = times["base"], times["base_no_lemma"], times["ours"]
+    print(f"{len(corpus)} texts, {characters:,} characters, best of {args.rounds} rounds")
+    print(f"en_core_web_sm (load_base_model)           {base:7.2f} s")
+    print(f"en_core_web_sm without lemmatizer          {base_no_lemma:7.2f} s")
+    print(f"build_nlp(catalysts=False)                 {ours:7.2f} s")
+    print(f"ratio ours / bare                          {ours / base:7.2f}  (goal <= 1.30)")
+    print(f"ratio ours / bare without lemmatizer       {ours / base_no_lemma:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
