@@ -84,7 +84,7 @@ def test_shares_decline_then_close(nlp_no_catalysts) -> None:
 @pytest.mark.parametrize(
     ("text", "low", "high", "unit"),
     [
-        ("Fees ranged from none up to a band of $1.2 million to $3.5 million.", 1.2e6, 3.5e6, "USD"),
+        ("Fees sit in a band of $1.2 million to $3.5 million.", 1.2e6, 3.5e6, "USD"),
         ("Analysts expect inflation between 4% and 5% next year.", 4.0, 5.0, "percent"),
         ("The stock could move 4-5% on the news.", 4.0, 5.0, "percent"),
         ("Losses could reach $1.2 to $3.5 million.", 1.2e6, 3.5e6, "USD"),

@@ -28,7 +28,9 @@ from spacy.language import Language
 from pipeline.nlp import analyze
 from pipeline.records import Figure
 
-SCORED_LABELS = ("ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY")
+SCORED_LABELS = (
+    "ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
+)
 VALUE_TOLERANCE = 0.005
 _FIGURE_KEYS = {"v": "value", "h": "value_high", "u": "unit", "m": "metric", "a": "asset",
                 "p": "period", "q": "qualifier"}

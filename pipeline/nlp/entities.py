@@ -32,7 +32,9 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 TICKER_LABELS = frozenset({"ASSET", "COMPANY", "EXCHANGE"})
-CUSTOM_LABELS = ("ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY")
+CUSTOM_LABELS = (
+    "ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
+)
 # Words after a ticker that show it is one ("LINK price", "SAND futures").
 TICKER_CONTEXT_AFTER = frozenset(
     {"price", "prices", "token", "tokens", "coin", "coins", "holders", "futures", "perpetual",
@@ -40,7 +42,9 @@ TICKER_CONTEXT_AFTER = frozenset(
      "rallied", "surged", "jumped", "slid", "dropped", "fell", "rose", "gained", "trades", "traded"}
 )
 PAIR_QUOTES = frozenset({"USDT", "USD", "USDC", "BTC", "ETH", "KRW", "EUR"})
-DETERMINERS = frozenset({"a", "an", "the", "this", "that", "our", "its", "their", "his", "her", "new"})
+DETERMINERS = frozenset(
+    {"a", "an", "the", "this", "that", "our", "its", "their", "his", "her", "new"}
+)
 POSSESSIVES = ("'s", "’s", "'", "’")
 
 
@@ -180,7 +184,8 @@ def _propagated(doc: Doc, rules: dict[str, _Rule]) -> list[Span]:
 
 @Language.factory("newsignal_entities", default_config={"patterns_dir": None})
 def make_entities(nlp: Language, name: str, patterns_dir: str | None) -> EntityRuler:
-    directory = Path(patterns_dir) if patterns_dir else Path(__file__).parents[2] / "models/patterns"
+    default = Path(__file__).parents[2] / "models" / "patterns"
+    directory = Path(patterns_dir) if patterns_dir else default
     return EntityRuler(nlp, name, load_patterns(directory))
 
 
@@ -195,7 +200,7 @@ COUNTRY_NAMES = frozenset(
 
 @Language.component("newsignal_entity_cleanup")
 def entity_cleanup(doc: Doc) -> Doc:
-    """After `ner`: GPE countries -> COUNTRY; "Saylor's" -> "Saylor" for people and organisations."""
+    """After `ner`: GPE countries -> COUNTRY; "Saylor's" -> "Saylor" (people, organisations)."""
     cleaned: list[Span] = []
     for ent in doc.ents:
         label = ent.label_

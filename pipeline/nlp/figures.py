@@ -78,8 +78,9 @@ NEGATIVE_CUES = frozenset(
      "slid", "slide", "plunged", "plunge", "tumbled", "sank", "shed", "sheds", "lower", "decrease",
      "decreased", "negative", "withdrawals", "withdrew", "redemptions", "sold", "sell", "sells",
      "selling", "dumped", "offloaded", "retreated", "slumped", "dipped", "dip", "dips", "crashed",
-     "plummeted", "erased", "erases", "bleeding", "pulled", "shrank", "slipped", "sheds", "off",
-     "deficit", "bleed", "bleeds", "cut", "cuts", "lowered", "eased", "eases", "leave", "left", "exit", "exited", "slides", "sinks", "tumbles", "plunges"}
+     "plummeted", "erased", "erases", "bleeding", "pulled", "shrank", "slipped", "off", "deficit",
+     "bleed", "bleeds", "cut", "cuts", "lowered", "eased", "eases", "leave", "left", "exit",
+     "exited", "slides", "sinks", "tumbles", "plunges"}
 )
 POSITIVE_CUES = frozenset(
     {"inflow", "inflows", "profit", "profits", "income", "gain", "gains", "gained", "rose", "rise",
@@ -99,19 +100,23 @@ QUALIFIERS: tuple[tuple[str, str], ...] = (
     ("as much as", "up to"), ("as high as", "up to"), ("an estimated", "roughly"),
 )
 _QUALIFIER_RE = re.compile(
-    r"(?:^|\W)(" + "|".join(re.escape(words) for words, _ in sorted(QUALIFIERS, key=lambda q: -len(q[0])))
+    r"(?:^|\W)("
+    + "|".join(re.escape(words) for words, _ in sorted(QUALIFIERS, key=lambda q: -len(q[0])))
     + r")\s+(?:a\s+|an\s+|the\s+)?$",
     re.IGNORECASE,
 )
 _WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
+_MONTH_NAMES = (
+    "January|February|March|April|May|June|July|August|September|October|November|December"
+)
 PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (re.compile(r"\b(?:last|past|previous)\s+24\s+hours\b|\b24[- ]?h(?:ours?|r)?\b|\bon the day\b",
                 re.I), "24h"),
     (re.compile(r"\b(?:so far this month|month[- ]to[- ]date|MTD)\b", re.I), "month to date"),
     (re.compile(r"\b(?:so far this year|year[- ]to[- ]date|YTD)\b", re.I), "year to date"),
     (re.compile(r"\b(?:this|last|past|previous)\s+(?:week|month|quarter|year)\b", re.I), None),
-    (re.compile(r"\b(?:past|last)\s+(?:\w+\s+)?(?:days|weeks|months|years|sessions)\b", re.I), None),
+    (re.compile(r"\b(?:past|last)\s+(?:\w+\s+)?(?:days|weeks|months|years|sessions)\b", re.I),
+     None),
     (re.compile(r"\bQ[1-4]\s+(?:of\s+)?(?:19|20)\d\d\b|\bQ[1-4]\b"), None),
     (re.compile(r"\b(?:first|second|third|fourth)[- ]quarter(?:\s+of)?(?:\s+(?:19|20)\d\d)?\b",
                 re.I), None),
@@ -140,10 +145,10 @@ INHERITED_ASSET_LABELS: dict[str, tuple[str, ...]] = {
     "etf_flow": ("ASSET",), "open_interest": (), "long_short_ratio": (), "funding_rate": (),
     "hash_rate": ("ASSET",),
 }
-MARKET_ANCHORS = ("crypto market", "cryptocurrency market", "altcoin market", "digital asset market",
-                  "crypto markets", "total crypto market", "altcoins", "stablecoin market",
-                  "the market", "broader market", "crypto industry", "stablecoin", "stablecoins",
-                  "stablecoin supply")
+MARKET_ANCHORS = ("crypto market", "cryptocurrency market", "altcoin market",
+                  "digital asset market", "crypto markets", "total crypto market", "altcoins",
+                  "stablecoin market", "the market", "broader market", "crypto industry",
+                  "stablecoin", "stablecoins", "stablecoin supply")
 
 
 @dataclass(slots=True)
@@ -661,7 +666,9 @@ def _canonical_period(phrase: str) -> str:
         year = next((w for w in words if w.isdigit()), "")
         return f"{quarter} {year}".strip()
     joined = " ".join(words)
-    match = re.match(r"(first|second|third|fourth)[- ]quarter(?:\s+of)?(?:\s+(\d{4}))?", joined, re.I)
+    match = re.match(
+        r"(first|second|third|fourth)[- ]quarter(?:\s+of)?(?:\s+(\d{4}))?", joined, re.I
+    )
     if match:
         return f"{_QUARTER_WORDS[match.group(1).lower()]} {match.group(2) or ''}".strip()
     return re.sub(r"\s+of\s+", " ", joined).strip()
@@ -679,14 +686,17 @@ CONFLICT_RATIO = 100.0  # two orders of magnitude
 
 @Language.component("newsignal_conflicts")
 def find_conflicts(doc: Doc) -> Doc:
-    """Same metric, unit, asset and period (an unstated period matches any) with values >= 100x apart."""
+    """Same metric, unit, asset and period (no period matches any), values >= 100x apart."""
     figures = [span._.figure for span in doc.spans.get("figures", []) if span._.figure]
     conflicts: list[Conflict] = []
     for index, first in enumerate(figures):
         if first.metric == "other" or first.value == 0:
             continue
         for second in figures[index + 1 :]:
-            if (second.metric, second.unit, second.asset) != (first.metric, first.unit, first.asset):
+            same = (second.metric, second.unit, second.asset) == (
+                first.metric, first.unit, first.asset
+            )
+            if not same:
                 continue
             if first.period and second.period and first.period != second.period:
                 continue
