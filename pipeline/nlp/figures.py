@@ -58,7 +58,9 @@ PRICE_LEADS = frozenset({"to", "at", "touched", "touches", "hit", "hits", "reach
                          "was", "trades", "traded", "trading", "fetching", "costs", "past",
                          "beyond", "between", "and", "reclaim", "hold", "holds", "held", "of",
                          "as", "target", "targets", "targeting", "stands", "sits"})
-POSITIONAL_WORDS = frozenset({"under", "above", "below", "around", "near", "over", "beneath"})
+POSITIONAL_WORDS = frozenset({"under", "above", "below", "around", "near", "beneath"})
+LEVEL_VERBS = frozenset({"toward", "towards", "target", "targets", "targeting", "reclaim",
+                         "reclaimed", "retest", "retested", "tests", "tested", "breaks", "broke"})
 INDICATOR_BONUS = 0.5
 MAX_ASSET_DISTANCE = 15  # tokens (weighted): farther entities are another clause's subject
 CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figure
@@ -380,10 +382,11 @@ class FigureFinder:
                 best_metric, best_score = "price", 0.8 / (1 + asset_distance)
             elif kind == "percent" and not level:
                 best_metric, best_score = "price_change", 0.8 / (1 + asset_distance)
-        elif subject is None and kind == "currency" and price_lead:
-            # "a close under $1.85": a price level of the asset the paragraph is about
+        elif subject is None and kind == "currency" and (positional or previous in LEVEL_VERBS):
+            # "a close under $1.85": a price level of the asset the paragraph is about, unless
+            # the sentence names another metric
             if _asset_in_paragraph(ctx) is not None:
-                best_metric, best_score = "price", 0.3
+                best_metric, best_score = "price", 0.05
         for metric, start, end in hits:
             spec = self.metrics[metric]
             if kind not in spec.units:
