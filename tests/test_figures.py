@@ -240,3 +240,13 @@ def test_components_work_in_a_user_pipeline_without_a_parser() -> None:
     found = [(s._.figure.value, s._.figure.unit) for s in doc.spans["figures"]]
     assert found == [(-4.3, "percent"), (60000.0, "USD")]
     assert doc._.conflicts == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "$", "$$$ 5", "9" * 400, "$" + "9" * 400, "\n\n\n", "−−5%", "🚀 BTC 🚀 $1", "$1e999", "1,,000 BTC",
+     "between and", "4-", "-", "% % %", "Bitcoin\n\n$60,000\n\n", "₩", "0.000000001%"],
+)
+def test_odd_text_never_breaks_the_components(nlp_no_catalysts, text: str) -> None:
+    for figure in figures(nlp_no_catalysts, text):
+        assert math.isfinite(figure.value)

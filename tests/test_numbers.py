@@ -110,7 +110,8 @@ def test_an_upper_case_code_is_left_to_the_caller(text: str, value: float, code:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "dollars", "$", "1.2.3", "abc 5", "5 5", "$5 $6", "1,2", "Q4", "twenty", "5 m"],
+    ["", "dollars", "$", "1.2.3", "abc 5", "5 5", "$5 $6", "1,2", "Q4", "twenty", "5 m",
+     "$" + "9" * 400],
 )
 def test_not_a_quantity(text: str) -> None:
     with pytest.raises(ValueError):

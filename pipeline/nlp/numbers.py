@@ -154,6 +154,8 @@ def parse(text: str) -> Quantity:
     if match is None:
         raise ValueError(f"not a quantity: {text!r}")
     quantity = _quantity_of_match(match)
+    if not math.isfinite(quantity.value):
+        raise ValueError(f"not a finite quantity: {text!r}")
     if sign < 0:
         quantity = Quantity(-quantity.value, quantity.unit, quantity.scale, quantity.code)
     return quantity
@@ -171,7 +173,9 @@ def find_quantities(text: str) -> Iterator[tuple[int, int, Quantity]]:
             continue
         if end < len(text) and text[end].isalnum():
             continue
-        yield start, end, _quantity_of_match(match)
+        quantity = _quantity_of_match(match)
+        if math.isfinite(quantity.value):  # "$" and 400 nines is no amount anyone means
+            yield start, end, quantity
 
 
 _SCALE_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
