@@ -250,3 +250,17 @@ def test_components_work_in_a_user_pipeline_without_a_parser() -> None:
 def test_odd_text_never_breaks_the_components(nlp_no_catalysts, text: str) -> None:
     for figure in figures(nlp_no_catalysts, text):
         assert math.isfinite(figure.value)
+
+
+def test_a_gap_that_is_no_scale_slip_needs_the_same_stated_period(nlp_no_catalysts) -> None:
+    unrelated = (
+        "Bitcoin ETFs saw inflows of $7.3 million on Monday.\n\n"
+        "Since launch, Bitcoin ETFs have drawn net inflows of $1.2 billion."
+    )
+    assert analyze(nlp_no_catalysts(unrelated)).conflicts == []
+    same_day = (
+        "Bitcoin ETFs saw inflows of $7.3 million on Monday.\n\n"
+        "Bitcoin ETFs saw inflows of $1.2 billion on Monday."
+    )
+    (conflict,) = analyze(nlp_no_catalysts(same_day)).conflicts
+    assert (conflict.metric, conflict.period) == ("etf_flow", "Monday")

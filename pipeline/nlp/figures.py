@@ -489,10 +489,13 @@ def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
 
 
 def _asset_before(ctx: _Context) -> float | None:
-    """Distance to the nearest subject entity left of the figure in its sentence, if any."""
+    """Distance to the nearest asset or company left of the figure in its sentence, if any.
+
+    Exchanges are left out: what follows "Coinbase products rose to" is no price of COIN.
+    """
     doc, span = ctx.doc, ctx.span
     for ent in reversed(ctx.sent_ents):
-        if ent.end <= span.start and _is_subject_entity(ctx, ent):
+        if ent.end <= span.start and ent.label_ != "EXCHANGE" and _is_subject_entity(ctx, ent):
             return span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
     return None
 
@@ -606,13 +609,13 @@ def _scale_of(text: str) -> float:
 
 
 def _previous_word(text: str, span: Span) -> str:
-    """The word before the figure, a qualifier ("more than", "roughly") and article skipped."""
+    """The word before the figure; qualifiers ("more than"), articles and "record" skipped."""
     before = text[max(0, span.start_char - 40) : span.start_char].rsplit("\n", 1)[-1]
     match = _QUALIFIER_RE.search(before[-30:])
     if match is not None:
         before = before[: len(before) - (len(before[-30:]) - match.start(1))]
     words = re.findall(r"[\w'’]+|[^\w\s]", before)
-    while words and words[-1].lower() in ("a", "an", "the"):
+    while words and words[-1].lower() in ("a", "an", "the", "record", "fresh", "new"):
         words.pop()
     return words[-1].lower() if words else ""
 
@@ -685,38 +688,53 @@ def make_figures(nlp: Language, name: str, metrics_path: str | None) -> FigureFi
 
 
 CONFLICT_RATIO = 100.0  # two orders of magnitude
+SCALE_SLIP_TOLERANCE = 0.02  # "$2.65 billion" vs "$2.65 million": a power of ten apart, +-2%
 
 
 @Language.component("newsignal_conflicts")
 def find_conflicts(doc: Doc) -> Doc:
-    """Same metric, unit, asset and period (no period matches any), values >= 100x apart."""
+    """Figures of one metric, unit and asset that disagree by two orders of magnitude or more.
+
+    Rules read metrics from context, so two figures of "one metric" may be two different things;
+    to keep the flag worth a researcher's time, a pair counts only where the gap looks like a slip
+    of scale (the same digits a power of ten apart, e.g. a headline's "$2.65 billion" against the
+    body's "$2.65 million"; an unstated period matches any) or both state the same period.
+    """
     figures = [span._.figure for span in doc.spans.get("figures", []) if span._.figure]
     conflicts: list[Conflict] = []
     for index, first in enumerate(figures):
-        if first.metric == "other" or first.value == 0:
+        if first.metric == "other" or first.value == 0 or first.value_high is not None:
             continue
         for second in figures[index + 1 :]:
-            same = (second.metric, second.unit, second.asset) == (
-                first.metric, first.unit, first.asset
-            )
-            if not same:
-                continue
-            if first.period and second.period and first.period != second.period:
-                continue
-            if second.value == 0 or (first.value > 0) != (second.value > 0):
-                continue
-            ratio = max(abs(first.value), abs(second.value)) / min(
-                abs(first.value), abs(second.value)
-            )
-            if ratio >= CONFLICT_RATIO:
+            reason = _conflict_reason(first, second)
+            if reason is not None:
                 conflicts.append(
                     Conflict(
                         metric=first.metric,
                         period=first.period or second.period,
                         first=first,
                         second=second,
-                        reason=f"{first.text!r} and {second.text!r} differ {ratio:,.0f}-fold",
+                        reason=reason,
                     )
                 )
     doc._.conflicts = conflicts
     return doc
+
+
+def _conflict_reason(first: Figure, second: Figure) -> str | None:
+    same = (second.metric, second.unit, second.asset) == (first.metric, first.unit, first.asset)
+    if not same or second.value == 0 or second.value_high is not None:
+        return None
+    if (first.value > 0) != (second.value > 0):
+        return None
+    if first.period and second.period and first.period != second.period:
+        return None
+    ratio = max(abs(first.value), abs(second.value)) / min(abs(first.value), abs(second.value))
+    if ratio < CONFLICT_RATIO:
+        return None
+    power = 10 ** round(math.log10(ratio))
+    if abs(ratio / power - 1) <= SCALE_SLIP_TOLERANCE:
+        return f"{first.text!r} and {second.text!r}: same digits, {power:,}-fold apart"
+    if first.period and first.period == second.period:
+        return f"{first.text!r} and {second.text!r} ({first.period}) differ {ratio:,.0f}-fold"
+    return None
