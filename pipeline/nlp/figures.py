@@ -47,6 +47,8 @@ UNIT_KINDS = {
     "percentage_points": "percentage_points",
 }
 SHARE_METRICS = frozenset({"share_price", "share_price_change"})
+PRICE_MOVES = frozenset({"price_change", "share_price_change"})
+PRICE_MOVE_REACH = 6  # tokens (clause breaks count 3) from the asset to a move in currency
 CHANGE_METRICS = frozenset({"price_change", "market_cap_change", "share_price_change"})
 # Words before a figure that make it a level, not a change ("dropped to $60,000").
 LEVEL_WORDS = frozenset({"to", "at", "from", "near", "toward", "towards", "of", "above", "below",
@@ -400,6 +402,10 @@ class FigureFinder:
                 continue
             if metric in SHARE_METRICS and (subject is None or subject.label_ != "COMPANY"):
                 continue  # "a share of 61%" of a coin is no share price
+            if metric in PRICE_MOVES and kind == "currency" and (
+                asset_distance is None or asset_distance > PRICE_MOVE_REACH
+            ):
+                continue  # "the products have lost $740 million": no asset moved by that much
             if start <= span.start < end or start < span.end <= end:
                 continue  # the trigger is inside the figure ("10 BTC")
             before = end <= span.start
