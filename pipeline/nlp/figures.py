@@ -48,6 +48,8 @@ UNIT_KINDS = {
 }
 SHARE_METRICS = frozenset({"share_price", "share_price_change"})
 PRICE_MOVES = frozenset({"price_change", "share_price_change"})
+PRICES = frozenset({"price", "share_price"})
+MAX_PRICE = 1e7  # dollars per coin or share: above it a "price" is some other amount
 PRICE_MOVE_REACH = 6  # tokens (clause breaks count 3) from the asset to a move in currency
 CHANGE_METRICS = frozenset({"price_change", "market_cap_change", "share_price_change"})
 # Words before a figure that make it a level, not a change ("dropped to $60,000").
@@ -314,7 +316,9 @@ class FigureFinder:
             metric, unit = bare
         asset_span = self._asset_entity(ctx)
         if candidate.unit is not None:
-            metric = self._metric(ctx, unit, hits, _asset_before(ctx), asset_span)
+            metric = self._metric(
+                ctx, unit, candidate.value, hits, _asset_before(ctx), asset_span
+            )
         if asset_span is None and metric in INHERITED_ASSET_LABELS:
             asset_span = _asset_in_paragraph(ctx) or _asset_in_document(
                 ctx, INHERITED_ASSET_LABELS[metric]
@@ -365,7 +369,13 @@ class FigureFinder:
         return (best[1], best[2]) if best else None
 
     def _metric(
-        self, ctx: _Context, unit: str, hits, asset_distance: float | None, subject: Span | None
+        self,
+        ctx: _Context,
+        unit: str,
+        value: float,
+        hits,
+        asset_distance: float | None,
+        subject: Span | None,
     ) -> str:
         doc, span = ctx.doc, ctx.span
         kind = unit_kind(unit)
@@ -375,6 +385,7 @@ class FigureFinder:
         level = previous in LEVEL_WORDS or positional
         price_lead = previous in PRICE_LEADS or positional
         best_metric, best_score = "other", 0.0
+        indicator_subject = _indicator_before(ctx)
         # An asset or company named just before a currency figure, with no metric named, is its
         # price ("Bitcoin touched $60,000"); before a percentage, its price change.
         if asset_distance is not None:
@@ -382,17 +393,25 @@ class FigureFinder:
                 best_metric, best_score = "price", 1.5 / (1 + asset_distance)
             elif kind == "currency" and asset_distance <= 1:
                 best_metric, best_score = "price", 0.8 / (1 + asset_distance)
-            elif kind == "percent" and not level:
+            elif kind == "percent" and not level and not indicator_subject:
                 best_metric, best_score = "price_change", 0.8 / (1 + asset_distance)
         elif subject is None and kind == "currency" and (positional or previous in LEVEL_VERBS):
             # "a close under $1.85": a price level of the asset the paragraph is about, unless
             # the sentence names another metric
             if _asset_in_paragraph(ctx) is not None:
                 best_metric, best_score = "price", 0.05
+        if best_metric == "price" and abs(value) >= MAX_PRICE:
+            # "USDC stands at $75.4 billion": no coin costs that much, so it is its market value
+            best_metric = "market_cap" if subject is not None and subject.label_ == "ASSET" else ""
+            best_metric = best_metric or "other"
         for metric, start, end in hits:
             spec = self.metrics[metric]
             if kind not in spec.units:
                 continue
+            if metric in PRICES and abs(value) >= MAX_PRICE:
+                continue
+            if metric in PRICE_MOVES and indicator_subject:
+                continue  # "Mining difficulty rose 6.3%": the indicator moved, not a price
             if spec.with_any and not any(
                 m == metric and abs(s - span.start) <= CO_TRIGGER_WINDOW
                 for m, s, _ in ctx.co_hits
@@ -504,6 +523,14 @@ def _asset_before(ctx: _Context) -> float | None:
         if ent.end <= span.start and ent.label_ != "EXCHANGE" and _is_subject_entity(ctx, ent):
             return span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
     return None
+
+
+def _indicator_before(ctx: _Context) -> bool:
+    """An INDICATOR entity earlier in the figure's clause (no clause break in between)."""
+    for ent in reversed(ctx.sent_ents):
+        if ent.end <= ctx.span.start and ent.label_ == "INDICATOR":
+            return _breaks(ctx.doc, ent.end, ctx.span.start) == 0
+    return False
 
 
 def _asset_in_paragraph(ctx: _Context) -> Span | None:
