@@ -47,6 +47,7 @@ class Category:
     entity_labels: frozenset[str] = frozenset()
     figure_metrics: frozenset[str] = frozenset()
     examples: tuple[str, ...] = ()
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class Taxonomy:
                     entity_labels=frozenset(spec.get("entity_labels", ())),
                     figure_metrics=frozenset(spec.get("figure_metrics", ())),
                     examples=tuple(spec.get("examples", ())),
+                    weight=float(spec.get("weight", 1.0)),
                 )
                 for name, spec in raw["categories"].items()
             }
@@ -224,10 +226,11 @@ class CatalystTagger:
             ]
             labels = [ent.label_ for ent in sentence.ents]
             for category in self.taxonomy.categories.values():
+                if category.name not in scores:
+                    continue  # support alone (a company named, a price quoted) is no catalyst
                 support = 0.5 * sum(label in category.entity_labels for label in labels)
                 support += sum(f.metric in category.figure_metrics for f in figures)
-                if support and category.name in scores:
-                    scores[category.name] += support
+                scores[category.name] = (scores[category.name] + support) * category.weight
             result.append(
                 Candidate(doc, sentence, scores, assets=_assets(sentence), figures=figures)
             )
