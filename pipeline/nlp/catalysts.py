@@ -12,10 +12,12 @@ passed to `nlp.pipe`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 import yaml
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
@@ -105,21 +107,15 @@ class CategoryPrototypes:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.encoder = AutoModel.from_pretrained(path).eval()
         self.names = list(taxonomy.categories)
-        texts = [
-            [c.description, *c.examples] for c in taxonomy.categories.values()
-        ]
+        texts = [[c.description, *c.examples] for c in taxonomy.categories.values()]
         flat = self.embed([t for group in texts for t in group])
         prototypes, start = [], 0
         for group in texts:
             prototypes.append(flat[start : start + len(group)].mean(0))
             start += len(group)
-        import torch
-
         self.prototypes = torch.nn.functional.normalize(torch.stack(prototypes), dim=-1)
 
-    def embed(self, texts: Sequence[str]):
-        import torch
-
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
         with torch.inference_mode():
             batch = self.tokenizer(
                 list(texts), truncation=True, max_length=128, padding=True, return_tensors="pt"
@@ -204,7 +200,7 @@ class CatalystTagger:
         sentences = list(_sentences(doc))
         starts = [s.start for s in sentences]
         for match_id, start, end in self.matcher(doc):
-            index = _bisect_right(starts, start) - 1
+            index = bisect_right(starts, start) - 1
             if index < 0 or end > sentences[index].end:
                 continue  # a trigger across a sentence boundary is no trigger
             key = (sentences[index].start, sentences[index].end)
@@ -315,12 +311,6 @@ def _assets(sentence: Span) -> list[str]:
         if ticker and ticker not in tickers:
             tickers.append(ticker)
     return tickers
-
-
-def _bisect_right(values: list[int], value: int) -> int:
-    from bisect import bisect_right
-
-    return bisect_right(values, value)
 
 
 @Language.factory(
