@@ -26,7 +26,7 @@ from pipeline.feeds import canonicalize_url, refresh_feed
 from pipeline.fetch import Fetcher
 from pipeline.processing import ExtractedPage, Processor, batched
 from pipeline.records import Analysis, ArticleStatus, FeedEntry, FetchResult, RunReport
-from pipeline.store import Store, now_utc
+from pipeline.store import FeedState, Store, now_utc
 
 log = logging.getLogger(__name__)
 
@@ -65,23 +65,49 @@ def stop_on_signals(stop: StopFlag) -> Iterator[None]:
 # -- feeds ------------------------------------------------------------------------------------------
 
 
-async def _refresh_all(settings: Settings, store: Store, feeds: list[FeedConfig]):
+async def _refresh_all(settings: Settings, feeds: list[FeedConfig], states: list[FeedState]):
     async with Fetcher(settings) as fetcher:
-        states = [store.feed_state(feed.name, str(feed.url)) for feed in feeds]
         return await asyncio.gather(
             *(refresh_feed(fetcher, feed, state) for feed, state in zip(feeds, states))
         )
 
 
+@dataclass
+class CollectedEntries:
+    """The new entries of a run, and the feed states whose validators wait for those entries.
+
+    A feed's ETag, Last-Modified and body hash say "everything in this feed is handled". They are
+    saved only once the run has stored every new entry of that feed; saved earlier, a run killed
+    or cut short by `--max-articles` would leave entries that the next night's 304 hides for good.
+    """
+
+    entries: list[FeedEntry]
+    pending_states: dict[str, FeedState]
+
+    def commit_validators(self, store: Store, unhandled: list[FeedEntry]) -> None:
+        waiting = {entry.feed_name for entry in unhandled}
+        for name, state in self.pending_states.items():
+            if name not in waiting:
+                store.save_feed_state(state)
+
+
 def collect_entries(
     config: Config, store: Store, report: RunReport, *, since: datetime | None = None
-) -> list[FeedEntry]:
+) -> CollectedEntries:
     """Refresh every enabled feed, save its health, and return the entries not stored before."""
     feeds = config.enabled_feeds
-    refreshes = asyncio.run(_refresh_all(config.settings, store, feeds)) if feeds else []
+    states = [store.feed_state(feed.name, str(feed.url)) for feed in feeds]
+    refreshes = asyncio.run(_refresh_all(config.settings, feeds, states)) if feeds else []
     listed: list[FeedEntry] = []
-    for feed, refresh in zip(feeds, refreshes):
-        store.save_feed_state(refresh.state)
+    pending: dict[str, FeedState] = {}
+    for feed, before, refresh in zip(feeds, states, refreshes):
+        if refresh.error or refresh.not_modified:
+            store.save_feed_state(refresh.state)
+        else:  # health now, validators once the entries are stored
+            store.save_feed_state(replace(refresh.state, etag=before.etag,
+                                          last_modified=before.last_modified,
+                                          body_hash=before.body_hash))
+            pending[feed.name] = refresh.state
         if refresh.error:
             report.feed_errors[feed.name] = refresh.error
             log.warning("feed %s: %s", feed.name, refresh.error)
@@ -94,8 +120,7 @@ def collect_entries(
             entry for entry in refresh.entries
             if not (since and entry.published_at and entry.published_at < since)
         )
-    entries = select_new_entries(listed, store.known_entry).new
-    return entries
+    return CollectedEntries(select_new_entries(listed, store.known_entry).new, pending)
 
 
 # -- pages ------------------------------------------------------------------------------------------
@@ -132,12 +157,26 @@ class PageStream:
             except queue.Empty:
                 self._thread.join(timeout=0.1)
 
-    def __iter__(self) -> Iterator[tuple[FeedEntry, FetchResult]]:
-        while True:
+    def batches(self, size: int) -> Iterator[list[tuple[FeedEntry, FetchResult]]]:
+        """Up to `size` fetched pages at a time: waits for one, then takes only what has arrived,
+        so pages of a slow host are processed and committed as they come, not held for a full batch."""
+        finished = False
+        while not finished:
+            batch = []
             item = self.results.get()
-            if item is _END:
-                return
-            yield item
+            while True:
+                if item is _END:
+                    finished = True
+                    break
+                batch.append(item)
+                if len(batch) == size:
+                    break
+                try:
+                    item = self.results.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                yield batch
 
     def _run(self) -> None:
         try:
@@ -307,12 +346,14 @@ def run_pipeline(
     own_processor = processor is None
     processor = processor or Processor()
     try:
-        entries = collect_entries(config, store, report, since=since)
+        collected = collect_entries(config, store, report, since=since)
+        entries, left_for_later = collected.entries, []
         if max_articles is not None:
-            entries = entries[:max_articles]
+            entries, left_for_later = entries[:max_articles], entries[max_articles:]
         log.info("%d new entries from %d feeds", len(entries), len(config.enabled_feeds))
         process_entries(config.settings, store, entries, processor, report,
                         stop=stop, progress=progress)
+        collected.commit_validators(store, entries if report.interrupted else left_for_later)
     finally:
         if own_processor:
             processor.close()
@@ -337,7 +378,7 @@ def process_entries(
     writer = ArticleWriter(store, settings, processor.model, report.run_id)
     done = 0
     with PageStream(settings, entries) as pages:
-        for batch in batched(pages, processor.batch_size):
+        for batch in pages.batches(processor.batch_size):
             done += _store_batch(writer, processor, processor.extract(batch), counts, report, stop)
             if progress:
                 progress(done, len(entries))

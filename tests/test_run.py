@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from http_fixtures import (
     LocalServer,
     RecordedRequest,
@@ -41,9 +42,15 @@ GOOD = {
 KOREAN = (
     "<html><head><meta charset='euc-kr'><title>비트코인 시장 동향</title></head><body>"
     "<article><h1>비트코인, 주간 하락폭 확대</h1>"
-    + "<p>비트코인 가격이 이번 주 들어 큰 폭으로 하락하면서 투자 심리가 위축되고 있다. "
-    "시장 참여자들은 금리 결정과 현물 상장지수펀드 자금 흐름을 주시하고 있다.</p>" * 6
-    + "</article></body></html>"
+    "<p>비트코인 가격이 이번 주 들어 큰 폭으로 하락하면서 투자 심리가 위축되고 있다. "
+    "시장 참여자들은 금리 결정과 현물 상장지수펀드 자금 흐름을 주시하고 있다.</p>"
+    "<p>미국 현물 비트코인 상장지수펀드에서는 사흘 연속 자금이 빠져나갔다. "
+    "운용사별로는 대형 운용사 두 곳의 유출 규모가 가장 컸던 것으로 집계됐다.</p>"
+    "<p>파생상품 시장에서는 미결제약정이 줄어들고 롱 포지션 청산이 이어졌다. "
+    "공포탐욕지수는 극단적 공포 구간에 머물러 있다.</p>"
+    "<p>전문가들은 다음 주 발표될 물가 지표가 단기 방향을 결정할 것으로 보고 있다. "
+    "일부는 지지선이 무너질 경우 추가 하락 가능성을 경고했다.</p>"
+    "</article></body></html>"
 )
 FAULTS = {
     "/hang": ("failed", "timeout"),
@@ -153,8 +160,27 @@ def test_run_survives_every_fault_and_keeps_every_good_article(fault_server, tmp
         second = run_pipeline(config, store, processor=processor)
         assert second.counts.get("new", 0) == 0
         assert fault_server.hits["/feed.xml"] == 2
-        assert sum(fault_server.hits.values()) - hits_before == 2  # the two feeds only
+        fetched_again = sum(fault_server.hits.values()) - hits_before
+        assert fetched_again == 3  # the two feeds and robots.txt, which each run reads afresh
         assert store.feed_state("faults", config.feeds[0].url.unicode_string()).etag == '"v1"'
+
+
+def test_entries_left_by_max_articles_are_taken_by_the_next_run(tmp_path, nlp):
+    # The feed answers 304 on the second night; the entries cut off by --max-articles must not be
+    # hidden by it.
+    with SamplesServer() as server:
+        config = parse_config(yaml.safe_load(write_config(tmp_path / "feeds.yaml",
+                                                          server.base_url).read_text()))
+        processor = Processor(nlp)
+        with Store.open(tmp_path / "capped.db") as store:
+            first = run_pipeline(config, store, processor=processor, max_articles=4)
+            second = run_pipeline(config, store, processor=processor)
+            third = run_pipeline(config, store, processor=processor)
+            stored_count = store.connection.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert first.counts["new"] == 4
+    assert second.counts["new"] == 11
+    assert third.counts.get("new", 0) == 0
+    assert stored_count == 15
 
 
 def test_private_address_is_refused_not_fetched(tmp_path, nlp):
