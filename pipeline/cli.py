@@ -341,14 +341,14 @@ def classify(
 ) -> None:
     """Judge the direction of sentences; JSONL {"text", "direction", "confidence"} on stdout."""
     with user_errors():
-        from pipeline.direction import classify_lines, load_direction_model
+        from pipeline.direction import classify_lines
 
         if file is not None and not file.is_file():
             raise UserError(f"{file}: no such file")
         stream = file.open(encoding="utf-8") if file else sys.stdin
         with stream:
             lines = [line.rstrip("\n") for line in stream if line.strip()]
-        for row in classify_lines(lines, load_direction_model(model)):
+        for row in classify_lines(lines, _direction_model(model)):
             typer.echo(json.dumps(row, ensure_ascii=False))
 
 
@@ -417,13 +417,13 @@ def eval_direction(
 ) -> None:
     """Macro-F1, per-class scores, confusion matrix and calibration of the direction model."""
     with user_errors():
-        from pipeline.direction import load_direction_model
         from pipeline.evaluation.direction import evaluate_direction
 
         for path in data or []:
             if not path.is_file():
                 raise UserError(f"{path}: no such file")
-        _print_report(evaluate_direction(load_direction_model(model), extra=data or []), json_output)
+        report = evaluate_direction(_direction_model(model), extra_files=data or [])
+        _print_report(report, json_output)
 
 
 @train_app.command("direction")
@@ -432,6 +432,7 @@ def train_direction_command(
     extra: Annotated[Optional[list[Path]], typer.Option(help="Extra JSONL training data, e.g. review corrections.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs (recipe default when absent).")] = None,
+    version: Annotated[Optional[str], typer.Option(help="Version recorded in the model (default: today's date).")] = None,
 ) -> None:
     """Fine-tune the direction model on the twitter set plus the team's crypto set (CPU)."""
     with user_errors():
@@ -440,11 +441,21 @@ def train_direction_command(
         for path in extra or []:
             if not path.is_file():
                 raise UserError(f"{path}: no such file")
-        options = {"seed": seed, "extra": list(extra or [])}
+        options = {"seed": seed, "extra_files": list(extra or []), "version": version}
         if epochs is not None:
             options["epochs"] = epochs
         report = train_direction(output, **options)
         _print_report(report, False)
+
+
+def _direction_model(path_or_id: str | None):
+    """The shipped direction model, or the one named on the command line."""
+    from pipeline.direction import DEFAULT_MODEL_DIR, DirectionModel, DirectionModelError
+
+    try:
+        return DirectionModel.load(path_or_id or DEFAULT_MODEL_DIR)
+    except (DirectionModelError, OSError) as exc:
+        raise UserError(f"cannot load direction model {path_or_id or DEFAULT_MODEL_DIR}: {exc}") from exc
 
 
 def _existing_dir(path: Path) -> Path:

@@ -376,7 +376,8 @@ def read_twitter_csv(path: str | Path, source: str = "twitter") -> list[Example]
 def read_direction_jsonl(path: str | Path, source: str | None = None) -> list[Example]:
     """JSONL with `{"text", "direction", ...}` (the crypto set, review-app gold exports).
 
-    Lines that are not JSON objects with a text and a known direction are skipped and logged.
+    Lines of another `kind` (the figure and entity lines of a corrections export) are passed
+    over; other lines without a text and a known direction are skipped and logged.
     """
     examples: list[Example] = []
     path = Path(path)
@@ -385,6 +386,8 @@ def read_direction_jsonl(path: str | Path, source: str | None = None) -> list[Ex
             continue
         try:
             row = json.loads(line)
+            if isinstance(row, dict) and row.get("kind", "catalyst") != "catalyst":
+                continue
             text = str(row["text"]).strip()
             label = LABELS.index(Direction(str(row["direction"]).lower()))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -421,8 +424,8 @@ def train_direction(
     output_dir: str | Path = DEFAULT_MODEL_DIR,
     *,
     seed: int = 13,
-    epochs: int = 3,
-    trainable_layers: int = 3,
+    epochs: int = 4,
+    trainable_layers: int = 6,
     batch_size: int = 32,
     learning_rate: float = 1e-4,
     head_learning_rate: float = 1e-3,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -71,3 +72,45 @@ def test_console_script_runs_as_a_process():
     completed = subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"],
                                capture_output=True, text=True, check=False)
     assert completed.returncode == 0 and "newsignal" in completed.stdout
+
+
+def test_classify_reads_a_file_and_writes_jsonl(tmp_path):
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text(
+        "Spot bitcoin ETFs recorded outflows of $258 million as prices slid.\n\n"
+        "The exchange reported record revenue and raised its outlook.\n", encoding="utf-8")
+    result = runner.invoke(app, ["classify", str(sentences)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [row["direction"] for row in rows] == ["bearish", "bullish"]
+    assert all(set(row) == {"text", "direction", "confidence"} for row in rows)
+    assert all(0.33 < row["confidence"] <= 1 for row in rows)
+
+
+def test_classify_with_an_unloadable_model_is_exit_2(tmp_path):
+    result = runner.invoke(app, ["classify", "--model", str(tmp_path / "nothing-here")],
+                           input="Bitcoin rose.\n")
+    assert result.exit_code == 2
+    assert "cannot load direction model" in result.output and "Traceback" not in result.output
+
+
+def test_eval_direction_scores_review_gold_and_passes_over_figure_lines(tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    lines = [
+        {"kind": "catalyst", "text": "Ether ETFs took in $120 million of inflows on Monday.",
+         "direction": "bullish"},
+        {"kind": "figure", "text": "$120 million", "metric": "etf_flow", "value": 1.2e8},
+        {"kind": "catalyst", "text": "The exchange lost $40 million of user funds in a hack.",
+         "direction": "bearish"},
+    ]
+    gold.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = runner.invoke(app, ["eval", "direction", "--data", str(gold), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["sets"]["gold"]["examples"] == 2
+
+
+def test_eval_and_train_refuse_missing_data_files(tmp_path):
+    for command in (["eval", "direction", "--data"], ["train", "direction", "--extra"]):
+        result = runner.invoke(app, [*command, str(tmp_path / "absent.jsonl")])
+        assert result.exit_code == 2 and "no such file" in result.output, command

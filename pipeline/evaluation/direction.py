@@ -19,6 +19,7 @@ from pipeline.direction import (
     DEFAULT_TWITTER_DIR,
     LABELS,
     DirectionModel,
+    read_direction_jsonl,
     read_twitter_csv,
 )
 from pipeline.records import Direction
@@ -164,9 +165,11 @@ def evaluate_direction(
     *,
     twitter_dir: str | Path | None = DEFAULT_TWITTER_DIR,
     heldout_path: str | Path | None = DEFAULT_CRYPTO_DIR / "heldout.jsonl",
+    extra_files: Sequence[str | Path] = (),
     batch_size: int = 32,
 ) -> DirectionEvalReport:
-    """Evaluate on every set that is present: twitter `valid.csv` and the crypto held-out split."""
+    """Evaluate on every set that is present: twitter `valid.csv`, the crypto held-out split, and
+    each of `extra_files` (JSONL `{"text", "direction"}`, e.g. review corrections) as its own set."""
     if not isinstance(model, DirectionModel):
         model = DirectionModel.load(model or DEFAULT_MODEL_DIR)
     sets: dict[str, SetReport] = {}
@@ -185,6 +188,12 @@ def evaluate_direction(
             [_direction_index(r) for r in rows],
             [r.get("hard_case") for r in rows],
             batch_size,
+        )
+    for path in extra_files:
+        examples = read_direction_jsonl(path)
+        sets[Path(path).stem] = evaluate_texts(
+            model, Path(path).stem, [e.text for e in examples], [e.label for e in examples],
+            batch_size=batch_size,
         )
     return DirectionEvalReport(model=model.model_id, sets=sets)
 
