@@ -13,6 +13,7 @@ is rounded to 6 decimals, so exports do not show float noise (-0.15, not -0.1500
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -184,9 +185,13 @@ def plot_signal(rows: list[SignalRow], asset: str, output_path: str | Path) -> P
         count_axis.yaxis.get_major_locator().set_params(integer=True)
         count_axis.grid(axis="y", alpha=0.3)
         count_axis.legend(loc="upper left", fontsize=8, ncols=3)
-        step = max(1, len(days) // 12)
-        labels = [day.strftime("%d %b %Y") for day in days]
+        step = max(1, math.ceil(len(days) / 10))  # at most ten labels: they must not overlap
+        years = sorted({day.year for day in days})
+        label_format = "%d %b" if len(years) == 1 else "%d %b %Y"
+        labels = [day.strftime(label_format) for day in days]
         count_axis.set_xticks(list(slots)[::step], labels[::step])
+        if len(years) == 1:
+            count_axis.set_xlabel(f"Day (UTC), {years[0]}")
         count_axis.set_xlim(-0.6, len(days) - 0.4)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
