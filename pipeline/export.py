@@ -2,8 +2,8 @@
 
 `export_table(store, kind, output, fmt, filters)` streams one kind of row (EXPORT_KINDS) to a path,
 to `-` (standard output) or to an open stream, in constant memory, and returns the number of rows.
-`docs/exports.md` documents the contract; its column tables are generated from `COLUMNS` and a test
-keeps the two in step (`update_docs()` rewrites them).
+`docs/exports.md` documents the contract; the README's column tables are generated from `COLUMNS`
+and a test keeps the two in step (`update_docs()` rewrites them).
 
 Spreadsheet safety: in CSV, a text cell beginning with `=`, `+`, `-`, `@`, a tab or a carriage
 return would be run as a formula by spreadsheet programs, so it is written with a leading `'`
@@ -35,7 +35,7 @@ from pipeline.store.export_queries import TABLE_KINDS, export_rows
 if TYPE_CHECKING:  # pyarrow is imported only by Parquet exports: CSV runs start faster without it
     import pyarrow as pa
 
-DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "exports.md"
+DOCS_PATH = Path(__file__).resolve().parents[1] / "README.md"
 PARQUET_BATCH_ROWS = 10_000
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 CSV_LIST_SEPARATOR = ";"
@@ -472,7 +472,7 @@ DOCS_END = "<!-- end of generated columns -->"
 
 
 def columns_markdown() -> str:
-    """The column tables of docs/exports.md, one section per export kind."""
+    """The column tables of README.md, one section per export kind."""
     parts: list[str] = []
     for kind, columns in COLUMNS.items():
         parts.append(f"### `{kind}`\n\n| column | type | meaning |\n| --- | --- | --- |")
@@ -484,7 +484,7 @@ def columns_markdown() -> str:
 
 
 def update_docs(path: Path = DOCS_PATH) -> None:
-    """Rewrite the generated column tables in docs/exports.md after changing COLUMNS."""
+    """Rewrite the generated column tables in README.md after changing COLUMNS."""
     text = path.read_text(encoding="utf-8")
     head, rest = text.split(DOCS_BEGIN, 1)
     _, tail = rest.split(DOCS_END, 1)

@@ -269,7 +269,7 @@ def test_docs_document_every_declared_column():
     docs = DOCS_PATH.read_text(encoding="utf-8")
     generated = docs.split(DOCS_BEGIN, 1)[1].split(DOCS_END, 1)[0]
     assert generated.strip() == columns_markdown().strip(), (
-        "docs/exports.md is out of step with COLUMNS: run "
+        "README.md is out of step with COLUMNS: run "
         "`.venv/bin/python -c 'from pipeline.export import update_docs; update_docs()'`"
     )
     for kind, columns in COLUMNS.items():
