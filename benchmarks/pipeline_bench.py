@@ -23,10 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def peak_rss_mb() -> float:
+def peak_rss_mb(workers: int = 0) -> float:
+    """This process's peak plus `workers` times the largest worker's: ru_maxrss of the children is
+    the largest one's peak, not their sum, so this is an upper bound of the total."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (own + children) / 1024  # ru_maxrss is in KiB on Linux
+    largest_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + workers * largest_child) / 1024  # ru_maxrss is in KiB on Linux
 
 
 def extracted_texts(pages) -> list[str]:
@@ -83,7 +85,8 @@ def measure(mode: str, count: int) -> dict:
                 _store_batch(writer, processor, processor.extract(batch), counts, report, StopFlag())
             seconds = time.perf_counter() - started
     return {"mode": mode, "articles": len(jobs), "seconds": seconds,
-            "articles_per_s": len(jobs) / seconds, "peak_rss_mb": peak_rss_mb(),
+            "articles_per_s": len(jobs) / seconds,
+            "peak_rss_mb": peak_rss_mb(workers if workers > 1 else 0),
             "statuses": dict(counts)}
 
 
