@@ -160,7 +160,8 @@ def _run_locked(config, db: Path, max_articles, since, workers) -> int:
 
     stop = StopFlag()
     with Store.open(db) as store, stop_on_signals(stop):
-        with Processor(workers=workers) as processor, progress_bar("articles") as progress:
+        processor = Processor(workers=workers, nlp_options=config.settings.nlp_options())
+        with processor, progress_bar("articles") as progress:
             report = run_pipeline(
                 config, store, processor=processor, max_articles=max_articles, since=since,
                 stop=stop, progress=progress,
@@ -186,11 +187,13 @@ def reprocess(
     db: Annotated[Path, typer.Option(help="SQLite database.")] = Path("newsignal.db"),
     since: Annotated[Optional[str], typer.Option(help="Only articles published since this date.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    config: Annotated[Optional[Path], typer.Option(help="feeds.yaml whose settings name the models (default: the shipped ones).")] = None,
 ) -> None:
     """Re-run the NLP stages on stored article text with the current models (no refetch)."""
     with user_errors():
         existing_db(db)
         since_moment = parse_day(since)
+        from pipeline.config import Settings, load_config
         from pipeline.lock import RunLock
         from pipeline.processing import Processor
         from pipeline.run import StopFlag, reprocess as reprocess_articles, stop_on_signals
@@ -198,7 +201,9 @@ def reprocess(
 
         stop = StopFlag()
         with RunLock(db), Store.open(db) as store, stop_on_signals(stop):
-            with Processor(workers=workers) as processor, progress_bar("articles") as progress:
+            settings = load_config(config).settings if config else Settings()
+            processor = Processor(workers=workers, nlp_options=settings.nlp_options())
+            with processor, progress_bar("articles") as progress:
                 count = reprocess_articles(
                     store, processor, since=since_moment, stop=stop, progress=progress
                 )

@@ -155,14 +155,16 @@ class DirectionModel:
             )
         tokenizer = AutoTokenizer.from_pretrained(base)
         model = model.eval()
-        if config.get("quantize_dynamic_int8", False) if quantize is None else quantize:
+        int8 = config.get("quantize_dynamic_int8", False) if quantize is None else quantize
+        if int8:
             model = quantize_dynamic(model)
         return cls(
             model,
             tokenizer,
             labels,
             name=config["name"],
-            version=config["version"],
+            # Tags record which variant judged them: int8 answers differ a little from fp32.
+            version=config["version"] + ("+int8" if int8 else ""),
             max_length=config["max_length"],
             temperature=config.get("temperature", 1.0),
             base_parameters=config["base_parameters"],
@@ -206,10 +208,15 @@ class DirectionModel:
 
     @classmethod
     def shared(
-        cls, path_or_id: str | Path = DEFAULT_MODEL_DIR, *, label_map: dict[str, str] | None = None
+        cls,
+        path_or_id: str | Path = DEFAULT_MODEL_DIR,
+        *,
+        label_map: dict[str, str] | None = None,
+        quantize: bool | None = None,
     ) -> DirectionModel:
-        """`load`, once per process for each (model, label map): pipelines and tests share it."""
-        return _shared_model(str(path_or_id), tuple(sorted((label_map or {}).items())))
+        """`load`, once per process for each (model, label map, quantize): pipelines and tests
+        share it."""
+        return _shared_model(str(path_or_id), tuple(sorted((label_map or {}).items())), quantize)
 
     def save(self, path: str | Path, *, extra: dict | None = None) -> Path:
         """Write config.json + fp16 weights (all but the frozen base parameters) to `path`.
@@ -292,8 +299,10 @@ class DirectionModel:
 
 
 @lru_cache(maxsize=4)
-def _shared_model(path_or_id: str, label_map: tuple[tuple[str, str], ...]) -> DirectionModel:
-    return DirectionModel.load(path_or_id, label_map=dict(label_map) or None)
+def _shared_model(
+    path_or_id: str, label_map: tuple[tuple[str, str], ...], quantize: bool | None
+) -> DirectionModel:
+    return DirectionModel.load(path_or_id, label_map=dict(label_map) or None, quantize=quantize)
 
 
 def quantize_dynamic(model):

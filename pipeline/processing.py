@@ -62,9 +62,7 @@ def model_version(nlp) -> str:
     """A label for the models behind every tag: the spaCy package and the direction model."""
     parts = [f"{nlp.meta.get('lang', 'xx')}_{nlp.meta.get('name', 'model')}-{nlp.meta.get('version')}"]
     if "newsignal_catalysts" in nlp.pipe_names:
-        direction = getattr(nlp.get_pipe("newsignal_catalysts"), "model_name", None)
-        if direction:
-            parts.append(str(direction))
+        parts.append(nlp.get_pipe("newsignal_catalysts").model.model_id)
     return "+".join(parts)
 
 
@@ -73,14 +71,14 @@ def model_version(nlp) -> str:
 _worker_nlp = None
 
 
-def _init_worker() -> None:
+def _init_worker(nlp_options: dict) -> None:
     global _worker_nlp
     import torch
 
     from pipeline.nlp import build_nlp
 
     torch.set_num_threads(1)  # one core per worker: the pool is the parallelism
-    _worker_nlp = build_nlp()
+    _worker_nlp = build_nlp(**nlp_options)
 
 
 def _worker_extract(job: tuple[FeedEntry, FetchResult]) -> ExtractedPage:
@@ -96,18 +94,23 @@ def _worker_analyze(texts: list[str]) -> list[Analysis]:
 class Processor:
     """Extraction and NLP for batches of pages; `close()` (or `with`) ends the worker pool."""
 
-    def __init__(self, nlp=None, *, workers: int = 1, batch_size: int = 16):
+    def __init__(
+        self, nlp=None, *, workers: int = 1, batch_size: int = 16, nlp_options: dict | None = None
+    ):
+        """`nlp_options` are `build_nlp` keyword arguments (`Settings.nlp_options()`), used in this
+        process or in each worker when no `nlp` is given."""
         self.workers = max(1, workers)
         self.batch_size = batch_size
         self._pool = None
+        options = nlp_options or {}
         if self.workers == 1:
             from pipeline.nlp import build_nlp
 
-            self.nlp = nlp if nlp is not None else build_nlp()
+            self.nlp = nlp if nlp is not None else build_nlp(**options)
             self.model = model_version(self.nlp)
         else:
             context = multiprocessing.get_context("spawn")
-            self._pool = context.Pool(self.workers, initializer=_init_worker)
+            self._pool = context.Pool(self.workers, initializer=_init_worker, initargs=(options,))
             self.nlp = None
             self.model = self._pool.apply(_model_version_in_worker)
 

@@ -106,6 +106,22 @@ def test_hf_classifier_needs_a_label_map_for_unknown_labels(tmp_path, tokenizer)
     assert model.labels == [Direction.NEUTRAL, Direction.BEARISH, Direction.BULLISH]
 
 
+def test_feeds_yaml_settings_put_another_classifier_in_the_pipeline(tmp_path, tokenizer):
+    from pipeline.config import parse_config
+    from pipeline.processing import Processor
+
+    _tiny_bert(tmp_path / "tiny", tokenizer, {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"})
+    config = parse_config({"settings": {
+        "direction_model": str(tmp_path / "tiny"),
+        "direction_label_map": {"LABEL_0": "bearish", "LABEL_1": "neutral", "LABEL_2": "bullish"},
+    }, "feeds": []})
+    processor = Processor(nlp_options=config.settings.nlp_options())
+    analysis = processor.analyze_one(
+        "Spot bitcoin ETFs recorded outflows of $258 million on Thursday as prices fell.")
+    assert processor.model.endswith("+tiny@local")  # the run records which model judged
+    assert [c.model for c in analysis.catalysts] == ["tiny@local"]
+
+
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(DirectionModelError, match="cannot load"):
         DirectionModel.load(tmp_path / "nowhere")
@@ -260,6 +276,9 @@ def test_training_is_reproducible(tmp_path):
 
 
 def test_int8_quantised_model_agrees_on_clear_cases():
-    quantised = DirectionModel.load(DEFAULT_MODEL_DIR, quantize=True)
+    quantised = DirectionModel.shared(DEFAULT_MODEL_DIR, quantize=True)
     predictions = quantised.predict([text for text, _ in CLEAR_CASES])
     assert [str(d) for d, _ in predictions] == [label for _, label in CLEAR_CASES]
+    # Tags say which variant judged them.
+    fp32 = DirectionModel.shared(DEFAULT_MODEL_DIR)
+    assert quantised.model_id == fp32.model_id + "+int8"

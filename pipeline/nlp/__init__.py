@@ -44,8 +44,16 @@ def load_base_model(**kwargs) -> Language:
     return spacy.load(spacy_model_name(), **kwargs)
 
 
-def build_nlp(*, models_dir: Path = MODELS_DIR, catalysts: bool = True) -> Language:
-    """`en_core_web_sm` with newsignal's components, configured from `models_dir`."""
+def build_nlp(
+    *,
+    models_dir: Path = MODELS_DIR,
+    catalysts: bool = True,
+    direction_model: str | None = None,
+    direction_label_map: dict[str, str] | None = None,
+    direction_int8: bool | None = None,
+) -> Language:
+    """`en_core_web_sm` with newsignal's components, configured from `models_dir`; the direction
+    model is `models_dir/direction` unless `direction_model` names another (see `Settings`)."""
     # Imported for their side effect: registering the component factories with spaCy.
     from pipeline.nlp import entities, figures  # noqa: F401
 
@@ -63,7 +71,9 @@ def build_nlp(*, models_dir: Path = MODELS_DIR, catalysts: bool = True) -> Langu
             "newsignal_catalysts",
             config={
                 "taxonomy_path": str(models_dir / "taxonomy.yaml"),
-                "direction_model": str(models_dir / "direction"),
+                "direction_model": direction_model or str(models_dir / "direction"),
+                "direction_label_map": direction_label_map,
+                "direction_int8": direction_int8,
             },
         )
     return nlp

@@ -144,12 +144,15 @@ class CatalystTagger:
         taxonomy_path: str,
         direction_model: str,
         direction_label_map: dict[str, str] | None,
+        direction_int8: bool | None,
         batch_size: int,
     ) -> None:
         self.name = name
         self.taxonomy = Taxonomy.load(taxonomy_path)
         self.batch_size = batch_size
-        self.model = DirectionModel.shared(direction_model, label_map=direction_label_map)
+        self.model = DirectionModel.shared(
+            direction_model, label_map=direction_label_map, quantize=direction_int8
+        )
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         for category in self.taxonomy.categories.values():
             self.matcher.add(category.name, [nlp.make_doc(t) for t in category.triggers])
@@ -319,6 +322,7 @@ def _assets(sentence: Span) -> list[str]:
         "taxonomy_path": str(Path(__file__).resolve().parents[2] / "models" / "taxonomy.yaml"),
         "direction_model": str(Path(__file__).resolve().parents[2] / "models" / "direction"),
         "direction_label_map": None,
+        "direction_int8": None,
         "batch_size": 32,
     },
 )
@@ -328,8 +332,9 @@ def make_catalyst_tagger(
     taxonomy_path: str,
     direction_model: str,
     direction_label_map: dict[str, str] | None,
+    direction_int8: bool | None,
     batch_size: int,
 ) -> CatalystTagger:
     return CatalystTagger(
-        nlp, name, taxonomy_path, direction_model, direction_label_map, batch_size
+        nlp, name, taxonomy_path, direction_model, direction_label_map, direction_int8, batch_size
     )
