@@ -77,8 +77,9 @@ class CollectedEntries:
     """The new entries of a run, and the feed states whose validators wait for those entries.
 
     A feed's ETag, Last-Modified and body hash say "everything in this feed is handled". They are
-    saved only once the run has stored every new entry of that feed; saved earlier, a run killed
-    or cut short by `--max-articles` would leave entries that the next night's 304 hides for good.
+    saved only once the run has stored every new entry of that feed for good; saved earlier, a run
+    killed or cut short by `--max-articles`, or a page that timed out, would leave entries that the
+    next night's 304 hides for good.
     """
 
     entries: list[FeedEntry]
@@ -353,7 +354,10 @@ def run_pipeline(
         log.info("%d new entries from %d feeds", len(entries), len(config.enabled_feeds))
         process_entries(config.settings, store, entries, processor, report,
                         stop=stop, progress=progress)
-        collected.commit_validators(store, entries if report.interrupted else left_for_later)
+        # Entries not stored for good (cut off, interrupted, or failed for a passing reason such
+        # as a timeout) keep their feed's old validators, so the next run reads the feed again.
+        unhandled = left_for_later + [e for e in entries if store.known_entry(e) is None]
+        collected.commit_validators(store, unhandled)
     finally:
         if own_processor:
             processor.close()

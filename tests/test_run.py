@@ -39,6 +39,7 @@ GOOD = {
     "/flaky": PAGES / "wire/markets/2026-02-11/hot-inflation-data-fed-bitcoin.html",
     "/limited": PAGES / "business/earnings/2026/02/13/coinbase-q4-2025-results.html",
 }
+RETRIED_LATER = PAGES / "security/2026/02/18/zentra-exchange-hot-wallet-breach.html"
 KOREAN = (
     "<html><head><meta charset='euc-kr'><title>비트코인 시장 동향</title></head><body>"
     "<article><h1>비트코인, 주간 하락폭 확대</h1>"
@@ -104,7 +105,8 @@ def fault_server():
     server.route("/flaky", sequence(Response(500), html_page(GOOD["/flaky"].read_bytes())))
     server.route("/limited", sequence(Response(429, {"Retry-After": "1"}),
                                       html_page(GOOD["/limited"].read_bytes())))
-    server.route("/hang", hang(10))
+    # Times out on the first night (two tries), answers on the second.
+    server.route("/hang", sequence(hang(10), hang(10), html_page(RETRIED_LATER.read_bytes())))
     server.route("/loop", redirect("/loop"))
     server.route("/huge", endless_stream(60_000_000))
     server.route("/bomb", gzip_bomb(200_000_000))
@@ -155,14 +157,26 @@ def test_run_survives_every_fault_and_keeps_every_good_article(fault_server, tmp
         failed_urls = {url.split("/", 3)[3] for url, _ in report.failures}
         assert {"hang", "missing", "report.pdf"} <= failed_urls
 
-        # The second night: the feed answers 304, nothing is fetched or parsed again.
-        hits_before = sum(fault_server.hits.values())
+        # The feed's ETag waits until its timed-out page is stored for good.
+        feed_url = config.feeds[0].url.unicode_string()
+        assert store.feed_state("faults", feed_url).etag is None
+
+        # The second night: the feed is read again and only the timed-out page is fetched again.
+        hits_before = dict(fault_server.hits)
         second = run_pipeline(config, store, processor=processor)
-        assert second.counts.get("new", 0) == 0
-        assert fault_server.hits["/feed.xml"] == 2
+        assert second.counts == {"new": 1, "processed": 1}
+        assert stored(store)["/hang"]["status"] == "processed"
+        fetched_again = {path for path, hits in fault_server.hits.items()
+                         if hits > hits_before.get(path, 0)}
+        assert fetched_again == {"/feed.xml", "/broken.xml", "/robots.txt", "/hang"}
+        assert store.feed_state("faults", feed_url).etag == '"v1"'
+
+        # The third night: the feed answers 304 and nothing is fetched or parsed again.
+        hits_before = sum(fault_server.hits.values())
+        third = run_pipeline(config, store, processor=processor)
+        assert third.counts.get("new", 0) == 0
         fetched_again = sum(fault_server.hits.values()) - hits_before
         assert fetched_again == 3  # the two feeds and robots.txt, which each run reads afresh
-        assert store.feed_state("faults", config.feeds[0].url.unicode_string()).etag == '"v1"'
 
 
 def test_entries_left_by_max_articles_are_taken_by_the_next_run(tmp_path, nlp):
