@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ from http_fixtures import (
 from pipeline.config import Settings, parse_config
 from pipeline.demo import SAMPLES_DIR, SamplesServer
 from pipeline.processing import Processor
-from pipeline.records import FeedEntry, RunReport
+from pipeline.records import FeedEntry, FetchResult, RunReport
 from pipeline.run import process_entries, run_pipeline
 from pipeline.store import Store, now_utc
 
@@ -319,3 +320,30 @@ def test_sigterm_stops_after_the_article_in_hand(tmp_path):
     assert status == "interrupted" and finished
     stored_count = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
     assert 2 <= stored_count < 15
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_same_analysis_as_one_process(nlp):
+    pages = [GOOD["/good/etf"], GOOD["/good/derivatives"], GOOD["/limited"]]
+    jobs = [
+        (FeedEntry(feed_name="desk", url=f"https://desk.example/{n}",
+                   canonical_url=f"https://desk.example/{n}"),
+         FetchResult(url=f"https://desk.example/{n}", final_url=f"https://desk.example/{n}",
+                     status=200, body=page.read_bytes()))
+        for n, page in enumerate(pages)
+    ]
+    in_process = Processor(nlp)
+    with Processor(workers=2) as pool:
+        assert pool.model == in_process.model
+        pooled_pages = pool.extract(jobs)
+        texts = [page.article.text for page in pooled_pages]
+        assert texts == [page.article.text for page in in_process.extract(jobs)]
+        pooled, local = pool.analyze(texts), in_process.analyze(texts)
+    for theirs, ours in zip(pooled, local, strict=True):
+        assert (theirs.entities, theirs.figures, theirs.conflicts) == \
+            (ours.entities, ours.figures, ours.conflicts)
+        # A worker runs torch on one thread: the last bits of a confidence may differ.
+        assert [replace(c, confidence=0.0) for c in theirs.catalysts] == \
+            [replace(c, confidence=0.0) for c in ours.catalysts]
+        assert [c.confidence for c in theirs.catalysts] == \
+            pytest.approx([c.confidence for c in ours.catalysts], abs=1e-3)
