@@ -199,9 +199,9 @@ def reprocess(
         from pipeline.run import StopFlag, reprocess as reprocess_articles, stop_on_signals
         from pipeline.store import Store
 
+        settings = load_config(config).settings if config else Settings()  # bad config: no lock
         stop = StopFlag()
         with RunLock(db), Store.open(db) as store, stop_on_signals(stop):
-            settings = load_config(config).settings if config else Settings()
             processor = Processor(workers=workers, nlp_options=settings.nlp_options())
             with processor, progress_bar("articles") as progress:
                 count = reprocess_articles(

@@ -85,8 +85,10 @@ class CollectedEntries:
     entries: list[FeedEntry]
     pending_states: dict[str, FeedState]
 
-    def commit_validators(self, store: Store, unhandled: list[FeedEntry]) -> None:
-        waiting = {entry.feed_name for entry in unhandled}
+    def commit_validators(self, store: Store) -> None:
+        """Save the validators of every feed whose new entries are all stored for good (not cut
+        off, not interrupted, not failed for a passing reason such as a timeout)."""
+        waiting = {entry.feed_name for entry in self.entries if store.known_entry(entry) is None}
         for name, state in self.pending_states.items():
             if name not in waiting:
                 store.save_feed_state(state)
@@ -161,23 +163,21 @@ class PageStream:
     def batches(self, size: int) -> Iterator[list[tuple[FeedEntry, FetchResult]]]:
         """Up to `size` fetched pages at a time: waits for one, then takes only what has arrived,
         so pages of a slow host are processed and committed as they come, not held for a full batch."""
-        finished = False
-        while not finished:
-            batch = []
+        while True:
             item = self.results.get()
-            while True:
-                if item is _END:
-                    finished = True
-                    break
-                batch.append(item)
-                if len(batch) == size:
-                    break
+            if item is _END:
+                return
+            batch = [item]
+            while len(batch) < size:
                 try:
                     item = self.results.get_nowait()
                 except queue.Empty:
                     break
-            if batch:
-                yield batch
+                if item is _END:
+                    yield batch
+                    return
+                batch.append(item)
+            yield batch
 
     def _run(self) -> None:
         try:
@@ -348,16 +348,13 @@ def run_pipeline(
     processor = processor or Processor()
     try:
         collected = collect_entries(config, store, report, since=since)
-        entries, left_for_later = collected.entries, []
+        entries = collected.entries
         if max_articles is not None:
-            entries, left_for_later = entries[:max_articles], entries[max_articles:]
+            entries = entries[:max_articles]
         log.info("%d new entries from %d feeds", len(entries), len(config.enabled_feeds))
         process_entries(config.settings, store, entries, processor, report,
                         stop=stop, progress=progress)
-        # Entries not stored for good (cut off, interrupted, or failed for a passing reason such
-        # as a timeout) keep their feed's old validators, so the next run reads the feed again.
-        unhandled = left_for_later + [e for e in entries if store.known_entry(e) is None]
-        collected.commit_validators(store, unhandled)
+        collected.commit_validators(store)
     finally:
         if own_processor:
             processor.close()

@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
 from http_fixtures import (
     LocalServer,
     RecordedRequest,
@@ -26,7 +25,7 @@ from http_fixtures import (
     sequence,
 )
 
-from pipeline.config import Settings, parse_config
+from pipeline.config import Settings, load_config, parse_config
 from pipeline.demo import SAMPLES_DIR, SamplesServer
 from pipeline.processing import Processor
 from pipeline.records import FeedEntry, FetchResult, RunReport
@@ -184,8 +183,7 @@ def test_entries_left_by_max_articles_are_taken_by_the_next_run(tmp_path, nlp):
     # The feed answers 304 on the second night; the entries cut off by --max-articles must not be
     # hidden by it.
     with SamplesServer() as server:
-        config = parse_config(yaml.safe_load(write_config(tmp_path / "feeds.yaml",
-                                                          server.base_url).read_text()))
+        config = load_config(write_config(tmp_path / "feeds.yaml", server.base_url))
         processor = Processor(nlp)
         with Store.open(tmp_path / "capped.db") as store:
             first = run_pipeline(config, store, processor=processor, max_articles=4)
