@@ -2,8 +2,9 @@
 
 Compares, on the same sentences (twitter valid split, or crypto held-out when absent):
 - plain transformers: the same fine-tuned weights, padded batches in input order, no tricks;
-- shipped fp32: `DirectionModel.predict` (length-sorted batches, URLs stripped);
-- shipped int8: the same with dynamic int8 quantisation of the linear layers,
+- shipped fp32: `DirectionModel.predict` on torch (length-sorted batches, URLs stripped);
+- shipped int8 (the default): ONNX Runtime with int8 weights, each sentence on its own call, two
+  calls side by side (`pipeline.onnx_int8`; batch size does not apply),
 and reports macro-F1 of each so the speed-up is never paid for in accuracy unknowingly.
 
     .venv/bin/python benchmarks/direction_bench.py [--limit N] [--repeats R]
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     texts, truth = sentences(args.limit)
     fp32 = DirectionModel.load(DEFAULT_MODEL_DIR, quantize=False)
     int8 = DirectionModel.load(DEFAULT_MODEL_DIR, quantize=True)
-    fp32.predict(texts[:64])  # warm-up: first calls pay for kernel selection
+    fp32.predict(texts[:64])  # warm-up: first calls pay for kernel selection (and export)
     int8.predict(texts[:64])
 
     def ours(model: DirectionModel):

