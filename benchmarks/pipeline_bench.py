@@ -80,12 +80,12 @@ def extracted_texts(pages) -> list[str]:
 
 
 def measure(mode: str, count: int) -> dict:
-    import torch
-
     from benchmarks.corpus import build_corpus
 
     pages = build_corpus(count)
     if mode in ("bare", "ours-nlp"):
+        import torch
+
         from pipeline.nlp import build_nlp, load_base_model
 
         torch.set_num_threads(2)
@@ -110,6 +110,8 @@ def measure(mode: str, count: int) -> dict:
 
     workers = int(mode.rsplit("-", 1)[1])
     if workers == 1:
+        import torch  # with workers the parent never loads it, as in `newsignal run`
+
         torch.set_num_threads(2)
     jobs = [
         (FeedEntry(feed_name="bench", url=url, canonical_url=url),

