@@ -8,7 +8,8 @@ held-out set, where torch's own dynamic int8 (7-bit activations on x86) lost 0.8
 (benchmarks/README.md).
 
 Export and quantisation take about 6 s, so the result is cached under `cache_dir()`, named by a
-key that changes with the weights and with the versions of everything that shapes the export.
+key that changes with the weights, with the versions of everything that shapes the export and with
+this module's own source.
 A cache file is written whole under a temporary name and renamed, so worker processes exporting at
 the same time never read half a file; one that will not load is exported again.
 """
@@ -43,8 +44,9 @@ def cache_dir() -> Path:
 
 
 def cache_key(*parts: bytes | str) -> str:
-    """A digest of `parts` (weights, configs, names) and of the export packages' versions."""
-    digest = hashlib.sha256()
+    """A digest of `parts` (weights, configs, names), of the export packages' versions and of this
+    module's source (a change to how models are exported makes new files)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
     for name in EXPORT_PACKAGES:
         try:
             digest.update(f"{name}={version(name)};".encode())

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -340,19 +339,6 @@ def test_worker_processes_give_the_same_analysis_as_one_process(nlp):
     for theirs, ours in zip(pooled, local, strict=True):
         assert (theirs.entities, theirs.figures, theirs.conflicts) == \
             (ours.entities, ours.figures, ours.conflicts)
-        # A worker runs torch on one thread and batches differently: the last bits of a
-        # probability may differ, which can only flip a direction at a near-tie.
-        assert [replace(c, confidence=0.0, direction=None) for c in theirs.catalysts] == \
-            [replace(c, confidence=0.0, direction=None) for c in ours.catalysts]
-        for worker_said, we_said in zip(theirs.catalysts, ours.catalysts):
-            if worker_said.direction != we_said.direction:
-                top, runner_up = in_process_top_two(nlp, we_said.sentence)
-                assert top - runner_up < 0.01, we_said.sentence
-            else:
-                assert worker_said.confidence == pytest.approx(we_said.confidence, abs=1e-3)
-
-
-def in_process_top_two(nlp, sentence: str) -> tuple[float, float]:
-    probabilities = nlp.get_pipe("newsignal_catalysts").model.probabilities([sentence])[0]
-    top, runner_up = probabilities.topk(2).values.tolist()
-    return top, runner_up
+        # A worker runs one thread and groups sentences differently; int8 judges each sentence
+        # on its own call, so not even the last digit of a confidence may differ.
+        assert theirs.catalysts == ours.catalysts
