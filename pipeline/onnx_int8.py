@@ -2,16 +2,16 @@
 
 A torch model (our direction classifier, or the MiniLM encoder behind the category prototypes) is
 exported to ONNX once, its weights quantised to int8 per channel (activations are quantised at run
-time, full 8-bit range), and run by ONNX Runtime. On the direction model this is about 1.6x the
-speed of torch fp32 for 0.3 point of macro-F1 on the twitter valid split and none on the crypto
-held-out set, where torch's own dynamic int8 (7-bit activations on x86) lost 0.8 and 3.3 points
-(benchmarks/README.md).
+time, full 8-bit range), and run by ONNX Runtime, one input per call (see `Int8Model`). On the
+direction model this is 2.2x the speed of the same weights in torch fp32, with macro-F1 0.1 point
+higher on twitter valid and equal on crypto held-out, where torch's own dynamic int8 (7-bit
+activations on x86) lost 0.8 and 3.3 points (benchmarks/README.md).
 
 Export and quantisation take about 6 s, so the result is cached under `cache_dir()`, named by a
 key that changes with the weights, with the versions of everything that shapes the export and with
-this module's own source.
-A cache file is written whole under a temporary name and renamed, so worker processes exporting at
-the same time never read half a file; one that will not load is exported again.
+this module's own source. A cache file is written whole under a temporary name and renamed, so
+worker processes exporting at the same time never read half a file; one that will not load is
+exported again.
 """
 
 from __future__ import annotations

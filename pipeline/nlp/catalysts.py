@@ -4,9 +4,9 @@
 `records.Catalyst`. A sentence is a candidate when it has a trigger of some category of
 `models/taxonomy.yaml` (chart captions and short fragments are skipped). Its category is the best
 taxonomy score, near-ties settled by the similarity of the sentence to each category's prototype
-(its description and examples, embedded with the base MiniLM encoder run in int8). Its direction and confidence
-come from the direction model (`pipeline.direction`), run in batches over all sentences of all docs
-passed to `nlp.pipe`.
+(its description and examples, embedded with the base MiniLM encoder, run in int8). Its direction
+and confidence come from the direction model (`pipeline.direction`), run over the candidates of all
+docs passed to `nlp.pipe` together.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ class CategoryPrototypes:
         path = resolve_base_model(base_model)
         version = base_model_version(base_model)  # "" for a folder: no cache key for it
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        # int8 on ONNX Runtime like the direction model: half the time, the same categories on
-        # the held-out set (pipeline/onnx_int8.py).
+        # int8 on ONNX Runtime like the direction model: about half the time; held-out category
+        # accuracy 0.794 against 0.799 in fp32 (pipeline/onnx_int8.py).
         self.encoder = load_int8(
             lambda: AutoModel.from_pretrained(path),
             inputs=self.tokenizer.model_input_names,
