@@ -3,8 +3,8 @@
 A torch model (our direction classifier, or the MiniLM encoder behind the category prototypes) is
 exported to ONNX once, its weights quantised to int8 per channel (activations are quantised at run
 time, full 8-bit range), and run by ONNX Runtime, one input per call (see `Int8Model`). On the
-direction model this is 2.2x the speed of the same weights in torch fp32, with macro-F1 0.1 point
-higher on twitter valid and equal on crypto held-out, where torch's own dynamic int8 (7-bit
+direction model this is over 2x the speed of the same weights in torch fp32, with macro-F1 within
+0.2 point of fp32 on twitter valid and crypto held-out, where torch's own dynamic int8 (7-bit
 activations on x86) lost 0.8 and 3.3 points (benchmarks/README.md).
 
 Export and quantisation take about 6 s, so the result is cached under `cache_dir()`, named by a
