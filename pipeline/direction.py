@@ -310,13 +310,9 @@ class DirectionModel:
         """Raw logits in the model's own label order: batched by similar length in torch, one
         text at a time in int8 (see `Int8Model`; `batch_size` does not apply)."""
         if isinstance(self.model, Int8Model):
-            encodings = self.tokenizer(
-                [self.normalize(text) for text in texts],
-                truncation=True,
-                max_length=self.max_length,
-            )
-            rows = [dict(zip(encodings.keys(), values)) for values in zip(*encodings.values())]
-            return torch.from_numpy(np.concatenate(self.model.each(rows))).float()
+            normalized = [self.normalize(text) for text in texts]
+            outputs = self.model.each_text(self.tokenizer, normalized, self.max_length)
+            return torch.from_numpy(np.concatenate(outputs)).float()
         out = torch.empty((len(texts), len(self.labels)))
         # Sorting by length keeps padding (wasted compute) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

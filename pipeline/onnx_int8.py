@@ -82,6 +82,11 @@ class Int8Model:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="int8")
         return list(self._pool.map(self._run, encodings))
 
+    def each_text(self, tokenizer, texts: Sequence[str], max_length: int) -> list[np.ndarray]:
+        """`each` over `texts` as `tokenizer` encodes them (truncated to `max_length`, unpadded)."""
+        encodings = tokenizer(list(texts), truncation=True, max_length=max_length)
+        return self.each([dict(zip(encodings.keys(), row)) for row in zip(*encodings.values())])
+
     def _run(self, encoding: Mapping[str, Sequence[int]]) -> np.ndarray:
         feed = {name: np.asarray([encoding[name]], dtype=np.int64) for name in self.input_names}
         return self.session.run([self.output], feed)[0]

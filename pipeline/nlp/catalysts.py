@@ -132,9 +132,8 @@ class CategoryPrototypes:
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """Unit-length mean-pooled embeddings, each text on its own (see `Int8Model`)."""
-        encodings = self.tokenizer(list(texts), truncation=True, max_length=128)
-        rows = [dict(zip(encodings.keys(), values)) for values in zip(*encodings.values())]
-        pooled = [hidden[0].mean(0) for hidden in self.encoder.each(rows)]
+        hidden_states = self.encoder.each_text(self.tokenizer, texts, max_length=128)
+        pooled = [hidden[0].mean(0) for hidden in hidden_states]
         return torch.nn.functional.normalize(torch.from_numpy(np.stack(pooled)), dim=-1)
 
     def best(self, texts: Sequence[str], allowed: Sequence[Sequence[str]]) -> list[str]:
