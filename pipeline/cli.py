@@ -424,10 +424,7 @@ def eval_direction(
     with user_errors():
         from pipeline.evaluation.direction import evaluate_direction
 
-        for path in data or []:
-            if not path.is_file():
-                raise UserError(f"{path}: no such file")
-        report = evaluate_direction(_direction_model(model), extra_files=data or [])
+        report = evaluate_direction(_direction_model(model), extra_files=_existing_files(data))
         _print_report(report, json_output)
 
 
@@ -443,10 +440,7 @@ def train_direction_command(
     with user_errors():
         from pipeline.direction import train_direction
 
-        for path in extra or []:
-            if not path.is_file():
-                raise UserError(f"{path}: no such file")
-        options = {"seed": seed, "extra_files": list(extra or []), "version": version}
+        options = {"seed": seed, "extra_files": _existing_files(extra), "version": version}
         if epochs is not None:
             options["epochs"] = epochs
         report = train_direction(output, **options)
@@ -459,8 +453,17 @@ def _direction_model(path_or_id: str | None):
 
     try:
         return DirectionModel.load(path_or_id or DEFAULT_MODEL_DIR)
-    except (DirectionModelError, OSError) as exc:
+    except DirectionModelError as exc:  # its message names the model already
+        raise UserError(str(exc)) from exc
+    except OSError as exc:
         raise UserError(f"cannot load direction model {path_or_id or DEFAULT_MODEL_DIR}: {exc}") from exc
+
+
+def _existing_files(paths: list[Path] | None) -> list[Path]:
+    for path in paths or []:
+        if not path.is_file():
+            raise UserError(f"{path}: no such file")
+    return list(paths or [])
 
 
 def _existing_dir(path: Path) -> Path:

@@ -11,7 +11,7 @@ Export and quantisation take about 6 s, so the result is cached under `cache_dir
 key that changes with the weights, with the versions of everything that shapes the export and with
 this module's own source. A cache file is written whole under a temporary name and renamed, so
 worker processes exporting at the same time never read half a file; one that will not load is
-exported again.
+exported again, and one left behind by an exporter that died mid-write is removed once stale.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 # Everything whose version can change the exported or quantised graph.
 EXPORT_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime")
+# A partial file this old belongs to a dead exporter (a live one writes in well under a second).
+STALE_PART_SECONDS = 3600
 
 
 def cache_dir() -> Path:
@@ -118,6 +121,7 @@ def load_int8(
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _remove_stale_parts(path.parent)
                 partial = path.with_name(f"{path.name}.{os.getpid()}.part")
                 partial.write_bytes(quantised.read_bytes())
                 os.replace(partial, path)
@@ -125,6 +129,16 @@ def load_int8(
                 log.warning("cannot cache the int8 model in %s (%s); it is exported each time",
                             path.parent, exc)
         return Int8Model(_session(quantised), output, threads)
+
+
+def _remove_stale_parts(directory: Path) -> None:
+    cutoff = time.time() - STALE_PART_SECONDS
+    for partial in directory.glob("*.part"):
+        try:
+            if partial.stat().st_mtime < cutoff:
+                partial.unlink()
+        except OSError:  # another process removed it first
+            pass
 
 
 def _export_int8(model: torch.nn.Module, inputs: Sequence[str], output: str, tmp: Path) -> Path:

@@ -91,7 +91,8 @@ def test_classify_with_an_unloadable_model_is_exit_2(tmp_path):
     result = runner.invoke(app, ["classify", "--model", str(tmp_path / "nothing-here")],
                            input="Bitcoin rose.\n")
     assert result.exit_code == 2
-    assert "cannot load direction model" in result.output and "Traceback" not in result.output
+    assert result.output.count("cannot load direction model") == 1, result.output
+    assert "nothing-here" in result.output and "Traceback" not in result.output
 
 
 def test_eval_direction_scores_review_gold_and_passes_over_figure_lines(tmp_path):

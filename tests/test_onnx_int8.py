@@ -89,6 +89,21 @@ def test_a_corrupt_cache_file_is_exported_again(cache, caplog):
     assert not list(cache.glob("*.part"))
 
 
+def test_a_dead_exporters_partial_file_is_removed_once_stale(cache):
+    import os
+    import time
+
+    cache.mkdir(parents=True)
+    stale, fresh = cache / "old.int8.onnx.111.part", cache / "new.int8.onnx.222.part"
+    stale.write_bytes(b"half"), fresh.write_bytes(b"half")
+    an_hour_ago = time.time() - onnx_int8.STALE_PART_SECONDS - 60
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    load_int8(tiny_classifier, inputs=INPUTS, output="logits", key="k4")
+    assert not stale.exists()
+    assert fresh.exists()  # may be another process writing right now
+    assert (cache / "k4.int8.onnx").is_file()
+
+
 def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the cache directory should be")
