@@ -222,6 +222,28 @@ def test_transient_failures_are_retried_by_a_later_run(store):
     assert store.connection.execute("SELECT count(*) FROM articles").fetchone()[0] == 4
 
 
+def test_a_page_that_keeps_failing_is_given_up_after_the_attempt_cap(store):
+    from pipeline.records import Article, ArticleStatus
+    from pipeline.store import MAX_FETCH_ATTEMPTS
+
+    entry = FeedEntry("desk", "https://x.example/flaky", "https://x.example/flaky")
+    for night in range(1, MAX_FETCH_ATTEMPTS + 1):
+        assert store.known_entry(entry) is None, f"not retried on night {night}"
+        store.save_article(entry, Article(url=entry.url), ArticleStatus.FAILED,
+                           reject_reason="http_503")
+    assert store.known_entry(entry) is not None  # left alone from now on
+    rows = store.connection.execute("SELECT status, fetch_attempts FROM articles").fetchall()
+    assert [tuple(r) for r in rows] == [("failed", MAX_FETCH_ATTEMPTS)]
+    # A success on a later attempt records how many it took.
+    other = FeedEntry("desk", "https://x.example/late", "https://x.example/late")
+    store.save_article(other, Article(url=other.url), ArticleStatus.FAILED, reject_reason="timeout")
+    store.save_article(other, Article(url=other.url, text="ok"), ArticleStatus.PROCESSED)
+    row = store.connection.execute(
+        "SELECT status, fetch_attempts FROM articles WHERE canonical_url = ?", (other.canonical_url,)
+    ).fetchone()
+    assert tuple(row) == ("processed", 2)
+
+
 # -- crash safety: real processes, real signals ----------------------------------------------------
 
 def write_config(path: Path, base_url: str) -> Path:

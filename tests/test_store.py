@@ -119,6 +119,26 @@ def test_upgrade_from_older_schema_applies_the_rest(tmp_path, monkeypatch):
         store.connection.execute("SELECT * FROM upgrade_probe")
 
 
+def test_a_first_schema_database_is_upgraded_in_place(tmp_path, monkeypatch):
+    """A database written by the first release gains fetch_attempts (migration 2), rows kept."""
+    path = tmp_path / "v1.db"
+    monkeypatch.setattr("pipeline.store.MIGRATIONS", MIGRATIONS[:1])
+    with Store.open(path) as store:
+        assert store.schema_version == 1
+        store.connection.execute(
+            "INSERT INTO articles (url, canonical_url, source, fetched_at, status, reject_reason) "
+            "VALUES ('https://x.example/a', 'https://x.example/a', 'desk', "
+            "'2026-01-01T00:00:00Z', 'failed', 'timeout')"
+        )
+        store.connection.commit()
+    monkeypatch.setattr("pipeline.store.MIGRATIONS", MIGRATIONS)
+    with Store.open(path) as store:
+        assert store.schema_version == len(MIGRATIONS) >= 2
+        rows = store.connection.execute("SELECT url, fetch_attempts FROM articles").fetchall()
+        assert [tuple(r) for r in rows] == [("https://x.example/a", 1)]
+        assert store.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "new.db"
     with Store.open(path) as store:

@@ -19,11 +19,14 @@ from pipeline.records import Analysis, Article, ArticleStatus, FeedEntry, RunRep
 from pipeline.store.schema import MIGRATIONS
 
 
+# Runs that may fetch one entry: a page still failing after this many nights is left alone.
+MAX_FETCH_ATTEMPTS = 5
+
 # Failed fetches worth another try on the next run.
 _RETRYABLE = (
     "(status = 'failed' AND (reject_reason IN ('timeout', 'http_429') "
     "OR reject_reason LIKE 'http_5%' OR reject_reason LIKE 'connection_error%' "
-    "OR reject_reason LIKE 'robots_unavailable%'))"
+    f"OR reject_reason LIKE 'robots_unavailable%') AND fetch_attempts < {MAX_FETCH_ATTEMPTS})"
 )
 
 
@@ -185,7 +188,7 @@ class Store:
         """The id of the article already stored for this entry (same canonical URL or GUID).
 
         An entry whose last fetch failed for a passing reason (timeout, 5xx, 429, connection) is
-        not known: the next run tries it again.
+        not known: the next run tries it again, up to `MAX_FETCH_ATTEMPTS` runs in all.
         """
         row = self.connection.execute(
             f"SELECT id FROM articles WHERE canonical_url = ? AND NOT {_RETRYABLE}",
@@ -230,6 +233,10 @@ class Store:
         fetched_at = utc_iso(now_utc())
         with self.transaction() as db:
             # A retried entry replaces its failed attempt (the run records keep the failure).
+            previous = db.execute(
+                f"SELECT fetch_attempts FROM articles WHERE canonical_url = ? AND {_RETRYABLE}",
+                (entry.canonical_url,),
+            ).fetchone()
             db.execute(
                 f"DELETE FROM articles WHERE canonical_url = ? AND {_RETRYABLE}",
                 (entry.canonical_url,),
@@ -238,8 +245,8 @@ class Store:
                 """
                 INSERT INTO articles (url, canonical_url, guid, source, title, published_at,
                     fetched_at, language, authors, site_name, text, html_hash, text_hash, minhash,
-                    status, reject_reason, duplicate_of, processed_at, run_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    status, reject_reason, duplicate_of, processed_at, run_id, fetch_attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     entry.url,
@@ -261,6 +268,7 @@ class Store:
                     duplicate_of,
                     fetched_at if analysis is not None else None,
                     run_id,
+                    previous[0] + 1 if previous else 1,
                 ),
             )
             article_id = cursor.lastrowid

@@ -128,4 +128,8 @@ MIGRATIONS: list[str] = [
         exit_code INTEGER
     );
     """,
+    # 2: how many runs have fetched an entry, so a passing failure is not retried for ever
+    """
+    ALTER TABLE articles ADD COLUMN fetch_attempts INTEGER NOT NULL DEFAULT 1;
+    """,
 ]
