@@ -467,6 +467,7 @@ def train_direction(
     *,
     seed: int = 13,
     epochs: int = 6,
+    average_epochs: int = 3,
     trainable_layers: int = 6,
     batch_size: int = 32,
     learning_rate: float = 1e-4,
@@ -476,7 +477,7 @@ def train_direction(
     twitter_dir: str | Path | None = DEFAULT_TWITTER_DIR,
     crypto_train: str | Path | None = DEFAULT_CRYPTO_DIR / "train.jsonl",
     extra_files: Sequence[str | Path] = (),
-    crypto_repeat: int = 5,
+    crypto_repeat: int = 4,
     calibration_fraction: float = 0.05,
     limit: int | None = None,
     max_steps: int | None = None,
@@ -491,7 +492,9 @@ def train_direction(
     affordable. Data: the twitter train split, the crypto catalyst train split repeated
     `crypto_repeat` times (small, and closest to what the pipeline sees), and any `extra_files`
     (same JSONL format, e.g. gold corrections). A stratified `calibration_fraction` of it is held
-    back to fit the softmax temperature. Seeded, CPU only; `limit`/`max_steps` are for smoke tests.
+    back to fit the softmax temperature. The saved weights are the mean of the weights at the end
+    of each of the last `average_epochs` epochs (checkpoint averaging; 1 keeps the last weights).
+    Seeded, CPU only; `limit`/`max_steps` are for smoke tests.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -523,6 +526,9 @@ def train_direction(
     first_trained = len(layers) - trainable_layers
     if not 0 < trainable_layers <= len(layers):
         raise DirectionModelError(f"trainable_layers must be 1..{len(layers)}")
+    if average_epochs < 1:
+        raise DirectionModelError("average_epochs must be at least 1")
+    average_epochs = min(average_epochs, epochs)
     trained_prefixes = [f"bert.encoder.layer.{i}." for i in range(first_trained, len(layers))]
     trained_prefixes += ["bert.pooler.", "classifier."]
     base_parameters = []
@@ -568,6 +574,8 @@ def train_direction(
     loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights)
 
     step, epoch_losses = 0, []
+    trained = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    checkpoints: list[dict[str, torch.Tensor]] = []
     model.train()
     for epoch in range(epochs):
         total, seen = 0.0, 0
@@ -591,7 +599,13 @@ def train_direction(
                 )
         epoch_losses.append(total / max(1, seen))
         log.info("epoch %d done: mean loss %.4f", epoch + 1, epoch_losses[-1])
+        if average_epochs > 1 and epoch >= epochs - average_epochs:
+            checkpoints.append({n: p.detach().clone() for n, p in trained.items()})
 
+    if average_epochs > 1:
+        with torch.no_grad():
+            for name, parameter in trained.items():
+                parameter.copy_(torch.stack([c[name] for c in checkpoints]).mean(0))
     model.eval()
     round_to_fp16(model)  # what gets saved; calibrate on exactly that
     direction_model.version = version or datetime.now(UTC).strftime("%Y.%m.%d")
@@ -613,6 +627,7 @@ def train_direction(
         epoch_losses=[round(x, 5) for x in epoch_losses],
         hyperparameters={
             "trainable_layers": trainable_layers,
+            "average_epochs": average_epochs,
             "batch_size": batch_size,
             "learning_rate": learning_rate,
             "head_learning_rate": head_learning_rate,

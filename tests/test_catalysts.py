@@ -98,14 +98,7 @@ def test_bullets_are_stripped_and_lines_never_merge(article_doc):
 @pytest.mark.parametrize(
     ("fragment", "category", "direction"),
     [
-        pytest.param(
-            "long positions were liquidated",
-            "derivatives",
-            "bearish",
-            marks=pytest.mark.xfail(
-                strict=True, reason="known limit (MODEL_CARD): liquidated longs read as neutral"
-            ),
-        ),
+        ("long positions were liquidated", "derivatives", "bearish"),  # neutral before 0.4.0
         ("Fear and Greed Index dropped to 18", "market_sentiment", "bearish"),
         ("Open Interest in ETH futures", "derivatives", "bearish"),
         ("net outflows of $126 million", "etf_flows", "bearish"),

@@ -28,11 +28,11 @@ from pipeline.evaluation.direction import (
 )
 from pipeline.records import Direction
 
-# Pinned about a point below what the shipped 0.3.0 measures in int8 (0.8295 / 0.8471, ECE 0.055;
-# see models/direction/MODEL_CARD.md). The project's target of 0.85 on both is not reached yet:
-# raise these with the model that reaches it.
-TWITTER_VALID_FLOOR = 0.82
-CRYPTO_HELDOUT_FLOOR = 0.835
+# The shipped 0.4.0 measures 0.8397 / 0.8508 in int8, ECE 0.064 (models/direction/MODEL_CARD.md).
+# Crypto held-out is pinned one sentence (0.4 point) below that, for drift between onnxruntime
+# releases; twitter valid a point below, the project's 0.85 target not being reached there yet.
+TWITTER_VALID_FLOOR = 0.83
+CRYPTO_HELDOUT_FLOOR = 0.845
 ECE_CEILING = 0.08
 
 # Sentences written for these tests: clear cases a direction model must not get wrong.
@@ -256,6 +256,49 @@ def test_training_smoke_one_step_then_round_trip(tmp_path):
     model.save(tmp_path / "again")
     again = DirectionModel.load(tmp_path / "again", quantize=False)
     assert torch.equal(again.probabilities(texts), before)
+
+
+def test_checkpoint_averaging_saves_the_mean_of_the_last_epochs(tmp_path, monkeypatch):
+    """average_epochs=2: the saved weights are the mean of the weights at the end of epochs 2
+    and 3, observed here as training leaves each epoch."""
+    import pipeline.direction as direction
+    from safetensors.torch import load_file
+
+    data = tmp_path / "train.jsonl"
+    words = (("soars", "bullish"), ("sinks", "bearish"), ("is flat", "neutral"))
+    data.write_text("\n".join(
+        json.dumps({"text": f"Token {i} {word} on the news", "direction": label})
+        for i in range(8) for word, label in words
+    ))
+    seen, epoch_ends = {}, []
+    top_forward, batches = direction._top_forward, direction._length_bucketed_batches
+
+    def observed_top_forward(model, *args):
+        seen["model"] = model
+        return top_forward(model, *args)
+
+    def observed_batches(*args, **kwargs):
+        yield from batches(*args, **kwargs)
+        epoch_ends.append(
+            {n: p.detach().clone() for n, p in seen["model"].named_parameters() if p.requires_grad}
+        )
+
+    monkeypatch.setattr(direction, "_top_forward", observed_top_forward)
+    monkeypatch.setattr(direction, "_length_bucketed_batches", observed_batches)
+    report = train_direction(
+        tmp_path / "model", twitter_dir=None, crypto_train=data, crypto_repeat=1, epochs=3,
+        average_epochs=2, batch_size=8, seed=3, version="avg",
+    )
+    assert report.hyperparameters["average_epochs"] == 2
+    assert len(epoch_ends) == 3
+    saved = load_file(str(tmp_path / "model" / "weights.safetensors"))
+    name = "classifier.weight"
+    assert not torch.equal(epoch_ends[1][name], epoch_ends[2][name])
+    for name, tensor in saved.items():
+        expected = torch.stack([epoch_ends[1][name], epoch_ends[2][name]]).mean(0).half()
+        assert torch.equal(tensor, expected), name
+    with pytest.raises(DirectionModelError, match="average_epochs"):
+        train_direction(tmp_path / "bad", twitter_dir=None, crypto_train=data, average_epochs=0)
 
 
 def test_fit_temperature_softens_overconfident_logits():
