@@ -414,6 +414,18 @@ def eval_figures(
         _print_report(evaluate_figures(_existing_dir(gold)), json_output)
 
 
+@eval_app.command("catalysts")
+def eval_catalysts(
+    gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + catalysts/*.json).")] = REPO_ROOT / "models" / "data" / "gold",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Catalyst tags on whole gold articles: detection P/R/F1, category and direction accuracy."""
+    with user_errors():
+        from pipeline.evaluation.nlp import evaluate_article_catalysts
+
+        _print_report(evaluate_article_catalysts(_existing_dir(gold)), json_output)
+
+
 @eval_app.command("direction")
 def eval_direction(
     model: Annotated[Optional[str], typer.Option(help="Direction model directory or HF model id.")] = None,

@@ -16,7 +16,7 @@ runner = CliRunner()
 COMMANDS = [
     ["run"], ["reprocess"], ["status"], ["export"], ["process"], ["classify"], ["demo"],
     ["review"], ["backup"], ["eval", "extraction"], ["eval", "entities"], ["eval", "figures"],
-    ["eval", "direction"], ["train", "direction"], ["plot", "signal"],
+    ["eval", "catalysts"], ["eval", "direction"], ["train", "direction"], ["plot", "signal"],
 ]
 
 
@@ -115,3 +115,22 @@ def test_eval_and_train_refuse_missing_data_files(tmp_path):
     for command in (["eval", "direction", "--data"], ["train", "direction", "--extra"]):
         result = runner.invoke(app, [*command, str(tmp_path / "absent.jsonl")])
         assert result.exit_code == 2 and "no such file" in result.output, command
+
+
+def test_eval_catalysts_scores_the_gold_articles_given(tmp_path):
+    import shutil
+
+    from pipeline.nlp import MODELS_DIR
+
+    gold = MODELS_DIR / "data" / "gold"
+    (tmp_path / "catalysts").mkdir()
+    for name in ("fed_cpi.txt", "fed_cpi.json"):
+        shutil.copy(gold / name, tmp_path / name)
+    shutil.copy(gold / "catalysts" / "fed_cpi.json", tmp_path / "catalysts" / "fed_cpi.json")
+    result = runner.invoke(app, ["eval", "catalysts", "--gold", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["articles"] == 1 and report["gold_catalysts"] == 8
+    assert report["detection"]["tp"] + report["detection"]["fn"] == 8
+    missing = runner.invoke(app, ["eval", "catalysts", "--gold", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such directory" in missing.output

@@ -14,6 +14,9 @@ u unit, m metric, a asset, p period, q qualifier; entities may sit inside a figu
 - `evaluate_figures`: a predicted figure matches a gold one when their spans overlap, the unit is
   the same and the value is within 0.5%; over matched pairs, the accuracy of metric, asset, sign
   and period.
+- `evaluate_article_catalysts`: the catalyst tags of whole articles against
+  `catalysts/<name>.json` (the sentences a reader marks as catalysts, with category and
+  direction): detection by overlap, then category and direction accuracy.
 """
 
 from __future__ import annotations
@@ -315,3 +318,92 @@ def report_dict(report: EntityReport | FigureReport) -> dict:
 
 __all__ = ["EntityReport", "FigureReport", "PRF", "evaluate_entities", "evaluate_figures",
            "gold_articles", "parse_markup", "write_gold", "report_dict"]
+
+
+# -- catalysts, article by article ---------------------------------------------------------------
+CATALYST_GOLD_DIR = "catalysts"  # <gold_dir>/catalysts/<name>.json: the article's catalyst sentences
+
+
+@dataclass(slots=True)
+class ArticleCatalystReport:
+    """The catalyst component on whole articles: which sentences it tags, and how."""
+
+    detection: PRF = field(default_factory=PRF)  # tagged sentence overlaps a gold catalyst
+    matched: int = 0
+    category_correct: int = 0
+    direction_correct: int = 0
+    articles: int = 0
+    gold_sentences: int = 0
+    directions: Counter = field(default_factory=Counter)  # (gold, predicted) over matched
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def category_accuracy(self) -> float:
+        return self.category_correct / self.matched if self.matched else 0.0
+
+    @property
+    def direction_accuracy(self) -> float:
+        return self.direction_correct / self.matched if self.matched else 0.0
+
+    def to_dict(self) -> dict:
+        return {"articles": self.articles, "gold_catalysts": self.gold_sentences,
+                "detection": self.detection.to_dict(), "matched": self.matched,
+                "category_accuracy": round(self.category_accuracy, 4),
+                "direction_accuracy": round(self.direction_accuracy, 4),
+                "direction_confusion": {f"{g}->{p}": n for (g, p), n in
+                                        sorted(self.directions.items())}}
+
+    def format(self) -> str:
+        s = self.detection
+        return "\n".join([
+            f"Catalysts over {self.articles} gold articles ({self.gold_sentences} gold catalyst "
+            "sentences; a tag matches a gold sentence it overlaps)",
+            f"detection  P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}  "
+            f"(tp {s.true_positives}, fp {s.false_positives}, fn {s.false_negatives})",
+            f"over {self.matched} matched: category {self.category_accuracy:.3f}, "
+            f"direction {self.direction_accuracy:.3f}",
+        ])
+
+
+def evaluate_article_catalysts(
+    gold_dir: Path, nlp: Language | None = None, *, pattern: str = "*"
+) -> ArticleCatalystReport:
+    """Run the whole pipeline (catalysts included) over each gold article that has catalyst gold
+    and score the tags against it: detection P/R/F1 by overlap, then the category and direction
+    of each matched tag."""
+    if nlp is None:
+        from pipeline.nlp import build_nlp
+
+        nlp = build_nlp()
+    report = ArticleCatalystReport()
+    for name, text, _ in gold_articles(gold_dir, pattern):
+        gold_path = Path(gold_dir) / CATALYST_GOLD_DIR / f"{name}.json"
+        if not gold_path.is_file():
+            continue
+        gold = json.loads(gold_path.read_text(encoding="utf-8"))
+        report.articles += 1
+        report.gold_sentences += len(gold)
+        unmatched = list(gold)
+        for tag in analyze(nlp(text)).catalysts:
+            match = next((g for g in unmatched
+                          if tag.start_char < g["end"] and g["start"] < tag.end_char), None)
+            if match is None:
+                report.detection.false_positives += 1
+                report.errors.append(f"{name}: extra {tag.category} {tag.direction} "
+                                     f"{tag.sentence[:80]!r}")
+                continue
+            unmatched.remove(match)
+            report.detection.true_positives += 1
+            report.matched += 1
+            report.category_correct += tag.category == match["category"]
+            report.direction_correct += str(tag.direction) == match["direction"]
+            report.directions[(match["direction"], str(tag.direction))] += 1
+            if (tag.category, str(tag.direction)) != (match["category"], match["direction"]):
+                report.errors.append(f"{name}: {match['text'][:80]!r} is {match['category']} "
+                                     f"{match['direction']}, tagged {tag.category} "
+                                     f"{tag.direction}")
+        for missed in unmatched:
+            report.detection.false_negatives += 1
+            report.errors.append(f"{name}: missed {missed['category']} {missed['direction']} "
+                                 f"{missed['text'][:80]!r}")
+    return report
