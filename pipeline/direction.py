@@ -599,13 +599,12 @@ def train_direction(
                 )
         epoch_losses.append(total / max(1, seen))
         log.info("epoch %d done: mean loss %.4f", epoch + 1, epoch_losses[-1])
-        if average_epochs > 1 and epoch >= epochs - average_epochs:
+        if epoch >= epochs - average_epochs:
             checkpoints.append({n: p.detach().clone() for n, p in trained.items()})
 
-    if average_epochs > 1:
-        with torch.no_grad():
-            for name, parameter in trained.items():
-                parameter.copy_(torch.stack([c[name] for c in checkpoints]).mean(0))
+    with torch.no_grad():
+        for name, parameter in trained.items():
+            parameter.copy_(torch.stack([c[name] for c in checkpoints]).mean(0))
     model.eval()
     round_to_fp16(model)  # what gets saved; calibrate on exactly that
     direction_model.version = version or datetime.now(UTC).strftime("%Y.%m.%d")

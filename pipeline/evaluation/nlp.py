@@ -226,12 +226,12 @@ class FigureReport:
         ])
 
 
-def _default_nlp(nlp: Language | None) -> Language:
+def _default_nlp(nlp: Language | None, *, catalysts: bool = False) -> Language:
     if nlp is not None:
         return nlp
     from pipeline.nlp import build_nlp
 
-    return build_nlp(catalysts=False)
+    return build_nlp(catalysts=catalysts)
 
 
 def evaluate_entities(
@@ -311,15 +311,6 @@ def evaluate_figures(
     return report
 
 
-def report_dict(report: EntityReport | FigureReport) -> dict:
-    """`report.to_dict()` plus the per-article errors, for JSON output."""
-    return {**report.to_dict(), "errors": list(report.errors)}
-
-
-__all__ = ["EntityReport", "FigureReport", "PRF", "evaluate_entities", "evaluate_figures",
-           "gold_articles", "parse_markup", "write_gold", "report_dict"]
-
-
 # -- catalysts, article by article ---------------------------------------------------------------
 CATALYST_GOLD_DIR = "catalysts"  # <gold_dir>/catalysts/<name>.json: the article's catalyst sentences
 
@@ -371,10 +362,7 @@ def evaluate_article_catalysts(
     """Run the whole pipeline (catalysts included) over each gold article that has catalyst gold
     and score the tags against it: detection P/R/F1 by overlap, then the category and direction
     of each matched tag."""
-    if nlp is None:
-        from pipeline.nlp import build_nlp
-
-        nlp = build_nlp()
+    nlp = _default_nlp(nlp, catalysts=True)
     report = ArticleCatalystReport()
     for name, text, _ in gold_articles(gold_dir, pattern):
         gold_path = Path(gold_dir) / CATALYST_GOLD_DIR / f"{name}.json"
@@ -407,3 +395,13 @@ def evaluate_article_catalysts(
             report.errors.append(f"{name}: missed {missed['category']} {missed['direction']} "
                                  f"{missed['text'][:80]!r}")
     return report
+
+
+def report_dict(report: EntityReport | FigureReport | ArticleCatalystReport) -> dict:
+    """`report.to_dict()` plus the per-article errors, for JSON output."""
+    return {**report.to_dict(), "errors": list(report.errors)}
+
+
+__all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "PRF",
+           "evaluate_article_catalysts", "evaluate_entities", "evaluate_figures", "gold_articles",
+           "parse_markup", "write_gold", "report_dict"]

@@ -233,14 +233,11 @@ class Store:
         fetched_at = utc_iso(now_utc())
         with self.transaction() as db:
             # A retried entry replaces its failed attempt (the run records keep the failure).
-            previous = db.execute(
-                f"SELECT fetch_attempts FROM articles WHERE canonical_url = ? AND {_RETRYABLE}",
+            replaced = db.execute(
+                f"DELETE FROM articles WHERE canonical_url = ? AND {_RETRYABLE} "
+                "RETURNING fetch_attempts",
                 (entry.canonical_url,),
-            ).fetchone()
-            db.execute(
-                f"DELETE FROM articles WHERE canonical_url = ? AND {_RETRYABLE}",
-                (entry.canonical_url,),
-            )
+            ).fetchall()
             cursor = db.execute(
                 """
                 INSERT INTO articles (url, canonical_url, guid, source, title, published_at,
@@ -268,7 +265,7 @@ class Store:
                     duplicate_of,
                     fetched_at if analysis is not None else None,
                     run_id,
-                    previous[0] + 1 if previous else 1,
+                    max((row[0] for row in replaced), default=0) + 1,
                 ),
             )
             article_id = cursor.lastrowid
