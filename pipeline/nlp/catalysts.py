@@ -251,9 +251,10 @@ class CatalystTagger:
         if len(words) < self.taxonomy.min_words or CAPTION.search(sentence.text):
             return False
         # Headlines without a verb ("Bitcoin ETFs data.") state nothing; a doc without a tagger
-        # (tests with a blank pipeline) has no POS, so it is given the benefit of the doubt.
-        has_tags = any(t.pos_ for t in sentence)
-        return not has_tags or any(t.pos_ in ("VERB", "AUX") for t in sentence)
+        # (tests with a blank pipeline) has no tags, so it is given the benefit of the doubt.
+        # Penn tags, not POS: the pipeline leaves out the attribute_ruler that maps one to the other.
+        has_tags = any(t.tag_ for t in sentence)
+        return not has_tags or any(t.tag_.startswith("VB") or t.tag_ == "MD" for t in sentence)
 
     def _assign_categories(self, candidates: list[Candidate]) -> None:
         ambiguous: list[tuple[Candidate, list[str]]] = []
