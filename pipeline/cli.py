@@ -417,13 +417,18 @@ def eval_figures(
 @eval_app.command("catalysts")
 def eval_catalysts(
     gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + catalysts/*.json).")] = REPO_ROOT / "models" / "data" / "gold",
+    model: Annotated[Optional[str], typer.Option(help="Direction model directory or HF model id.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Catalyst tags on whole gold articles: detection P/R/F1, category and direction accuracy."""
     with user_errors():
         from pipeline.evaluation.nlp import evaluate_article_catalysts
+        from pipeline.nlp import build_nlp
 
-        _print_report(evaluate_article_catalysts(_existing_dir(gold)), json_output)
+        gold = _existing_dir(gold)
+        _direction_model(model, shared=True)  # a bad --model fails here, in one line
+        nlp = build_nlp(direction_model=model)
+        _print_report(evaluate_article_catalysts(gold, nlp), json_output)
 
 
 @eval_app.command("direction")
@@ -459,12 +464,14 @@ def train_direction_command(
         _print_report(report, False)
 
 
-def _direction_model(path_or_id: str | None):
-    """The shipped direction model, or the one named on the command line."""
+def _direction_model(path_or_id: str | None, *, shared: bool = False):
+    """The shipped direction model, or the one named on the command line; `shared` loads it
+    into the process-wide copy that pipelines built afterwards use."""
     from pipeline.direction import DEFAULT_MODEL_DIR, DirectionModel, DirectionModelError
 
     try:
-        return DirectionModel.load(path_or_id or DEFAULT_MODEL_DIR)
+        load = DirectionModel.shared if shared else DirectionModel.load
+        return load(path_or_id or DEFAULT_MODEL_DIR)
     except DirectionModelError as exc:  # its message names the model already
         raise UserError(str(exc)) from exc
     except OSError as exc:

@@ -134,3 +134,6 @@ def test_eval_catalysts_scores_the_gold_articles_given(tmp_path):
     assert report["detection"]["tp"] + report["detection"]["fn"] == 8
     missing = runner.invoke(app, ["eval", "catalysts", "--gold", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "no such directory" in missing.output
+    no_model = runner.invoke(app, ["eval", "catalysts", "--gold", str(tmp_path),
+                                   "--model", str(tmp_path / "no-model")])
+    assert no_model.exit_code == 2 and no_model.output.count("cannot load direction model") == 1
