@@ -312,7 +312,22 @@ def evaluate_figures(
 
 
 # -- catalysts, article by article ---------------------------------------------------------------
-CATALYST_GOLD_DIR = "catalysts"  # <gold_dir>/catalysts/<name>.json: the article's catalyst sentences
+# <gold_dir>/catalysts/<name>.json: the article's catalyst sentences. Its text is <gold_dir>/<name>.txt
+# for articles with entity and figure gold too, or <gold_dir>/catalysts/<name>.txt for articles
+# annotated for catalysts only.
+CATALYST_GOLD_DIR = "catalysts"
+
+
+def catalyst_gold_articles(gold_dir: Path, pattern: str = "*") -> list[tuple[str, str, list[dict]]]:
+    """(name, text, catalyst sentences) of every article with catalyst gold."""
+    articles = []
+    for gold_path in sorted((Path(gold_dir) / CATALYST_GOLD_DIR).glob(f"{pattern}.json")):
+        text_path = Path(gold_dir) / f"{gold_path.stem}.txt"
+        if not text_path.is_file():
+            text_path = gold_path.with_suffix(".txt")
+        articles.append((gold_path.stem, text_path.read_text(encoding="utf-8"),
+                         json.loads(gold_path.read_text(encoding="utf-8"))))
+    return articles
 
 
 @dataclass(slots=True)
@@ -364,11 +379,7 @@ def evaluate_article_catalysts(
     of each matched tag."""
     nlp = _default_nlp(nlp, catalysts=True)
     report = ArticleCatalystReport()
-    for name, text, _ in gold_articles(gold_dir, pattern):
-        gold_path = Path(gold_dir) / CATALYST_GOLD_DIR / f"{name}.json"
-        if not gold_path.is_file():
-            continue
-        gold = json.loads(gold_path.read_text(encoding="utf-8"))
+    for name, text, gold in catalyst_gold_articles(gold_dir, pattern):
         report.articles += 1
         report.gold_sentences += len(gold)
         unmatched = list(gold)
@@ -403,5 +414,5 @@ def report_dict(report: EntityReport | FigureReport | ArticleCatalystReport) -> 
 
 
 __all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "PRF",
-           "evaluate_article_catalysts", "evaluate_entities", "evaluate_figures", "gold_articles",
+           "catalyst_gold_articles", "evaluate_article_catalysts", "evaluate_entities", "evaluate_figures", "gold_articles",
            "parse_markup", "write_gold", "report_dict"]
