@@ -4,8 +4,7 @@ Runs `nlp.pipe` over the same texts (the gold articles, repeated) with `load_bas
 with `build_nlp(catalysts=False)`, after a warm-up, best of several rounds each, and prints the
 ratio. Goal: at most 1.30. `build_nlp` leaves out spaCy's lemmatizer and attribute_ruler, so
 the ratio against the same base without them is printed too: that one is what our components
-alone cost. Not a test:
-timings depend on the machine and its load.
+alone cost. Not a test: timings depend on the machine and its load.
 
     .venv/bin/python benchmarks/nlp_bench.py [--repeat 8] [--rounds 5]
 """
@@ -68,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"en_core_web_sm without the two             {base_trimmed:7.2f} s")
     print(f"build_nlp(catalysts=False)                 {ours:7.2f} s")
     print(f"ratio ours / bare                          {ours / base:7.2f}  (goal <= 1.30)")
-    print(f"ratio ours / bare without the two           {ours / base_trimmed:7.2f}")
+    print(f"ratio ours / bare without the two          {ours / base_trimmed:7.2f}")
 
 
 if __name__ == "__main__":
