@@ -476,6 +476,7 @@ def train_direction(
     warmup_fraction: float = 0.06,
     twitter_dir: str | Path | None = DEFAULT_TWITTER_DIR,
     crypto_train: str | Path | None = DEFAULT_CRYPTO_DIR / "train.jsonl",
+    article_style_train: str | Path | None = DEFAULT_CRYPTO_DIR / "train_article_style.jsonl",
     extra_files: Sequence[str | Path] = (),
     crypto_repeat: int = 4,
     calibration_fraction: float = 0.05,
@@ -490,10 +491,13 @@ def train_direction(
     The layers below stay as the base package has them, so their outputs are computed once per
     sentence and cached: each epoch then costs only the top layers, which makes CPU training
     affordable. Data: the twitter train split, the crypto catalyst train split repeated
-    `crypto_repeat` times (small, and closest to what the pipeline sees), and any `extra_files`
-    (same JSONL format, e.g. gold corrections). A stratified `calibration_fraction` of it is held
-    back to fit the softmax temperature. The saved weights are the mean of the weights at the end
-    of each of the last `average_epochs` epochs (checkpoint averaging; 1 keeps the last weights).
+    `crypto_repeat` times (small, and closest to what the pipeline sees), its article-style
+    sentences once (macro and multi-clause sentences whose surface verb points the other way;
+    repeated with the rest, they taught the model to flip surface verbs wholesale), and any
+    `extra_files` (same JSONL format, e.g. gold corrections). A stratified
+    `calibration_fraction` of it is held back to fit the softmax temperature. The saved weights
+    are the mean of the weights at the end of each of the last `average_epochs` epochs
+    (checkpoint averaging; 1 keeps the last weights).
     Seeded, CPU only; `limit`/`max_steps` are for smoke tests.
     """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -508,6 +512,8 @@ def train_direction(
         examples += read_twitter_csv(Path(twitter_dir) / "train.csv")
     if crypto_train is not None and Path(crypto_train).is_file():
         examples += read_direction_jsonl(crypto_train, "crypto") * crypto_repeat
+    if article_style_train is not None and Path(article_style_train).is_file():
+        examples += read_direction_jsonl(article_style_train, "crypto_article_style")
     for extra in extra_files:
         examples += read_direction_jsonl(extra)
     if not examples:

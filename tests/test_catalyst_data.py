@@ -1,7 +1,8 @@
 """Invariants of the team-written catalyst sentence set (models/data/catalysts).
 
-The direction model is trained on `train.jsonl` and scored on `heldout.jsonl`; these tests keep
-the set well-formed and the held-out split honest (no shared or near-paraphrased sentences).
+The direction model is trained on `train.jsonl` and `train_article_style.jsonl` (together the train
+split) and scored on `heldout.jsonl`; these tests keep the set well-formed and the held-out split
+honest (no shared or near-paraphrased sentences).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "models" / "data" / "catalysts"
-SPLITS = ("train", "heldout")
+SPLIT_FILES = {"train": ("train.jsonl", "train_article_style.jsonl"), "heldout": ("heldout.jsonl",)}
 DIRECTIONS = {"bearish", "bullish", "neutral"}
 CATEGORIES = {
     "etf_flows", "derivatives", "market_sentiment", "price_action", "corporate", "regulation",
@@ -24,7 +25,7 @@ CATEGORIES = {
 HARD_CASES = {
     "negation", "outflows_slowed", "flow_reversal", "short_squeeze", "shorts_liquidated",
     "longs_liquidated", "funding_rate", "extreme_fear", "delayed", "hedged", "mixed_results",
-    "ban_lifted", "hack_recovered",
+    "ban_lifted", "hack_recovered", "macro_inversion", "multi_clause", "surface_verb",
 }
 FIELDS = {"text", "direction", "category", "hard_case"}
 NEAR_DUPLICATE_JACCARD = 0.8
@@ -32,16 +33,17 @@ NEAR_DUPLICATE_JACCARD = 0.8
 
 def _load(split: str) -> list[dict]:
     rows = []
-    with open(DATA_DIR / f"{split}.jsonl", encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            assert line.strip(), f"{split}.jsonl line {number} is blank"
-            rows.append(json.loads(line))
+    for name in SPLIT_FILES[split]:
+        with open(DATA_DIR / name, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                assert line.strip(), f"{name} line {number} is blank"
+                rows.append(json.loads(line))
     return rows
 
 
 @pytest.fixture(scope="module")
 def data() -> dict[str, list[dict]]:
-    return {split: _load(split) for split in SPLITS}
+    return {split: _load(split) for split in SPLIT_FILES}
 
 
 def _tokens(text: str) -> frozenset[str]:

@@ -132,6 +132,9 @@ def test_eval_catalysts_scores_the_gold_articles_given(tmp_path):
     report = json.loads(result.output)
     assert report["articles"] == 1 and report["gold_catalysts"] == 8
     assert report["detection"]["tp"] + report["detection"]["fn"] == 8
+    # One line per missed, extra or mislabelled sentence.
+    assert len(report["errors"]) >= report["detection"]["fn"]
+    assert all(error.startswith("fed_cpi: ") for error in report["errors"])
     missing = runner.invoke(app, ["eval", "catalysts", "--gold", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "no such directory" in missing.output
     no_model = runner.invoke(app, ["eval", "catalysts", "--gold", str(tmp_path),

@@ -165,7 +165,7 @@ class EntityReport:
     def to_dict(self) -> dict:
         return {"articles": self.articles,
                 "per_label": {label: s.to_dict() for label, s in self.per_label.items()},
-                "micro": self.micro.to_dict()}
+                "micro": self.micro.to_dict(), "errors": list(self.errors)}
 
     def format(self) -> str:
         lines = [f"Entities over {self.articles} gold articles (exact span and label)",
@@ -212,7 +212,7 @@ class FigureReport:
                 "matched": self.matched, "metric_accuracy": round(self.metric_accuracy, 4),
                 "asset_accuracy": round(self.asset_accuracy, 4),
                 "sign_accuracy": round(self.sign_accuracy, 4),
-                "period_accuracy": round(self.period_accuracy, 4)}
+                "period_accuracy": round(self.period_accuracy, 4), "errors": list(self.errors)}
 
     def format(self) -> str:
         s = self.value_unit
@@ -312,9 +312,9 @@ def evaluate_figures(
 
 
 # -- catalysts, article by article ---------------------------------------------------------------
-# <gold_dir>/catalysts/<name>.json: the article's catalyst sentences. Its text is <gold_dir>/<name>.txt
-# for articles with entity and figure gold too, or <gold_dir>/catalysts/<name>.txt for articles
-# annotated for catalysts only.
+# <gold_dir>/catalysts/<name>.json: the article's catalyst sentences. Its text is
+# <gold_dir>/<name>.txt for articles with entity and figure gold too, or
+# <gold_dir>/catalysts/<name>.txt for articles annotated for catalysts only.
 CATALYST_GOLD_DIR = "catalysts"
 
 
@@ -357,7 +357,8 @@ class ArticleCatalystReport:
                 "category_accuracy": round(self.category_accuracy, 4),
                 "direction_accuracy": round(self.direction_accuracy, 4),
                 "direction_confusion": {f"{g}->{p}": n for (g, p), n in
-                                        sorted(self.directions.items())}}
+                                        sorted(self.directions.items())},
+                "errors": list(self.errors)}
 
     def format(self) -> str:
         s = self.detection
@@ -408,11 +409,6 @@ def evaluate_article_catalysts(
     return report
 
 
-def report_dict(report: EntityReport | FigureReport | ArticleCatalystReport) -> dict:
-    """`report.to_dict()` plus the per-article errors, for JSON output."""
-    return {**report.to_dict(), "errors": list(report.errors)}
-
-
 __all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "PRF",
-           "catalyst_gold_articles", "evaluate_article_catalysts", "evaluate_entities", "evaluate_figures", "gold_articles",
-           "parse_markup", "write_gold", "report_dict"]
+           "catalyst_gold_articles", "evaluate_article_catalysts", "evaluate_entities",
+           "evaluate_figures", "gold_articles", "parse_markup", "write_gold"]

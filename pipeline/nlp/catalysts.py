@@ -252,7 +252,7 @@ class CatalystTagger:
             return False
         # Headlines without a verb ("Bitcoin ETFs data.") state nothing; a doc without a tagger
         # (tests with a blank pipeline) has no tags, so it is given the benefit of the doubt.
-        # Penn tags, not POS: the pipeline leaves out the attribute_ruler that maps one to the other.
+        # Penn tags, not POS: the pipeline leaves out the attribute_ruler that maps tags to POS.
         has_tags = any(t.tag_ for t in sentence)
         return not has_tags or any(t.tag_.startswith("VB") or t.tag_ == "MD" for t in sentence)
 

@@ -10,13 +10,17 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SPLITS = ("train", "heldout")
+SPLIT_FILES = {"train": ("train.jsonl", "train_article_style.jsonl"), "heldout": ("heldout.jsonl",)}
+SPLITS = tuple(SPLIT_FILES)
 DIRECTIONS = ("bearish", "bullish", "neutral")
 
 
 def load(split: str) -> list[dict]:
-    with open(HERE / f"{split}.jsonl", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    rows = []
+    for name in SPLIT_FILES[split]:
+        with open(HERE / name, encoding="utf-8") as fh:
+            rows += [json.loads(line) for line in fh if line.strip()]
+    return rows
 
 
 def main() -> None:
