@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,6 +270,31 @@ def _values_agree(gold: dict, figure: Figure) -> bool:
     return abs(figure.value - expected) <= VALUE_TOLERANCE * max(abs(expected), 1e-12)
 
 
+def _match_by_overlap(items: Iterable, candidates: Iterable, item_span: Callable,
+                      candidate_span: Callable, agree: Callable | None = None) -> tuple[list, list]:
+    """Walk `items` in order; each takes the first candidate not yet taken whose (start, end)
+    character span overlaps its own and, given `agree`, agrees with it. Returns the (item,
+    candidate or None) pairs in item order, and the candidates nothing took."""
+    unmatched, pairs = list(candidates), []
+    for item in items:
+        start, end = item_span(item)
+        match = next((c for c in unmatched
+                      if candidate_span(c)[0] < end and start < candidate_span(c)[1]
+                      and (agree is None or agree(item, c))), None)
+        if match is not None:
+            unmatched.remove(match)
+        pairs.append((item, match))
+    return pairs, unmatched
+
+
+def _gold_span(row: dict) -> tuple[int, int]:
+    return row["start"], row["end"]
+
+
+def _record_span(record) -> tuple[int, int]:
+    return record.start_char, record.end_char
+
+
 def evaluate_figures(
     gold_dir: Path, nlp: Language | None = None, *, pattern: str = "*"
 ) -> FigureReport:
@@ -277,20 +303,16 @@ def evaluate_figures(
     report = FigureReport()
     for name, text, annotations in gold_articles(gold_dir, pattern):
         report.articles += 1
-        predicted = analyze(nlp(text)).figures
-        unmatched = list(predicted)
-        for gold in annotations["figures"]:
-            match = next(
-                (f for f in unmatched if f.start_char < gold["end"] and gold["start"] < f.end_char
-                 and _values_agree(gold, f)),
-                None,
-            )
+        pairs, unmatched = _match_by_overlap(
+            annotations["figures"], analyze(nlp(text)).figures, _gold_span, _record_span,
+            _values_agree,
+        )
+        for gold, match in pairs:
             if match is None:
                 report.value_unit.false_negatives += 1
                 report.errors.append(f"{name}: missed {gold['text']!r} {gold['value']} "
                                      f"{gold['unit']}")
                 continue
-            unmatched.remove(match)
             report.value_unit.true_positives += 1
             report.matched += 1
             report.metric_correct += match.metric == gold["metric"]
@@ -383,16 +405,15 @@ def evaluate_article_catalysts(
     for name, text, gold in catalyst_gold_articles(gold_dir, pattern):
         report.articles += 1
         report.gold_sentences += len(gold)
-        unmatched = list(gold)
-        for tag in analyze(nlp(text)).catalysts:
-            match = next((g for g in unmatched
-                          if tag.start_char < g["end"] and g["start"] < tag.end_char), None)
+        pairs, unmatched = _match_by_overlap(
+            analyze(nlp(text)).catalysts, gold, _record_span, _gold_span
+        )
+        for tag, match in pairs:
             if match is None:
                 report.detection.false_positives += 1
                 report.errors.append(f"{name}: extra {tag.category} {tag.direction} "
                                      f"{tag.sentence[:80]!r}")
                 continue
-            unmatched.remove(match)
             report.detection.true_positives += 1
             report.matched += 1
             report.category_correct += tag.category == match["category"]
