@@ -15,6 +15,7 @@ map from its label names to ours (`LABEL_SYNONYMS` covers the usual positive/neg
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -210,38 +211,54 @@ class DirectionModel:
     def _load_hf(
         cls, path_or_id: str, *, label_map: dict[str, str] | None, quantize: bool
     ) -> DirectionModel:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         _quiet_transformers()
         local = Path(path_or_id)
         if (local.is_absolute() or path_or_id.startswith(".")) and not local.exists():
             # A path, not a hub id: say so instead of asking the hub for it.
             raise DirectionModelError(f"cannot load direction model {path_or_id!r}: no such folder")
+
+        def cannot_load(exc: Exception) -> DirectionModelError:
+            return DirectionModelError(f"cannot load direction model {path_or_id!r}: {exc}")
+
+        def fp32_model():
+            try:
+                return AutoModelForSequenceClassification.from_pretrained(path_or_id).eval()
+            except (OSError, ValueError) as exc:
+                raise cannot_load(exc) from exc
+
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(path_or_id)
+            # The config and tokenizer say everything but the weights: with a cached int8 copy
+            # the torch model is never built.
+            config = AutoConfig.from_pretrained(path_or_id)
             tokenizer = AutoTokenizer.from_pretrained(path_or_id)
         except (OSError, ValueError) as exc:
-            raise DirectionModelError(f"cannot load direction model {path_or_id!r}: {exc}") from exc
+            raise cannot_load(exc) from exc
         mapping = {k.lower(): Direction(v) for k, v in (label_map or LABEL_SYNONYMS).items()}
-        id2label = model.config.id2label
+        id2label = config.id2label
         try:
             labels = [mapping[id2label[i].lower()] for i in range(len(id2label))]
         except KeyError as exc:
             raise DirectionModelError(
                 f"{path_or_id}: label {exc} has no direction; pass label_map for {id2label}"
             ) from None
-        version = getattr(model.config, "_commit_hash", None) or "local"
+        commit = getattr(config, "_commit_hash", None)
         if quantize:
-            # Not cached: a hub id or folder has no cheap fingerprint of its weights.
             model = load_int8(
-                lambda: model, inputs=tokenizer.model_input_names, output="logits", key=None
+                fp32_model,
+                inputs=tokenizer.model_input_names,
+                output="logits",
+                key=_hf_cache_key(path_or_id, commit),
             )
+        else:
+            model = fp32_model()
         return cls(
             model,
             tokenizer,
             labels,
             name=Path(path_or_id).name or path_or_id,
-            version=version + ("+int8" if quantize else ""),
+            version=(commit or "local") + ("+int8" if quantize else ""),
             max_length=min(128, tokenizer.model_max_length),
         )
 
@@ -349,6 +366,21 @@ def _shared_model(
     path_or_id: str, label_map: tuple[tuple[str, str], ...], quantize: bool | None
 ) -> DirectionModel:
     return DirectionModel.load(path_or_id, label_map=dict(label_map) or None, quantize=quantize)
+
+
+def _hf_cache_key(path_or_id: str, commit: str | None) -> str | None:
+    """A key for the int8 copy of a Hugging Face classifier: its hub commit, or for a local
+    folder the bytes of its files (a second or so for a large model, against a fresh export)."""
+    folder = Path(path_or_id)
+    if folder.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(f for f in folder.iterdir() if f.is_file()):
+            digest.update(file.name.encode() + b"\0")
+            with file.open("rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+        return cache_key("hf-folder", digest.hexdigest())
+    return cache_key("hf-hub", path_or_id, commit) if commit else None
 
 
 def round_to_fp16(model) -> None:

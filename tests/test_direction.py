@@ -114,6 +114,36 @@ def test_any_hf_classifier_runs_in_int8_when_asked(tmp_path, tokenizer):
     assert torch.equal(int8.probabilities(texts)[1], int8.probabilities(texts[1:2])[0])
 
 
+def test_hf_classifier_int8_copy_is_cached_by_folder_contents(tmp_path, tokenizer, monkeypatch):
+    import transformers
+
+    monkeypatch.setenv("NEWSIGNAL_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "finbert-like"
+    _tiny_bert(folder, tokenizer, {0: "positive", 1: "negative", 2: "neutral"})
+    texts = ["Bitcoin rallies past $70,000", "Regulators fine the exchange"]
+    first = DirectionModel.load(folder, quantize=True).probabilities(texts)
+    assert len(list((tmp_path / "cache").glob("*.int8.onnx"))) == 1
+
+    def no_torch_model(*args, **kwargs):
+        raise AssertionError("the torch model was built although its int8 copy is cached")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            transformers.AutoModelForSequenceClassification, "from_pretrained", no_torch_model
+        )
+        again = DirectionModel.load(folder, quantize=True)
+    assert torch.equal(again.probabilities(texts), first)
+
+    # Other weights in the same folder are another model: a new copy, not the stale one.
+    retrained = transformers.BertForSequenceClassification.from_pretrained(folder)
+    with torch.no_grad():
+        retrained.classifier.weight.mul_(-1)
+    retrained.save_pretrained(folder)
+    changed = DirectionModel.load(folder, quantize=True).probabilities(texts)
+    assert len(list((tmp_path / "cache").glob("*.int8.onnx"))) == 2
+    assert not torch.allclose(changed, first)
+
+
 def test_hf_classifier_needs_a_label_map_for_unknown_labels(tmp_path, tokenizer):
     _tiny_bert(tmp_path, tokenizer, {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"})
     with pytest.raises(DirectionModelError, match="label_map"):
