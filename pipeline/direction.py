@@ -15,7 +15,6 @@ map from its label names to ours (`LABEL_SYNONYMS` covers the usual positive/neg
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import math
@@ -167,7 +166,7 @@ class DirectionModel:
         if int8:
             key = cache_key(
                 json.dumps(config, sort_keys=True),
-                weights.read_bytes(),
+                weights,
                 f"{config['base_model']}={base_model_version(config['base_model'])}",
             )
             model = load_int8(
@@ -373,13 +372,8 @@ def _hf_cache_key(path_or_id: str, commit: str | None) -> str | None:
     folder the bytes of its files (a second or so for a large model, against a fresh export)."""
     folder = Path(path_or_id)
     if folder.is_dir():
-        digest = hashlib.sha256()
-        for file in sorted(f for f in folder.iterdir() if f.is_file()):
-            digest.update(file.name.encode() + b"\0")
-            with file.open("rb") as stream:
-                while chunk := stream.read(1 << 20):
-                    digest.update(chunk)
-        return cache_key("hf-folder", digest.hexdigest())
+        files = sorted(f for f in folder.iterdir() if f.is_file())
+        return cache_key("hf-folder", *(part for file in files for part in (file.name, file)))
     return cache_key("hf-hub", path_or_id, commit) if commit else None
 
 

@@ -46,9 +46,10 @@ def cache_dir() -> Path:
     return Path(base) / "newsignal"
 
 
-def cache_key(*parts: bytes | str) -> str:
-    """A digest of `parts` (weights, configs, names), of the export packages' versions and of this
-    module's source (a change to how models are exported makes new files)."""
+def cache_key(*parts: bytes | str | Path) -> str:
+    """A digest of `parts` (weights, configs, names; a Path stands for its file's bytes, read in
+    chunks), of the export packages' versions and of this module's source (a change to how models
+    are exported makes new files)."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
     for name in EXPORT_PACKAGES:
         try:
@@ -56,7 +57,12 @@ def cache_key(*parts: bytes | str) -> str:
         except PackageNotFoundError:
             digest.update(f"{name}=none;".encode())
     for part in parts:
-        digest.update(part if isinstance(part, bytes) else part.encode())
+        if isinstance(part, Path):
+            with part.open("rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+        else:
+            digest.update(part if isinstance(part, bytes) else part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:32]
 

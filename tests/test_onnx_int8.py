@@ -118,6 +118,9 @@ def test_cache_keys_and_directory(monkeypatch, tmp_path):
     assert cache_key(b"weights", "config") == cache_key(b"weights", "config")
     assert cache_key(b"weights", "config") != cache_key(b"weights2", "config")
     assert cache_key("ab", "c") != cache_key("a", "bc")  # parts are delimited
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"weights" * 300_000)  # over one read chunk
+    assert cache_key(weights, "config") == cache_key(weights.read_bytes(), "config")
     before = cache_key(b"weights", "config")
     monkeypatch.setattr(onnx_int8, "version", lambda name: "0.0.1")  # an upgrade re-exports
     assert cache_key(b"weights", "config") != before
