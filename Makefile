@@ -4,17 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test benchmarks clean
+.PHONY: setup lock demo test benchmarks clean
 
 setup: $(STAMP)
 
-# torch comes first and pinned: 2.13.0 is a CPU build on this machine's disk; any looser request
-# would pull a multi-GB CUDA build. The project's own range (torch>=2.2) then installs nothing more.
-$(STAMP): pyproject.toml
+# Set-up installs the exact versions in requirements.lock (hashes checked), then the project
+# itself without resolving anything: a fresh clone anywhere gets the versions the figures in
+# README and the model cards were measured with. torch is locked to 2.13.0+cpu, the CPU build on
+# this machine's disk; any looser request would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Refresh requirements.lock to the newest releases pyproject.toml's ranges admit (torch held at
+# the CPU build), then re-run the tests and the evaluations before committing it.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet pip-tools==7.7.0
+	$(BIN)/pip-compile --quiet --upgrade --upgrade-package 'torch==2.13.0+cpu' \
+	    --generate-hashes --allow-unsafe --extra dev --strip-extras \
+	    --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/newsignal demo --output demo-out
