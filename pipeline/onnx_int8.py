@@ -174,7 +174,13 @@ def _export_int8(model: torch.nn.Module, inputs: Sequence[str], output: str, tmp
     level = root.level
     root.setLevel(logging.ERROR)  # ORT's quantiser advises pre-processing on the root logger
     try:
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        # 7-bit weights (reduce_range): u8 activations times s8 weights summed in pairs can
+        # saturate 16-bit lanes on AVX2-only CPUs (VPMADDUBSW) but not with VNNI or AMX, so full
+        # 8-bit weights gave answers that depend on the CPU. With 7 bits no pair can saturate, and
+        # every x86 kernel computes the same integers.
+        quantize_dynamic(
+            str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True
+        )
     finally:
         root.setLevel(level)
     return int8
