@@ -264,3 +264,38 @@ def test_a_gap_that_is_no_scale_slip_needs_the_same_stated_period(nlp_no_catalys
     )
     (conflict,) = analyze(nlp_no_catalysts(same_day)).conflicts
     assert (conflict.metric, conflict.period) == ("etf_flow", "Monday")
+
+
+def test_conflicts_are_looked_up_not_found_by_comparing_every_pair(nlp_no_catalysts, monkeypatch):
+    """A page of thousands of like figures: the pairs examined grow with the figures, not with
+    their square, and an article gets at most MAX_CONFLICTS flags."""
+    from pipeline.nlp import figures as module
+
+    examined = []
+    real = module._conflict_reason
+    monkeypatch.setattr(module, "_conflict_reason", lambda a, b: examined.append(1) or real(a, b))
+    same = "Bitcoin ETFs saw inflows of $7.3 million on Monday. " * 1500
+    assert analyze(nlp_no_catalysts(same)).conflicts == []
+    assert len(examined) == 0  # equal values: no pair is even a candidate
+    slips = "Bitcoin ETFs saw inflows of $7.3 million on Monday. " * 300 + (
+        "Bitcoin ETFs saw inflows of $7.3 billion on Monday. " * 300
+    )
+    conflicts = analyze(nlp_no_catalysts(slips)).conflicts
+    assert len(conflicts) == module.MAX_CONFLICTS
+    assert all("1,000-fold" in c.reason for c in conflicts)
+    assert len(examined) <= 600 * 2 * module.MAX_CONFLICTS  # all pairs would be 179,700
+
+
+def test_a_long_text_gets_the_figures_of_its_sentences(nlp_no_catalysts) -> None:
+    """Context lookups by position give each figure of a long, unbroken text what the same
+    sentence gives alone (the lookups once rescanned the whole text for every figure)."""
+    sentence = "Roughly $410 million of long positions were liquidated on Tuesday, CoinGlass said."
+    alone = only(nlp_no_catalysts, sentence)
+    found = figures(nlp_no_catalysts, " ".join([sentence] * 400))
+    assert len(found) == 400
+    for index, figure in enumerate(found):
+        offset = index * (len(sentence) + 1)
+        assert (figure.start_char - offset, figure.end_char - offset) == (
+            alone.start_char, alone.end_char)
+        assert (figure.value, figure.unit, figure.metric, figure.period, figure.qualifier) == (
+            alone.value, alone.unit, alone.metric, alone.period, alone.qualifier)

@@ -128,6 +128,8 @@ def test_not_a_quantity(text: str) -> None:
         ("from 4-5%", ["4", "5%"]),  # a hyphen between numbers is no minus sign
         ("Q4 2025", ["2025"]),
         ("valued at $1.2bn, or €1.1bn", ["$1.2bn", "€1.1bn"]),
+        # Exponent notation is no amount: "10^400 BTC" once became 400 BTC.
+        ("a supply of 10^400 BTC and 2**64 coins, then 5%", ["5%"]),
     ],
 )
 def test_find_quantities(text: str, found: list[str]) -> None:

@@ -12,7 +12,7 @@ docs passed to `nlp.pipe` together.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +221,15 @@ class CatalystTagger:
             scores = by_sentence.setdefault(key, {})
             name = doc.vocab.strings[match_id]
             scores[name] = scores.get(name, 0.0) + (1.5 if end - start > 1 else 1.0)
+        # Span.ents scans the whole document on every call: look entities and figures up by
+        # position instead, so a long text costs linear time.
+        ents = list(doc.ents)
+        ent_starts, ent_ends = [e.start for e in ents], [e.end for e in ents]
+        figure_spans = [
+            span for span in figure_spans
+            if span.has_extension("figure") and span._.figure is not None
+        ]
+        figure_starts = [span.start for span in figure_spans]
         result = []
         for sentence in sentences:
             scores = by_sentence.get((sentence.start, sentence.end))
@@ -228,13 +237,19 @@ class CatalystTagger:
                 continue
             figures = [
                 span._.figure
-                for span in figure_spans
-                if span.start >= sentence.start
-                and span.end <= sentence.end
-                and span.has_extension("figure")
-                and span._.figure is not None
+                for span in figure_spans[
+                    bisect_left(figure_starts, sentence.start) :
+                    bisect_left(figure_starts, sentence.end)
+                ]
+                if span.end <= sentence.end
             ]
-            labels = [ent.label_ for ent in sentence.ents]
+            sentence_ents = [
+                ent
+                for ent in ents[bisect_left(ent_starts, sentence.start) :
+                                bisect_right(ent_ends, sentence.end)]
+                if ent.end <= sentence.end
+            ]
+            labels = [ent.label_ for ent in sentence_ents]
             for category in self.taxonomy.categories.values():
                 if category.name not in scores:
                     continue  # support alone (a company named, a price quoted) is no catalyst
@@ -242,7 +257,7 @@ class CatalystTagger:
                 support += sum(f.metric in category.figure_metrics for f in figures)
                 scores[category.name] = (scores[category.name] + support) * category.weight
             result.append(
-                Candidate(doc, sentence, scores, assets=_assets(sentence), figures=figures)
+                Candidate(doc, sentence, scores, assets=_assets(sentence_ents), figures=figures)
             )
         return result
 
@@ -316,12 +331,12 @@ def _strip(span: Span) -> Span:
     return doc[start:end]
 
 
-def _assets(sentence: Span) -> list[str]:
-    """Tickers of the assets and companies named in the sentence, first mention first."""
+def _assets(ents: Iterable[Span]) -> list[str]:
+    """Tickers of the assets and companies among `ents`, first mention first."""
     if not Span.has_extension("ticker"):
         return []
     tickers: list[str] = []
-    for ent in sentence.ents:
+    for ent in ents:
         ticker = ent._.ticker
         if ticker and ticker not in tickers:
             tickers.append(ticker)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +70,10 @@ LEVEL_VERBS = frozenset({"toward", "towards", "target", "targets", "targeting", 
 INDICATOR_BONUS = 0.5
 MAX_ASSET_DISTANCE = 15  # tokens (weighted): farther entities are another clause's subject
 CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figure
+# A figure's context is its sentence, but at most this many tokens either side: a text without
+# full stops must not make every figure read the whole of it (longer news sentences are rare).
+CONTEXT_TOKENS = 100
+_SPACES = re.compile(r"\s+")
 CLAUSE_BREAKS = frozenset({",", ";", ":", "(", "as", "while", "whereas", "but", "before", "after",
                            "which", "amounting", "extending", "since", "compared", "versus", "vs"})
 NOT_FIGURE_AFTER = frozenset(
@@ -233,35 +239,32 @@ class FigureFinder:
         self.anchors.add("MARKET", [nlp.make_doc(a) for a in MARKET_ANCHORS])
 
     # -- candidates ------------------------------------------------------------------------
-    def _candidates(self, doc: Doc, text: str, ents: list[Span]) -> list[_Candidate]:
-        raw = list(numbers.find_quantities(text))
+    def _candidates(self, text: str, layout: _Layout) -> list[_Candidate]:
         candidates: list[_Candidate] = []
-        for start, end, quantity in raw:
-            candidate = self._with_unit(text, ents, start, end, quantity)
+        for start, end, quantity in numbers.find_quantities(text):
+            candidate = self._with_unit(text, layout, start, end, quantity)
             if candidate is not None:
                 candidates.append(candidate)
         return _merge_ranges(text, candidates)
 
     def _with_unit(
-        self, text: str, ents: list[Span], start: int, end: int, quantity: Quantity
+        self, text: str, layout: _Layout, start: int, end: int, quantity: Quantity
     ) -> _Candidate | None:
         unit = quantity.unit
         if quantity.code is not None:
             code_start = text.rindex(quantity.code, start, end)
-            ticker = _asset_ticker_at(ents, code_start, end)
+            ticker = layout.asset_ticker_covering(code_start, end)
             if ticker is not None:
                 unit = ticker
             else:  # an upper-case word that is no asset ("2025 US"): the number alone
                 end = len(text[:code_start].rstrip())
         if unit is None:
             # "1,000 bitcoin": an asset entity right after the number is its unit.
-            following = re.match(r"\s+", text[end:])
+            following = _SPACES.match(text, end)
             if following:
-                after = end + following.end()
-                for ent in ents:
-                    if ent.start_char == after and ent.label_ == "ASSET" and ent._.ticker:
-                        unit, end = ent._.ticker, ent.end_char
-                        break
+                ent = layout.ent_starting_at.get(following.end())
+                if ent is not None and ent.label_ == "ASSET" and ent._.ticker:
+                    unit, end = ent._.ticker, ent.end_char
         explicit = text[start] in "-−+"
         if text[start] == "+":
             start += 1
@@ -270,29 +273,31 @@ class FigureFinder:
 
     # -- the component ---------------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
-        trigger_hits = [
+        trigger_hits = _Positions(
             (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc) if not _particle(doc, s)
-        ]
-        co_hits = [(doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc)]
-        anchors = [(s, e) for _, s, e in self.anchors(doc)]
+        )
+        co_hits = _Positions((doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc))
+        anchors = _Positions(("MARKET", s, e) for _, s, e in self.anchors(doc))
         # Doc.text and Doc.ents are rebuilt on every access: read them once.
-        text, ents = doc.text, list(doc.ents)
+        text = doc.text
+        layout = _Layout(doc, text)
         candidates = [
             (candidate, doc.char_span(candidate.start, candidate.end, alignment_mode="expand"))
-            for candidate in self._candidates(doc, text, ents)
+            for candidate in self._candidates(text, layout)
         ]
         # Tokens inside any figure: an asset there is that figure's unit, not another's subject.
         in_figures = {t.i for _, span in candidates if span is not None for t in span}
+        layout.index_subjects(in_figures)
         spans: list[Span] = []
         taken: set[int] = set()
         for candidate, span in candidates:
             if span is None or any(t.i in taken for t in span):
                 continue
-            sent = _sentence(doc, span)
+            sent = layout.context(span)
             context = _Context(
-                doc, text, span, sent,
-                [e for e in ents if sent.start <= e.start and e.end <= sent.end], ents,
-                trigger_hits, co_hits, anchors, in_figures,
+                doc, text, span, sent, layout.ents_within(sent.start, sent.end), layout,
+                trigger_hits.within(sent.start, sent.end), co_hits,
+                [(s, e) for _, s, e in anchors.within(sent.start, sent.end)], in_figures,
             )
             figure = self._figure(context, candidate)
             if figure is None:
@@ -305,7 +310,7 @@ class FigureFinder:
 
     def _figure(self, ctx: _Context, candidate: _Candidate) -> Figure | None:
         doc, span, sent, text = ctx.doc, ctx.span, ctx.sent, ctx.text
-        hits = [(m, s, e) for m, s, e in ctx.trigger_hits if sent.start <= s and e <= sent.end]
+        hits = ctx.trigger_hits
         unit = candidate.unit
         if unit is None:
             if _not_a_figure(doc, span):
@@ -412,10 +417,7 @@ class FigureFinder:
                 continue
             if metric in PRICE_MOVES and indicator_subject:
                 continue  # "Mining difficulty rose 6.3%": the indicator moved, not a price
-            if spec.with_any and not any(
-                m == metric and abs(s - span.start) <= CO_TRIGGER_WINDOW
-                for m, s, _ in ctx.co_hits
-            ):
+            if spec.with_any and not ctx.co_hits.near(metric, span.start, CO_TRIGGER_WINDOW):
                 continue
             if metric in CHANGE_METRICS and level:
                 continue
@@ -467,11 +469,7 @@ class FigureFinder:
     def _asset_entity(self, ctx: _Context) -> Span | None:
         doc, span, sent = ctx.doc, ctx.span, ctx.sent
         candidates: list[Span] = [ent for ent in ctx.sent_ents if _is_subject_entity(ctx, ent)]
-        candidates += [
-            Span(doc, s, e, label="MARKET")
-            for s, e in ctx.anchors
-            if sent.start <= s and e <= sent.end
-        ]
+        candidates += [Span(doc, s, e, label="MARKET") for s, e in ctx.anchors if e <= sent.end]
         best: tuple[float, Span] | None = None
         for ent in candidates:
             if ent.start < span.end and span.start < ent.end:
@@ -492,22 +490,150 @@ class _Context:
     doc: Doc
     text: str
     span: Span
-    sent: Span  # the figure's sentence, cut at paragraph breaks (headlines have no full stop)
+    sent: Span  # the figure's sentence, cut at line breaks and to CONTEXT_TOKENS either side
     sent_ents: list[Span]
-    ents: list[Span]
-    trigger_hits: list[tuple[str, int, int]]
-    co_hits: list[tuple[str, int, int]]
-    anchors: list[tuple[int, int]]
+    layout: _Layout
+    trigger_hits: list[tuple[str, int, int]]  # (metric, start, end) of those inside `sent`
+    co_hits: _Positions
+    anchors: list[tuple[int, int]]  # those inside `sent`
     in_figures: set[int]
+
+
+class _Layout:
+    """Positions of a document's sentences, line breaks, paragraphs and entities, indexed once,
+    so that what each figure asks of its surroundings costs a lookup, not a scan of the text."""
+
+    def __init__(self, doc: Doc, text: str) -> None:
+        self.doc = doc
+        self.ents = list(doc.ents)
+        self.ent_starts = [ent.start for ent in self.ents]
+        self.ent_ends = [ent.end for ent in self.ents]
+        self.ent_end_chars = [ent.end_char for ent in self.ents]
+        self.ent_starting_at = {ent.start_char: ent for ent in self.ents}
+        self.sent_starts = [sent.start for sent in doc.sents]
+        self.line_breaks = [
+            token.i for token in doc if "\n" in token.text or "\n" in token.whitespace_
+        ]
+        self.paragraph_breaks = [match.start() for match in re.finditer("\n\n", text)]
+        self.subjects: list[bool] = []
+        self._last_subject: list[int] = []
+        self._most_named: dict[tuple[str, ...], list[Span | None]] = {}
+
+    def context(self, span: Span) -> Span:
+        """`span`'s sentence (all of them, if it crosses one), cut where a line break separates
+        it from the figure, and to CONTEXT_TOKENS either side."""
+        starts = self.sent_starts
+        start = starts[bisect_right(starts, span.start) - 1] if starts else 0
+        following = bisect_left(starts, span.end)
+        end = starts[following] if following < len(starts) else len(self.doc)
+        breaks = self.line_breaks
+        before = bisect_left(breaks, span.start) - 1
+        if before >= 0 and breaks[before] >= start:
+            start = breaks[before] + 1
+        after = bisect_left(breaks, span.end)
+        if after < len(breaks) and breaks[after] < end:
+            token = self.doc[breaks[after]]
+            end = token.i + (0 if "\n" in token.text else 1)
+        start = max(start, span.start - CONTEXT_TOKENS)
+        end = min(end, span.end + CONTEXT_TOKENS)
+        return self.doc[start:end]
+
+    def ents_within(self, start: int, end: int) -> list[Span]:
+        """Entities inside tokens [start, end)."""
+        first = bisect_left(self.ent_starts, start)
+        last = bisect_right(self.ent_ends, end)
+        return [ent for ent in self.ents[first:max(first, last)] if ent.end <= end]
+
+    def asset_ticker_covering(self, start: int, end: int) -> str | None:
+        """The ticker of an ASSET entity covering characters [start, end), if any."""
+        index = bisect_right(self.ent_end_chars, start)
+        for ent in self.ents[index:]:
+            if ent.start_char > start:
+                break
+            if end <= ent.end_char and ent.label_ == "ASSET":
+                return ent._.ticker
+        return None
+
+    def paragraph_start(self, char: int) -> int:
+        """Offset of the paragraph break before `char` (-1 in the first paragraph)."""
+        index = bisect_left(self.paragraph_breaks, char - 1) - 1
+        return self.paragraph_breaks[index] if index >= 0 else -1
+
+    def ents_before(self, token: int) -> int:
+        """How many entities end at or before token `token`."""
+        return bisect_right(self.ent_ends, token)
+
+    def index_subjects(self, in_figures: set[int]) -> None:
+        """Which entities a figure after them can be about (see `_is_subject_entity`)."""
+        self.subjects = [_is_subject(self.doc, ent, in_figures) for ent in self.ents]
+        last, self._last_subject = -1, []
+        for index, subject in enumerate(self.subjects):
+            last = index if subject else last
+            self._last_subject.append(last)
+
+    def last_subject(self, count: int) -> Span | None:
+        """The last subject entity among the first `count` entities."""
+        index = self._last_subject[count - 1] if count else -1
+        return self.ents[index] if index >= 0 else None
+
+    def most_named(self, count: int, labels: tuple[str, ...]) -> Span | None:
+        """Among the first `count` entities, the subject entity with `labels` whose ticker is
+        named most often (its latest mention; the later one on a tie)."""
+        if labels not in self._most_named:
+            counts: Counter[str] = Counter()
+            best: Span | None = None
+            prefix: list[Span | None] = []
+            for ent, subject in zip(self.ents, self.subjects):
+                if subject and ent.label_ in labels:
+                    ticker = ent._.ticker
+                    counts[ticker] += 1
+                    # Only this ticker's count and latest mention changed: compare it alone.
+                    if best is None or best._.ticker == ticker or (
+                        counts[ticker] >= counts[best._.ticker]
+                    ):
+                        best = ent
+                prefix.append(best)
+            self._most_named[labels] = prefix
+        return self._most_named[labels][count - 1] if count else None
+
+
+class _Positions:
+    """Matches `(name, start, end)` in the matcher's order, found by position: `within` gives
+    those inside tokens [start, end) in that same order (it settles ties), `near` says whether
+    a name starts within a window."""
+
+    def __init__(self, matches) -> None:
+        self.matches = list(matches)
+        self.order = sorted(range(len(self.matches)), key=lambda i: self.matches[i][1])
+        self.starts = [self.matches[i][1] for i in self.order]
+        self.by_name: dict[str, list[int]] = {}
+        for name, start, _ in self.matches:
+            self.by_name.setdefault(name, []).append(start)
+        for starts in self.by_name.values():
+            starts.sort()
+
+    def within(self, start: int, end: int) -> list[tuple[str, int, int]]:
+        chosen = self.order[bisect_left(self.starts, start) : bisect_left(self.starts, end)]
+        return [self.matches[i] for i in sorted(chosen) if self.matches[i][2] <= end]
+
+    def near(self, name: str, position: int, window: int) -> bool:
+        starts = self.by_name.get(name, [])
+        index = bisect_left(starts, position - window)
+        return index < len(starts) and starts[index] <= position + window
 
 
 def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
     """An entity a figure can be about: has a ticker, is no other figure's unit, no pair quote."""
+    if ctx.span.start <= ent.start < ctx.span.end:  # inside this very figure
+        return _is_subject(ctx.doc, ent, set())
+    return _is_subject(ctx.doc, ent, ctx.in_figures)
+
+
+def _is_subject(doc: Doc, ent: Span, in_figures: set[int]) -> bool:
     if ent.label_ not in ("ASSET", "COMPANY", "EXCHANGE") or not ent._.ticker:
         return False
-    if ent.start in ctx.in_figures and not (ctx.span.start <= ent.start < ctx.span.end):
+    if ent.start in in_figures:  # another figure's unit
         return False
-    doc = ctx.doc
     # "ETH-USDT": the quote currency of a pair is not what the figure is about
     return not (ent.start >= 2 and doc[ent.start - 1].text in ("-", "/")
                 and doc[ent.start - 2].ent_type_ == "ASSET")
@@ -535,26 +661,17 @@ def _indicator_before(ctx: _Context) -> bool:
 
 def _asset_in_paragraph(ctx: _Context) -> Span | None:
     """The last subject entity before the figure in the same paragraph (earlier sentences too)."""
-    doc, span = ctx.doc, ctx.span
-    paragraph_start = ctx.text.rfind("\n\n", 0, span.start_char)
-    for ent in reversed(ctx.ents):
-        if ent.end_char <= span.start_char and ent.start_char > paragraph_start:
-            if _is_subject_entity(ctx, ent):
-                return ent
+    layout = ctx.layout
+    ent = layout.last_subject(layout.ents_before(ctx.span.start))
+    if ent is not None and ent.start_char > layout.paragraph_start(ctx.span.start_char):
+        return ent
     return None
 
 
 def _asset_in_document(ctx: _Context, labels: tuple[str, ...]) -> Span | None:
     """The subject entity with `labels` named most often before the figure (latest on a tie)."""
-    counts: Counter[str] = Counter()
-    latest: dict[str, Span] = {}
-    for ent in ctx.ents:
-        if ent.end <= ctx.span.start and ent.label_ in labels and _is_subject_entity(ctx, ent):
-            counts[ent._.ticker] += 1
-            latest[ent._.ticker] = ent
-    if not counts:
-        return None
-    return max(latest.values(), key=lambda ent: (counts[ent._.ticker], ent.start))
+    layout = ctx.layout
+    return layout.most_named(layout.ents_before(ctx.span.start), labels)
 
 
 def _particle(doc: Doc, index: int) -> bool:
@@ -577,27 +694,6 @@ def _cue_sign(doc: Doc, index: int) -> float:
 
 def _raw_previous(doc: Doc, span: Span) -> str:
     return doc[span.start - 1].lower_ if span.start > 0 else ""
-
-
-def _sentence(doc: Doc, span: Span) -> Span:
-    """`span`'s sentence, cut where a line break separates it from the figure."""
-    sent = span.sent
-    start, end = sent.start, sent.end
-    for token in doc[sent.start : span.start]:
-        if "\n" in token.text or "\n" in token.whitespace_:
-            start = token.i + 1
-    for token in doc[span.end : sent.end]:
-        if "\n" in token.text or "\n" in token.whitespace_:
-            end = token.i + (0 if "\n" in token.text else 1)
-            break
-    return doc[start:end]
-
-
-def _asset_ticker_at(ents: list[Span], start: int, end: int) -> str | None:
-    for ent in ents:
-        if ent.start_char <= start and end <= ent.end_char and ent.label_ == "ASSET":
-            return ent._.ticker
-    return None
 
 
 def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -722,6 +818,10 @@ def make_figures(nlp: Language, name: str, metrics_path: str | None) -> FigureFi
 
 CONFLICT_RATIO = 100.0  # two orders of magnitude
 SCALE_SLIP_TOLERANCE = 0.02  # "$2.65 billion" vs "$2.65 million": a power of ten apart, +-2%
+# More flags than this in one article is a table of figures, not a slip of scale: the rest are
+# left unflagged (and the pairs not looked for) so that no page can make this step quadratic.
+MAX_CONFLICTS = 50
+_LARGEST_SLIP = 24  # powers of ten looked at for a scale slip (a yotta-fold apart)
 
 
 @Language.component("newsignal_conflicts")
@@ -732,26 +832,63 @@ def find_conflicts(doc: Doc) -> Doc:
     to keep the flag worth a researcher's time, a pair counts only where the gap looks like a slip
     of scale (the same digits a power of ten apart, e.g. a headline's "$2.65 billion" against the
     body's "$2.65 million"; an unstated period matches any) or both state the same period.
+
+    Pairs are found by looking up values, not by comparing every two figures: within a group of
+    one metric, unit, asset and sign, sorted by size, a slip is a value near v x 10^k, and a
+    same-period conflict a value at least 100 x v of that period.
     """
     figures = [span._.figure for span in doc.spans.get("figures", []) if span._.figure]
-    conflicts: list[Conflict] = []
-    for index, first in enumerate(figures):
-        if first.metric == "other" or first.value == 0 or first.value_high is not None:
+    groups: dict[tuple, list[int]] = {}
+    for index, figure in enumerate(figures):
+        if figure.metric == "other" or figure.value == 0 or figure.value_high is not None:
             continue
-        for second in figures[index + 1 :]:
-            reason = _conflict_reason(first, second)
-            if reason is not None:
-                conflicts.append(
-                    Conflict(
-                        metric=first.metric,
-                        period=first.period or second.period,
-                        first=first,
-                        second=second,
-                        reason=reason,
-                    )
-                )
+        key = (figure.metric, figure.unit, figure.asset, figure.value > 0)
+        groups.setdefault(key, []).append(index)
+    pairs: set[tuple[int, int]] = set()
+    for members in groups.values():
+        if len(members) > 1:
+            pairs.update(_conflicting_pairs(figures, members))
+    conflicts: list[Conflict] = []
+    for first_index, second_index in sorted(pairs):
+        first, second = figures[first_index], figures[second_index]
+        reason = _conflict_reason(first, second)
+        if reason is not None:
+            conflicts.append(
+                Conflict(metric=first.metric, period=first.period or second.period,
+                         first=first, second=second, reason=reason)
+            )
+            if len(conflicts) == MAX_CONFLICTS:
+                break
     doc._.conflicts = conflicts
     return doc
+
+
+def _conflicting_pairs(figures: list[Figure], members: list[int]) -> Iterator[tuple[int, int]]:
+    """Index pairs (earlier, later) of `members` that may conflict, at most MAX_CONFLICTS
+    candidates per figure and kind of conflict."""
+    ordered = sorted(members, key=lambda i: abs(figures[i].value))
+    sizes = [abs(figures[i].value) for i in ordered]
+    by_period: dict[str, tuple[list[int], list[float]]] = {}
+    for i in ordered:
+        if figures[i].period:
+            indices, values = by_period.setdefault(figures[i].period, ([], []))
+            indices.append(i)
+            values.append(abs(figures[i].value))
+    for i in members:
+        size = abs(figures[i].value)
+        for power in range(2, _LARGEST_SLIP + 1):
+            low = size * 10**power * (1 - SCALE_SLIP_TOLERANCE)
+            high = size * 10**power * (1 + SCALE_SLIP_TOLERANCE)
+            if low > sizes[-1]:
+                break
+            found = ordered[bisect_left(sizes, low) : bisect_right(sizes, high)]
+            for j in found[:MAX_CONFLICTS]:
+                yield (min(i, j), max(i, j))
+        if figures[i].period:
+            indices, values = by_period[figures[i].period]
+            found = indices[bisect_left(values, size * CONFLICT_RATIO) :]
+            for j in found[:MAX_CONFLICTS]:
+                yield (min(i, j), max(i, j))
 
 
 def _conflict_reason(first: Figure, second: Figure) -> str | None:

@@ -92,8 +92,11 @@ QUANTITY_RE = re.compile(
     rf"(?P<scale>{_SCALE_RE})?"
     rf"(?P<suffix>{_SUFFIX_UNIT_RE})?"
 )
-# A quantity must not continue a word or a longer number ("A380", "1.2.3", "3,4").
-_LEFT_OK = re.compile(r"(?:^|[^\w.,])$")
+# A quantity must not continue a word or a longer number ("A380", "1.2.3", "3,4"): the one
+# character before it decides (looking at more would make a long text's scan quadratic).
+_CONTINUES = re.compile(r"[\w.,]")
+# Exponent notation ("10^400", "2**64") is no amount anyone means: neither side is a figure.
+EXPONENT_MARKS = ("^", "**")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +172,11 @@ def find_quantities(text: str) -> Iterator[tuple[int, int, Quantity]]:
         if match["sign"] and start > 0 and text[start - 1].isalnum():
             start += 1
             match = QUANTITY_RE.fullmatch(text, start, end) or match
-        if not _LEFT_OK.search(text[:start]) and text[start - 1] != "-":
+        if start > 0 and _CONTINUES.match(text[start - 1]) and text[start - 1] != "-":
             continue
         if end < len(text) and text[end].isalnum():
+            continue
+        if text.startswith(EXPONENT_MARKS, end) or text.endswith(EXPONENT_MARKS, 0, start):
             continue
         quantity = _quantity_of_match(match)
         if math.isfinite(quantity.value):  # "$" and 400 nines is no amount anyone means

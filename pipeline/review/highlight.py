@@ -84,10 +84,14 @@ def render_paragraph(
     """The HTML of text[start:end] with every highlight clipped to it and properly nested.
 
     `opened` holds the keys already rendered (in earlier paragraphs): only a tag's first piece
-    gets its id and tab stop.
+    gets its id and tab stop. One sweep over the boundaries, keeping the tags that cover the
+    current stretch: the cost grows with the number of tags and boundaries, not their product.
     """
     opened = set() if opened is None else opened
-    clipped = [h for h in highlights if h.start < end and h.end > start and h.start < h.end]
+    clipped = sorted(
+        (h for h in highlights if h.start < end and h.end > start and h.start < h.end),
+        key=lambda h: max(h.start, start),
+    )
     boundaries = sorted(
         {start, end}
         | {max(h.start, start) for h in clipped}
@@ -95,8 +99,14 @@ def render_paragraph(
     )
     pieces: list[Markup] = []
     stack: list[Highlight] = []
+    covering: list[Highlight] = []
+    waiting = 0  # clipped[waiting:] start after the current stretch
     for left, right in zip(boundaries, boundaries[1:], strict=False):
-        wanted = sorted((h for h in clipped if h.start <= left < h.end), key=Highlight.order)
+        while waiting < len(clipped) and max(clipped[waiting].start, start) <= left:
+            covering.append(clipped[waiting])
+            waiting += 1
+        covering = [h for h in covering if left < h.end]
+        wanted = sorted(covering, key=Highlight.order)
         keep = 0
         while keep < min(len(stack), len(wanted)) and stack[keep] is wanted[keep]:
             keep += 1
@@ -112,9 +122,17 @@ def render_paragraph(
 
 def render_text(text: str, highlights: Iterable[Highlight]) -> list[Paragraph]:
     """Every paragraph of `text` as HTML with `highlights` marked in place."""
-    highlights = list(highlights)
+    pending = sorted(highlights, key=lambda h: h.start)
     opened: set[str] = set()
-    return [
-        Paragraph(start, end, render_paragraph(text, start, end, highlights, opened))
-        for start, end in paragraph_spans(text)
-    ]
+    paragraphs = []
+    live: list[Highlight] = []  # tags that start before the paragraph's end, still unfinished
+    taken = 0
+    for start, end in paragraph_spans(text):
+        while taken < len(pending) and pending[taken].start < end:
+            live.append(pending[taken])
+            taken += 1
+        live = [h for h in live if h.end > start]
+        paragraphs.append(
+            Paragraph(start, end, render_paragraph(text, start, end, live, opened))
+        )
+    return paragraphs
