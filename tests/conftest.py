@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
+import contextlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,3 +79,34 @@ def store(tmp_path):
 
     with Store.open(tmp_path / "test.db") as opened:
         yield opened
+
+
+@contextmanager
+def serving(app):
+    """`app` (ASGI) served by uvicorn on a free 127.0.0.1 port, in a thread; yields its port."""
+    import uvicorn
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20  # a bound on waiting, not a measurement
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the server did not start")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+
+
+@pytest.fixture()
+def serve_app():
+    """`serve_app(app)`: the port of `app` served over real HTTP for the rest of the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda app: stack.enter_context(serving(app))

@@ -181,7 +181,7 @@ def review_db(tmp_path) -> tuple[Path, dict[str, int]]:
 @pytest.fixture()
 def client(review_db):
     path, _ = review_db
-    with TestClient(create_app(path, reviewer="ana")) as test_client:
+    with TestClient(create_app(path, reviewer="ana"), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 
@@ -659,7 +659,7 @@ def test_serving_beyond_loopback_needs_a_token(review_db, host):
 
 def test_a_token_guards_every_request(review_db):
     path, ids = review_db
-    with TestClient(create_app(path, token="s3cret-token")) as guarded:
+    with TestClient(create_app(path, token="s3cret-token"), base_url="http://127.0.0.1") as guarded:
         for url in ("/articles", f"/articles/{ids['btc']}", "/static/review.js"):
             assert guarded.get(url).status_code == 401
         assert guarded.get("/articles?token=wrong").status_code == 401
@@ -718,3 +718,64 @@ def test_highlights_preserve_text_and_cover_exactly_their_offsets(chunks, raw_sp
         assert covered.get(highlight.key, "") == inside
         first_pieces = [m for m in root.iter("mark") if m.get("id") == f"mark-{highlight.key}"]
         assert len(first_pieces) == (1 if inside else 0)
+
+
+# -- over real HTTP: host names, origins, numbers ------------------------------------------------
+
+@pytest.fixture()
+def live(review_db, serve_app):
+    """The app served by uvicorn on 127.0.0.1; requests may lie about their Host and Origin."""
+    import httpx
+
+    path, ids = review_db
+    port = serve_app(create_app(path, reviewer="ana", allowed_hosts=("127.0.0.1", "localhost",
+                                                                      "review.lan")))
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        yield http, port, path, ids
+
+
+def test_a_foreign_host_name_is_refused_dns_rebinding(live) -> None:
+    http, port, _, ids = live
+    evil = {"Host": f"evil.example:{port}"}
+    refused = http.get(f"/articles/{ids['btc']}", headers=evil)
+    assert refused.status_code == 400 and "csrf" not in refused.text.lower()
+    for name in ("127.0.0.1", "localhost", "review.lan"):  # the app's own names still work
+        assert http.get(f"/articles/{ids['btc']}", headers={"Host": f"{name}:{port}"}).status_code == 200
+
+
+def test_a_write_from_another_origin_is_refused_even_with_the_token(live) -> None:
+    http, port, path, ids = live
+    page = http.get(f"/articles/{ids['btc']}")
+    token = csrf_of(page.text)
+    catalyst_id = tag_id(path, "catalyst", ids["btc"], "")
+    form = {"csrf_token": token, "target_kind": "catalyst", "target_id": str(catalyst_id),
+            "action": "reject"}
+    before = len(corrections(path))
+    cross = http.post(f"/articles/{ids['btc']}/review", data=form,
+                      headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403
+    assert len(corrections(path)) == before
+    same = http.post(f"/articles/{ids['btc']}/review", data=form,
+                     headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert same.status_code == 303 and len(corrections(path)) == before + 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e309", "NaN"])
+def test_a_figure_correction_must_be_a_finite_number(live, value) -> None:
+    http, _, path, ids = live
+    token = csrf_of(http.get(f"/articles/{ids['btc']}").text)
+    figure_id = tag_id(path, "figure", ids["btc"], "")
+    answer = http.post(f"/articles/{ids['btc']}/review", data={
+        "csrf_token": token, "target_kind": "figure", "target_id": str(figure_id),
+        "action": "correct", "value": value})
+    assert answer.status_code == 400 and "finite" in answer.text
+    with sqlite3.connect(path) as db:  # every stored JSON column still parses for SQLite
+        assert db.execute("SELECT count(*) FROM corrections WHERE json_valid(fields) = 0"
+                          ).fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("article_id", ["99999999999999999999999", "9223372036854775808", "0"])
+def test_an_article_id_past_any_row_is_404_not_500(live, article_id) -> None:
+    http, _, _, _ = live
+    assert http.get(f"/articles/{article_id}").status_code == 404
+    assert http.get(f"/articles/{article_id}/next").status_code == 404

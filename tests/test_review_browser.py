@@ -5,10 +5,7 @@ Uses Debian's Chromium (`apt-get install chromium`) through Playwright; never `p
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,31 +24,14 @@ pytestmark = [
 
 
 @pytest.fixture()
-def server(tmp_path):
+def server(tmp_path, serve_app):
     """The review app served by uvicorn on a free 127.0.0.1 port, in a thread."""
-    import uvicorn
-
     from pipeline.review import create_app
 
     path = tmp_path / "review.db"
     ids = build_review_db(path)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(create_app(path, reviewer="browser-test"), log_level="warning")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [listener]},
-                              daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20  # a bound on waiting, not a measurement
-    while not uvicorn_server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the review server did not start")
-        time.sleep(0.05)
+    port = serve_app(create_app(path, reviewer="browser-test"))
     yield f"http://127.0.0.1:{port}", path, ids
-    uvicorn_server.should_exit = True
-    thread.join(timeout=10)
-    listener.close()
 
 
 @pytest.fixture()

@@ -4,7 +4,10 @@ Judgements go to the `corrections` table (see `pipeline.store.review_queries`); 
 are never modified. Safety: article text and titles are untrusted and always escaped (Jinja2
 autoescape, highlight markup built with `markupsafe.escape`), a Content-Security-Policy allows
 only our own script and style files, every POST carries a per-process CSRF token, and a server
-bound beyond loopback requires an access token on every request.
+bound beyond loopback requires an access token on every request. Requests must name one of the
+app's own host names (the bound address, localhost, or one given with --allowed-host), and a
+write from a browser must come from one of them (Origin): a web page the researcher visits
+cannot reach the app through a name of its own that resolves to 127.0.0.1 (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import getpass
 import hmac
 import ipaddress
 import json
+import math
 import re
 import secrets
 import sqlite3
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -43,6 +47,9 @@ TOKEN_HEADER = "x-newsignal-token"
 CSRF_HEADER = "x-csrf-token"
 REVIEWER_COOKIE = "newsignal_reviewer"
 MAX_ADDED_CHARS = 2000
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer: a larger id in a URL is no row, not an error
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STATE_LABELS = {"unreviewed": "unreviewed", "accept": "accepted", "reject": "rejected",
                 "correct": "corrected", "add": "added"}
 HELP_LINE = "j/k or ↓/↑: next/previous tag · a: accept · r: reject · n: next article"
@@ -95,6 +102,16 @@ class ReviewConfig:
     csrf_token: str
     access_token: str | None
     default_reviewer: str
+    allowed_hosts: frozenset[str]  # host names (no port) requests may address
+
+
+def _host_name(value: str) -> str:
+    """The host of a Host header or an Origin's netloc, lower-case, without port or brackets."""
+    try:
+        host = urlsplit(f"//{value}").hostname
+    except ValueError:
+        return ""
+    return (host or "").lower()
 
 
 def _default_reviewer() -> str:
@@ -115,12 +132,17 @@ def _templates() -> Jinja2Templates:
 
 
 def create_app(
-    db_path: str | Path, *, token: str | None = None, reviewer: str | None = None
+    db_path: str | Path,
+    *,
+    token: str | None = None,
+    reviewer: str | None = None,
+    allowed_hosts: tuple[str, ...] = LOOPBACK_NAMES,
 ) -> FastAPI:
     """The review app over the newsignal database at `db_path`.
 
     `token`, when given, must accompany every request: once as `?token=...` (which sets a
     cookie), or in the `X-Newsignal-Token` header. `reviewer` names whoever judges by default.
+    `allowed_hosts` are the names the app answers to (`serve` adds the bound address).
     """
     path = Path(db_path)
     if not path.is_file():
@@ -131,6 +153,7 @@ def create_app(
         csrf_token=secrets.token_urlsafe(32),
         access_token=token or None,
         default_reviewer=(reviewer or _default_reviewer()).strip()[:80] or "reviewer",
+        allowed_hosts=frozenset(_host_name(host) or host.lower() for host in allowed_hosts),
     )
     templates = _templates()
     app = FastAPI(title="newsignal review", docs_url=None, redoc_url=None, openapi_url=None)
@@ -139,6 +162,13 @@ def create_app(
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        if _host_name(request.headers.get("host", "")) not in config.allowed_hosts:
+            return _secure(PlainTextResponse("unknown host name", status_code=400))
+        origin = request.headers.get("origin")
+        if request.method in UNSAFE_METHODS and origin is not None and (
+            _host_name(urlsplit(origin).netloc) not in config.allowed_hosts
+        ):
+            return _secure(PlainTextResponse("cross-origin write refused", status_code=403))
         if config.access_token is not None:
             offered = request.query_params.get("token")
             if offered is not None and _same(offered, config.access_token):
@@ -219,6 +249,7 @@ def create_app(
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse)
     def article_view(request: Request, article_id: int):
+        _existing_id(article_id)
         with open_store() as store:
             row = queries.article(store, article_id)
             if row is None:
@@ -252,6 +283,7 @@ def create_app(
 
     @app.get("/articles/{article_id}/next", include_in_schema=False)
     def next_article(article_id: int) -> RedirectResponse:
+        _existing_id(article_id)
         with open_store() as store:
             following = queries.next_article_id(store, article_id)
         target = f"/articles/{following}" if following is not None else "/articles"
@@ -259,6 +291,7 @@ def create_app(
 
     @app.post("/articles/{article_id}/review")
     async def review(request: Request, article_id: int):
+        _existing_id(article_id)
         form = await _checked_form(request, config)
         try:
             kind = _choice_strict(form.get("target_kind"), queries.TAG_KINDS, "target_kind")
@@ -294,6 +327,7 @@ def create_app(
 
     @app.post("/articles/{article_id}/add")
     async def add_catalyst(request: Request, article_id: int):
+        _existing_id(article_id)
         form = await _checked_form(request, config)
         try:
             with open_store() as store:
@@ -335,11 +369,13 @@ def serve(
     port: int = 8000,
     token: str | None = None,
     reviewer: str | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     """Run the review app with uvicorn until interrupted.
 
     Loopback only unless a `token` is given: anyone who can reach a non-loopback address would
-    otherwise read and write the review data.
+    otherwise read and write the review data. The app answers to the bound address, the loopback
+    names and `allowed_hosts` (the names users type to reach it, e.g. behind a proxy).
     """
     if not is_loopback(host) and not token:
         raise ReviewSetupError(
@@ -348,7 +384,8 @@ def serve(
         )
     import uvicorn
 
-    app = create_app(db_path, token=token, reviewer=reviewer)
+    names = (*LOOPBACK_NAMES, host, *allowed_hosts)
+    app = create_app(db_path, token=token, reviewer=reviewer, allowed_hosts=names)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -412,9 +449,17 @@ def _choice_strict(value: object, allowed: tuple[str, ...], name: str) -> str:
 
 def _int(value: object, name: str) -> int:
     try:
-        return int(str(value))
+        number = int(str(value))
     except ValueError:
         raise BadReview(f"{name} must be a whole number") from None
+    if abs(number) > MAX_ROW_ID:
+        raise BadReview(f"{name} is out of range")
+    return number
+
+
+def _existing_id(article_id: int) -> None:
+    if not 0 < article_id <= MAX_ROW_ID:
+        raise HTTPException(404, "no such article")
 
 
 def _positive_int(value: str | None, default: int) -> int:
@@ -445,9 +490,12 @@ def _corrected_fields(kind: str, form: FormData) -> dict[str, Any]:
             changes[name] = _choice_strict(raw, tuple(str(d) for d in Direction), "direction")
         elif name == "value":
             try:
-                changes[name] = float(raw.replace(",", ""))
+                number = float(raw.replace(",", ""))
             except ValueError:
                 raise BadReview(f"value {raw!r} is not a number") from None
+            if not math.isfinite(number):  # nan, inf, 1e309: no JSON number can hold them
+                raise BadReview(f"value {raw!r} is not a finite number")
+            changes[name] = number
         elif name == "assets":
             changes[name] = _tickers(raw)
         elif name in ("asset", "ticker"):
@@ -569,7 +617,10 @@ def _cards(
             ("model", row["model"]),
             ("offsets", f"{row['start_char']}–{row['end_char']}"),
         ]
+        if row["flag"]:
+            facts.append(("flag", row["flag"]))
         classes = ("conflict",) if row["id"] in conflicted else ()
+        classes += ("flagged",) if row["flag"] else ()
         cards.append(_card("figure", row["id"], row["text"], row, facts, state, note,
                            classes=classes,
                            current={"metric": row["metric"], "value": repr(row["value"]),
