@@ -1,7 +1,8 @@
 """The `newsignal` command line: each command is a thin wrapper over a plain function.
 
 Exit codes: 0 ok; 1 the run finished with failures above the threshold; 2 bad usage or
-configuration; 3 another run holds the lock.
+configuration; 3 another run holds the lock; 4 newsignal crashed (a bug: one line on stderr names
+the file holding the traceback).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pipeline.logs import configure_logging
+from pipeline.logs import configure_logging, record_crash
 
 log = logging.getLogger("newsignal")
 
@@ -41,7 +42,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(train_app, name="train")
 app.add_typer(plot_app, name="plot")
 
-EXIT_USAGE, EXIT_LOCKED = 2, 3
+EXIT_USAGE, EXIT_LOCKED, EXIT_CRASH = 2, 3, 4
 
 
 class UserError(Exception):
@@ -63,14 +64,16 @@ class LogFormat(str, Enum):
 def main_options(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")] = 0,
     log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or JSON.")] = LogFormat.text,
+    log_file: Annotated[Optional[Path], typer.Option(help="Append log lines to this file as well; a crash's traceback goes there too.")] = None,
 ) -> None:
-    configure_logging(verbose, log_format.value)
+    configure_logging(verbose, log_format.value, log_file)
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the project's known error types into one-line messages and exit codes."""
     from pipeline.config import ConfigError
+    from pipeline.direction import DirectionModelError
     from pipeline.export import ExportError
     from pipeline.lock import LockedError
     from pipeline.store import StoreError
@@ -80,7 +83,8 @@ def user_errors() -> Iterator[None]:
     except LockedError as error:
         typer.echo(f"newsignal: {error}", err=True)
         raise typer.Exit(EXIT_LOCKED) from None
-    except (UserError, ConfigError, ExportError, StoreError, FileNotFoundError) as error:
+    except (UserError, ConfigError, ExportError, StoreError, DirectionModelError,
+            FileNotFoundError) as error:
         typer.echo(f"newsignal: error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
 
@@ -160,7 +164,7 @@ def _run_locked(config, db: Path, max_articles, since, workers) -> int:
 
     stop = StopFlag()
     with Store.open(db) as store, stop_on_signals(stop):
-        processor = Processor(workers=workers, nlp_options=config.settings.nlp_options())
+        processor = Processor(workers=workers, settings=config.settings)
         with processor, progress_bar("articles") as progress:
             report = run_pipeline(
                 config, store, processor=processor, max_articles=max_articles, since=since,
@@ -202,7 +206,7 @@ def reprocess(
         settings = load_config(config).settings if config else Settings()  # bad config: no lock
         stop = StopFlag()
         with RunLock(db), Store.open(db) as store, stop_on_signals(stop):
-            processor = Processor(workers=workers, nlp_options=settings.nlp_options())
+            processor = Processor(workers=workers, settings=settings)
             with processor, progress_bar("articles") as progress:
                 count = reprocess_articles(
                     store, processor, since=since_moment, stop=stop, progress=progress
@@ -320,7 +324,7 @@ def process(
     """Run one saved page through the whole NLP path; JSON on stdout."""
     with user_errors():
         from pipeline.processing import ANALYSED_LANGUAGES, Processor, extract_page
-        from pipeline.records import ArticleStatus, FeedEntry, FetchResult
+        from pipeline.records import AnalysisFailure, ArticleStatus, FeedEntry, FetchResult
 
         if not page.is_file():
             raise UserError(f"{page}: no such file")
@@ -333,7 +337,10 @@ def process(
         if extracted.status is ArticleStatus.PROCESSED:
             with Processor() as processor:
                 analysis = processor.analyze_one(extracted.article.text)
-            result.update(model=processor.model, **to_jsonable(analysis))
+            if isinstance(analysis, AnalysisFailure):
+                result.update(status=str(ArticleStatus.FAILED), reason=analysis.reason)
+            else:
+                result.update(model=processor.model, **to_jsonable(analysis))
         else:
             log.info("not analysed: %s (analysed languages: %s)", extracted.reason, ANALYSED_LANGUAGES)
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -344,17 +351,35 @@ def classify(
     file: Annotated[Optional[Path], typer.Argument(help="Sentences, one per line (stdin when absent).")] = None,
     model: Annotated[Optional[str], typer.Option(help="Direction model directory or HF model id.")] = None,
 ) -> None:
-    """Judge the direction of sentences; JSONL {"text", "direction", "confidence"} on stdout."""
+    """Judge the direction of sentences; JSONL {"text", "direction", "confidence"} on stdout.
+
+    One row per input line, in order (a blank line gives a row with no direction); bytes that
+    are not UTF-8 are replaced, and counted on stderr.
+    """
     with user_errors():
         from pipeline.direction import classify_lines
 
         if file is not None and not file.is_file():
             raise UserError(f"{file}: no such file")
-        stream = file.open(encoding="utf-8") if file else sys.stdin
-        with stream:
-            lines = [line.rstrip("\n") for line in stream if line.strip()]
-        for row in classify_lines(lines, _direction_model(model)):
+        data = file.read_bytes() if file else sys.stdin.buffer.read()
+        text, replaced = decode_counting(data)
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # the newline that ends the last line starts no new one
+        if replaced:
+            typer.echo(f"newsignal: {replaced} bytes were not UTF-8 and were replaced", err=True)
+        for row in classify_lines([line.removesuffix("\r") for line in lines],
+                                  _direction_model(model)):
             typer.echo(json.dumps(row, ensure_ascii=False))
+
+
+def decode_counting(data: bytes) -> tuple[str, int]:
+    """`data` as UTF-8 (a BOM dropped), invalid bytes replaced; and how many bytes were."""
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    replaced = sum(1 for char in text if "\udc80" <= char <= "\udcff")
+    if replaced:
+        text = "".join("\ufffd" if "\udc80" <= char <= "\udcff" else char for char in text)
+    return text, replaced
 
 
 # -- demo ----------------------------------------------------------------------------------------------
@@ -529,19 +554,30 @@ def review(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     token: Annotated[Optional[str], typer.Option(help="Access token, required off loopback.")] = None,
     reviewer: Annotated[Optional[str], typer.Option(help="Name recorded with your corrections.")] = None,
+    allowed_host: Annotated[Optional[list[str]], typer.Option(help="Another host name the app answers to (besides the bound address and localhost), e.g. behind a proxy.")] = None,
 ) -> None:
     """Browse articles with their tags highlighted; accept, reject and correct them."""
     with user_errors():
         from pipeline.review.app import serve
 
         try:
-            serve(existing_db(db), host=host, port=port, token=token, reviewer=reviewer)
+            serve(existing_db(db), host=host, port=port, token=token, reviewer=reviewer,
+                  allowed_hosts=tuple(allowed_host or ()))
         except ValueError as error:
             raise UserError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(args=argv, prog_name="newsignal")
+    try:
+        app(args=argv, prog_name="newsignal")
+    except Exception as error:  # noqa: BLE001  (a bug: say so in one line, keep the traceback)
+        path = record_crash(error)
+        where = f"traceback in {path}" if path else "no traceback file could be written"
+        sys.stderr.write(
+            f"newsignal: crashed: {type(error).__name__}: {error} ({where}); "
+            f"please report it\n"
+        )
+        sys.exit(EXIT_CRASH)
 
 
 if __name__ == "__main__":

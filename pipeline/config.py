@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
 
 class ConfigError(Exception):
@@ -19,25 +19,31 @@ class ConfigError(Exception):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every number has bounds: an infinite delay or timeout would hang a night's run.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     allow_private_hosts: bool = False  # let the fetcher reach loopback/private addresses
     user_agent: str = "newsignal/0.1 (+https://github.com/newsignal/newsignal; news research bot)"
-    connect_timeout: float = Field(10.0, gt=0)
-    read_timeout: float = Field(20.0, gt=0)
-    total_timeout: float = Field(60.0, gt=0)  # one request, all retries excluded
-    max_body_bytes: int = Field(10_000_000, gt=0)  # decoded size; larger bodies are refused
-    max_redirects: int = Field(5, ge=0)
-    retries: int = Field(3, ge=0)  # on timeouts, 429 and 5xx
-    backoff_base: float = Field(0.5, ge=0)  # seconds; doubles each retry, with jitter
-    max_retry_after: float = Field(120.0, ge=0)  # longest Retry-After we are willing to wait
-    per_host_concurrency: int = Field(2, ge=1)
-    per_host_delay: float = Field(1.0, ge=0)  # minimum seconds between requests to one host
-    global_concurrency: int = Field(16, ge=1)
+    connect_timeout: float = Field(10.0, gt=0, le=600)
+    read_timeout: float = Field(20.0, gt=0, le=600)
+    total_timeout: float = Field(60.0, gt=0, le=3600)  # one request, all retries excluded
+    max_body_bytes: int = Field(10_000_000, gt=0, le=1_000_000_000)  # decoded size; larger refused
+    max_redirects: int = Field(5, ge=0, le=30)
+    retries: int = Field(3, ge=0, le=20)  # on timeouts, 429 and 5xx
+    backoff_base: float = Field(0.5, ge=0, le=60)  # seconds; doubles each retry, with jitter
+    max_retry_after: float = Field(120.0, ge=0, le=3600)  # longest Retry-After we will wait
+    per_host_concurrency: int = Field(2, ge=1, le=64)
+    per_host_delay: float = Field(1.0, ge=0, le=3600)  # minimum seconds between requests to a host
+    global_concurrency: int = Field(16, ge=1, le=1024)
     respect_robots: bool = True
     # Near-duplicate similarity: MinHash Jaccard, or containment for texts of comparable length.
     near_duplicate_threshold: float = Field(0.8, gt=0, le=1)
-    failure_threshold: float = Field(0.5, ge=0, le=1)  # share of failed articles that makes exit 1
+    failure_threshold: float = Field(0.5, ge=0, le=1)  # share of failed articles (or feeds): exit 1
+    # What one article may cost. Longer extracted text is stored, not analysed (rejected
+    # `text_too_long`; `reprocess` with a higher limit analyses it); NLP running longer than the
+    # budget stops, and the article is stored failed (`time_budget_exceeded`).
+    max_text_chars: int = Field(200_000, ge=1_000, le=1_000_000)
+    article_time_budget: float = Field(60.0, gt=0, le=3600)  # seconds
     # The direction model: the shipped one by default, or a folder or Hugging Face model id of any
     # sequence classifier, with a map from its label names to bearish/bullish/neutral
     # (e.g. ProsusAI/finbert: {positive: bullish, negative: bearish, neutral: neutral}).
@@ -46,6 +52,14 @@ class Settings(BaseModel):
     # int8 on ONNX Runtime (pipeline/onnx_int8.py): unset follows the model's config (the shipped
     # model runs in int8), false runs torch fp32, true exports any classifier to int8.
     direction_int8: bool | None = None
+
+    @field_validator("direction_model")
+    @classmethod
+    def _model_folder_exists(cls, value: str | None) -> str | None:
+        """A path (not a hub id) must name an existing folder: said at load, not mid-run."""
+        if value and value.startswith(("/", "./", "../", "~")) and not Path(value).expanduser().is_dir():
+            raise ValueError(f"no such folder: {value}")
+        return value
 
     def nlp_options(self) -> dict:
         """Keyword arguments of `pipeline.nlp.build_nlp` for the models these settings name."""

@@ -388,7 +388,8 @@ def round_to_fp16(model) -> None:
 def classify_lines(
     lines: Iterable[str], model: DirectionModel | None = None, batch_size: int = 32
 ) -> Iterator[dict]:
-    """`{"text", "direction", "confidence"}` for each non-blank line, batched, in order.
+    """`{"text", "direction", "confidence"}` for every line, batched, in order: one row per
+    line, so output lines up with input; a line with no text gives `direction: null`.
 
     Lines may be plain text or JSON objects with a "text" key (as `newsignal classify` reads).
     """
@@ -396,14 +397,18 @@ def classify_lines(
     batch: list[str] = []
 
     def flush() -> Iterator[dict]:
-        for text, (direction, confidence) in zip(batch, model.predict(batch, batch_size)):
+        texts = [text for text in batch if text]
+        judged = iter(model.predict(texts, batch_size))
+        for text in batch:
+            if not text:
+                yield {"text": "", "direction": None, "confidence": None}
+                continue
+            direction, confidence = next(judged)
             yield {"text": text, "direction": str(direction), "confidence": round(confidence, 4)}
         batch.clear()
 
     for line in lines:
-        text = _line_text(line)
-        if text:
-            batch.append(text)
+        batch.append(_line_text(line))
         if len(batch) >= batch_size * 8:
             yield from flush()
     yield from flush()

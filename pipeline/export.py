@@ -107,6 +107,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         _START,
         _END,
         ("value_high", F, "Upper end of a range (`$1.2 million to $3.5 million`), else empty."),
+        ("flag", T, "`implausible: ...` when the value is too large to be meant "
+                    "(bounds in models/metrics.yaml); empty for a figure to trust."),
     ),
     "entities": _columns(
         _ARTICLE_ID,

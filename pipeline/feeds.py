@@ -122,23 +122,44 @@ def _plain_text(html_text: str | None) -> str | None:
     return text or None
 
 
+_ITEM = re.compile(rb"<((?:[\w-]+:)?(?:item|entry))\b[^>]*>.*?</\1\s*>", re.S | re.I)
+_ITEM_LABEL = re.compile(rb"<(?:[\w-]+:)?(?:guid|id|link|title)\b[^>]*>\s*([^<]{1,200})", re.I)
+
+
 def parse_feed(
     feed_name: str, body: bytes, base_url: str, content_type: str | None = None
 ) -> ParsedFeed:
-    """Parse RSS/Atom bytes into normalised entries (deduplicated by canonical URL)."""
-    # Without a content type feedparser flags every feed bozo; XML rules then find the charset.
-    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
+    """Parse RSS/Atom bytes into normalised entries (deduplicated by canonical URL).
+
+    Where feedparser fails on the whole body (one entry holding a lone surrogate is enough), the
+    entries are parsed one by one, each inside the feed's own head and tail: the bad ones are
+    recorded in `skipped` with their reason, the rest are kept.
+    """
     try:
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+        parsed = _feedparser(body, base_url, content_type)
     except Exception as error:  # feedparser is lenient, but a crash must not end the run
-        log.exception("feedparser failed on %s", feed_name)
-        return ParsedFeed(feed_name, error=f"unusable_feed: {type(error).__name__}: {error}")
+        log.warning("feedparser failed on %s (%s: %s); parsing entry by entry",
+                    feed_name, type(error).__name__, error)
+        return _parse_entry_by_entry(feed_name, body, base_url, content_type, error)
     result = ParsedFeed(feed_name, title=parsed.feed.get("title"), bozo=bool(parsed.bozo))
     if parsed.bozo:
         exception = parsed.get("bozo_exception")
         result.error = f"bozo: {type(exception).__name__}: {exception}"[:300]
-    seen: set[str] = set()
-    for entry in parsed.entries:
+    _add_entries(result, parsed.entries, base_url, set())
+    if not result.entries and not parsed.get("version"):  # nothing RSS/Atom-like in the body
+        why = result.error.removeprefix("bozo: ") if result.error else "no RSS or Atom root element"
+        result.usable, result.title, result.error = False, None, f"unusable_feed: {why}"
+    return result
+
+
+def _feedparser(body: bytes, base_url: str, content_type: str | None):
+    # Without a content type feedparser flags every feed bozo; XML rules then find the charset.
+    headers = {"content-location": base_url, "content-type": content_type or "application/xml"}
+    return feedparser.parse(io.BytesIO(body), response_headers=headers)
+
+
+def _add_entries(result: ParsedFeed, entries, base_url: str, seen: set[str]) -> None:
+    for entry in entries:
         label = entry.get("id") or entry.get("title") or "?"
         link = _entry_link(entry, base_url)
         if link is None:
@@ -152,7 +173,7 @@ def parse_feed(
         guid = (entry.get("id") or "").strip() or None
         result.entries.append(
             FeedEntry(
-                feed_name=feed_name,
+                feed_name=result.feed_name,
                 url=link,
                 canonical_url=canonical,
                 guid=guid,
@@ -161,9 +182,28 @@ def parse_feed(
                 summary=_plain_text(entry.get("summary")),
             )
         )
-    if not result.entries and not parsed.get("version"):  # nothing RSS/Atom-like in the body
-        why = result.error.removeprefix("bozo: ") if result.error else "no RSS or Atom root element"
-        result.usable, result.title, result.error = False, None, f"unusable_feed: {why}"
+
+
+def _parse_entry_by_entry(
+    feed_name: str, body: bytes, base_url: str, content_type: str | None, error: Exception
+) -> ParsedFeed:
+    reason = f"{type(error).__name__}: {error}"[:300]
+    items = list(_ITEM.finditer(body))
+    if not items:
+        return ParsedFeed(feed_name, error=f"unusable_feed: {reason}", usable=False)
+    head, tail = body[: items[0].start()], body[items[-1].end() :]
+    result = ParsedFeed(feed_name, bozo=True, error=f"bozo: {reason}")
+    seen: set[str] = set()
+    for item in items:
+        try:
+            parsed = _feedparser(head + item.group(0) + tail, base_url, content_type)
+        except Exception as item_error:  # noqa: BLE001  (the same failure, entry by entry)
+            found = _ITEM_LABEL.search(item.group(0))
+            label = found.group(1).decode("utf-8", "replace").strip() if found else "?"
+            result.skipped.append((label, f"unparseable_entry: {type(item_error).__name__}"))
+            continue
+        result.title = result.title or parsed.feed.get("title")
+        _add_entries(result, parsed.entries, base_url, seen)
     return result
 
 

@@ -99,6 +99,7 @@ class Figure:
     period: str | None = None
     qualifier: str | None = None  # more than, roughly, above, below, up to
     value_high: float | None = None  # upper end of a range ("$1.2 million to $3.5 million")
+    flag: str | None = None  # "implausible: ..." when too large to be meant (models/metrics.yaml)
 
 
 @dataclass(slots=True)
@@ -138,6 +139,15 @@ class Analysis:
 
 
 @dataclass(slots=True)
+class AnalysisFailure:
+    """Why the NLP stages gave no analysis for one article: `internal_error: <ExceptionType>`
+    (a bug met on this text; traceback in the log), `time_budget_exceeded` or `text_too_long`.
+    The article is stored failed with this reason, and the run goes on."""
+
+    reason: str
+
+
+@dataclass(slots=True)
 class RunReport:
     """The record of one `newsignal run`."""
 
@@ -147,4 +157,5 @@ class RunReport:
     counts: dict[str, int] = field(default_factory=dict)  # per ArticleStatus value, plus "new"
     feed_errors: dict[str, str] = field(default_factory=dict)  # feed name -> reason
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
+    feeds: int = 0  # enabled feeds refreshed
     interrupted: bool = False

@@ -24,28 +24,55 @@ from pipeline.config import Config, FeedConfig, Settings
 from pipeline.dedup import NearDuplicateIndex, select_new_entries, similarity, text_hash
 from pipeline.feeds import canonicalize_url, refresh_feed
 from pipeline.fetch import Fetcher
-from pipeline.processing import ExtractedPage, Processor, batched
-from pipeline.records import Analysis, ArticleStatus, FeedEntry, FetchResult, RunReport
+from pipeline.processing import ExtractedPage, Processor, batched, internal_error
+from pipeline.records import (
+    Analysis,
+    AnalysisFailure,
+    ArticleStatus,
+    FeedEntry,
+    FetchResult,
+    RunReport,
+)
 from pipeline.store import FeedState, Store, now_utc
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED, EXIT_CRASH = 0, 1, 2, 3, 4
+
+
+class StopRequested(BaseException):
+    """SIGINT/SIGTERM arrived while articles were being extracted or analysed: the work in hand
+    (nothing of it committed yet) is dropped so that the run stops within seconds."""
 
 
 @dataclass
 class StopFlag:
-    """Set by SIGINT/SIGTERM; the run checks it between articles."""
+    """Set by SIGINT/SIGTERM. The run checks it between articles; inside `interruptible()` (CPU
+    work on articles not yet stored) the signal also interrupts that work at once."""
 
     event: threading.Event = field(default_factory=threading.Event)
+    _interruptible: bool = False
 
     def set(self, *_args) -> None:
         if not self.event.is_set():
-            log.warning("stop requested: finishing the article in hand, then stopping")
+            log.warning("stop requested: keeping what is stored, then stopping")
         self.event.set()
+        if self._interruptible and threading.current_thread() is threading.main_thread():
+            self._interruptible = False
+            raise StopRequested
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+    @contextmanager
+    def interruptible(self) -> Iterator[None]:
+        if self.is_set():
+            raise StopRequested
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
 
 
 @contextmanager
@@ -99,6 +126,7 @@ def collect_entries(
 ) -> CollectedEntries:
     """Refresh every enabled feed, save its health, and return the entries not stored before."""
     feeds = config.enabled_feeds
+    report.feeds = len(feeds)
     states = [store.feed_state(feed.name, str(feed.url)) for feed in feeds]
     refreshes = asyncio.run(_refresh_all(config.settings, feeds, states)) if feeds else []
     listed: list[FeedEntry] = []
@@ -116,6 +144,10 @@ def collect_entries(
             log.warning("feed %s: %s", feed.name, refresh.error)
         if refresh.warning:
             log.warning("feed %s: %s", feed.name, refresh.warning)
+        for label, reason in refresh.skipped:
+            if reason.startswith("unparseable_entry"):  # the others are routine (no link, repeats)
+                log.warning("feed %s: entry %r skipped: %s", feed.name, label, reason)
+                report.failures.append((f"feed {feed.name}: entry {label}", reason))
         if refresh.not_modified:
             log.info("feed %s: not modified", feed.name)
             continue
@@ -237,35 +269,43 @@ class ArticleWriter:
     def plan(self, pages: list[ExtractedPage]) -> list[PagePlan]:
         """Decide each page's fate before any NLP runs, so duplicates are never analysed."""
         plans: list[PagePlan] = []
-        for index, page in enumerate(pages):
+        for page in pages:
             plan = PagePlan(page)
-            self._use_page_canonical(plan, plans)
-            if page.article.text:
-                plan.text_hash = text_hash(page.article.text)
-                plan.signature = self.near_duplicates.signature(page.article.text)
-                if plan.duplicate_of is None and plan.duplicate_of_batch is None:
-                    plan.duplicate_of = self.store.article_by_text_hash(plan.text_hash)
-                if plan.duplicate_of is None and plan.duplicate_of_batch is None:
-                    plan.duplicate_of = self.near_duplicates.find(plan.signature)
-                if plan.duplicate_of is None and plan.duplicate_of_batch is None:
-                    plan.duplicate_of_batch = next(
-                        (
-                            earlier
-                            for earlier, other in enumerate(plans)
-                            if other.status is ArticleStatus.PROCESSED
-                            and (
-                                other.text_hash == plan.text_hash
-                                or self._similar(other.signature, plan.signature)
-                            )
-                        ),
-                        None,
-                    )
-            if page.status is ArticleStatus.PROCESSED and (
-                plan.duplicate_of is not None or plan.duplicate_of_batch is not None
-            ):
-                plan.status = ArticleStatus.DUPLICATE
+            try:
+                self._plan(plan, plans)
+            except Exception as error:  # noqa: BLE001  (the per-article error policy)
+                log.exception("deduplication failed on %s", page.entry.url)
+                plan = PagePlan(page, status=ArticleStatus.FAILED, reason=internal_error(error))
             plans.append(plan)
         return plans
+
+    def _plan(self, plan: PagePlan, plans: list[PagePlan]) -> None:
+        page = plan.page
+        self._use_page_canonical(plan, plans)
+        if page.article.text:
+            plan.text_hash = text_hash(page.article.text)
+            plan.signature = self.near_duplicates.signature(page.article.text)
+            if plan.duplicate_of is None and plan.duplicate_of_batch is None:
+                plan.duplicate_of = self.store.article_by_text_hash(plan.text_hash)
+            if plan.duplicate_of is None and plan.duplicate_of_batch is None:
+                plan.duplicate_of = self.near_duplicates.find(plan.signature)
+            if plan.duplicate_of is None and plan.duplicate_of_batch is None:
+                plan.duplicate_of_batch = next(
+                    (
+                        earlier
+                        for earlier, other in enumerate(plans)
+                        if other.status is ArticleStatus.PROCESSED
+                        and (
+                            other.text_hash == plan.text_hash
+                            or self._similar(other.signature, plan.signature)
+                        )
+                    ),
+                    None,
+                )
+        if page.status is ArticleStatus.PROCESSED and (
+            plan.duplicate_of is not None or plan.duplicate_of_batch is not None
+        ):
+            plan.status = ArticleStatus.DUPLICATE
 
     def _similar(self, first, second) -> bool:
         if first is None or second is None or first.is_empty() or second.is_empty():
@@ -303,7 +343,7 @@ class ArticleWriter:
             plan.page.article,
             plan.status,
             analysis=analysis if processed else None,
-            reject_reason=plan.page.reason,
+            reject_reason=plan.reason,
             duplicate_of=duplicate_of,
             html_hash=plan.page.html_hash,
             text_hash=plan.text_hash,
@@ -321,6 +361,7 @@ class PagePlan:
     page: ExtractedPage
     entry: FeedEntry = None  # type: ignore[assignment]
     status: ArticleStatus = None  # type: ignore[assignment]
+    reason: str | None = None
     duplicate_of: int | None = None  # a stored article
     duplicate_of_batch: int | None = None  # an earlier page of the same batch
     text_hash: str | None = None
@@ -329,6 +370,7 @@ class PagePlan:
     def __post_init__(self) -> None:
         self.entry = self.entry or self.page.entry
         self.status = self.status or self.page.status
+        self.reason = self.reason or self.page.reason
 
 
 def run_pipeline(
@@ -341,12 +383,17 @@ def run_pipeline(
     stop: StopFlag | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> RunReport:
-    """One nightly run. The caller holds the run lock and owns `store` and `processor`."""
+    """One nightly run. The caller holds the run lock and owns `store` and `processor`.
+
+    A run found still `running` belongs to a process that died (the lock says no other is
+    alive): it is marked interrupted first. A crash records this run as crashed, then raises.
+    """
+    store.close_abandoned_runs()
     report = RunReport(run_id=None, started_at=now_utc())
     report.run_id = store.start_run(report.started_at)
     own_processor = processor is None
-    processor = processor or Processor()
     try:
+        processor = processor or Processor(settings=config.settings)
         collected = collect_entries(config, store, report, since=since)
         entries = collected.entries
         if max_articles is not None:
@@ -355,8 +402,12 @@ def run_pipeline(
         process_entries(config.settings, store, entries, processor, report,
                         stop=stop, progress=progress)
         collected.commit_validators(store)
+    except Exception:
+        report.finished_at = now_utc()
+        store.finish_run(report, "crashed", EXIT_CRASH)
+        raise
     finally:
-        if own_processor:
+        if own_processor and processor is not None:
             processor.close()
     report.finished_at = now_utc()
     return report
@@ -379,39 +430,50 @@ def process_entries(
     writer = ArticleWriter(store, settings, processor.model, report.run_id)
     done = 0
     with PageStream(settings, entries) as pages:
-        for batch in pages.batches(processor.batch_size):
-            done += _store_batch(writer, processor, processor.extract(batch), counts, report, stop)
-            if progress:
-                progress(done, len(entries))
-            if stop.is_set():
-                report.interrupted = True
-                break
+        try:
+            for batch in pages.batches(processor.batch_size):
+                done += _store_batch(writer, processor, batch, counts, report, stop)
+                if progress:
+                    progress(done, len(entries))
+                if stop.is_set():
+                    break
+        except StopRequested:
+            log.warning("stopped in the middle of a batch; its articles are fetched next run")
+    report.interrupted = stop.is_set()
     report.counts = dict(counts)
 
 
-def _store_batch(writer, processor, extracted, counts, report, stop) -> int:
-    """Plan (dedup), analyse the originals together, then store one transaction per article."""
-    plans = writer.plan(extracted)
-    originals = [plan for plan in plans if plan.status is ArticleStatus.PROCESSED]
-    analyses = dict(
-        zip(map(id, originals), processor.analyze([plan.page.article.text for plan in originals]))
-    )
+def _store_batch(writer, processor, batch, counts, report, stop) -> int:
+    """Extract, plan (dedup), analyse the originals together, then store one transaction per
+    article; a failed analysis stores its article failed, with the reason."""
+    with stop.interruptible():
+        plans = writer.plan(processor.extract(batch))
+        originals = [plan for plan in plans if plan.status is ArticleStatus.PROCESSED]
+        results = processor.analyze([plan.page.article.text for plan in originals])
+    analyses: dict[int, Analysis] = {}
+    for plan, result in zip(originals, results):
+        if isinstance(result, AnalysisFailure):
+            plan.status, plan.reason = ArticleStatus.FAILED, result.reason
+        else:
+            analyses[id(plan)] = result
     batch_ids: list[int] = []
     for plan in plans:
         batch_ids.append(writer.save(plan, analyses.get(id(plan)), batch_ids))
         counts[str(plan.status)] += 1
         if plan.status in (ArticleStatus.FAILED, ArticleStatus.REJECTED):
-            report.failures.append((plan.entry.url, plan.page.reason or ""))
+            report.failures.append((plan.entry.url, plan.reason or ""))
         if stop.is_set():
             break
     return len(batch_ids)
 
 
 def run_exit_code(report: RunReport, settings: Settings) -> int:
-    """0, or 1 when the share of failed articles (or of failing feeds) passes the threshold."""
+    """0, or 1 when the share of failed articles, or of failing feeds, passes the threshold."""
     attempted = report.counts.get("new", 0)
     failed = report.counts.get(str(ArticleStatus.FAILED), 0)
     if attempted and failed / attempted > settings.failure_threshold:
+        return EXIT_FAILURES
+    if report.feeds and len(report.feed_errors) / report.feeds > settings.failure_threshold:
         return EXIT_FAILURES
     return EXIT_OK
 
@@ -424,17 +486,25 @@ def reprocess(
     stop: StopFlag | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Re-run the NLP stages on stored article text with the current models; no refetching."""
+    """Re-run the NLP stages on stored article text with the current models; no refetching.
+    An article whose analysis fails keeps the tags it had (the failure is logged)."""
     stop = stop or StopFlag()
     rows = list(store.articles_to_reprocess(since))
     done = 0
-    for batch in batched(rows, processor.batch_size):
-        analyses = processor.analyze([row["text"] for row in batch])
-        for row, analysis in zip(batch, analyses):
-            store.replace_analysis(row["id"], analysis, processor.model)
-            done += 1
-            if stop.is_set():
-                return done
-        if progress:
-            progress(done, len(rows))
+    try:
+        for batch in batched(rows, processor.batch_size):
+            with stop.interruptible():
+                results = processor.analyze([row["text"] for row in batch])
+            for row, result in zip(batch, results):
+                if isinstance(result, AnalysisFailure):
+                    log.error("article %d keeps its tags: %s", row["id"], result.reason)
+                else:
+                    store.replace_analysis(row["id"], result, processor.model)
+                done += 1
+                if stop.is_set():
+                    return done
+            if progress:
+                progress(done, len(rows))
+    except StopRequested:
+        log.warning("stopped; %d articles were reprocessed", done)
     return done

@@ -82,9 +82,30 @@ def test_classify_reads_a_file_and_writes_jsonl(tmp_path):
     result = runner.invoke(app, ["classify", str(sentences)])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
-    assert [row["direction"] for row in rows] == ["bearish", "bullish"]
+    assert [row["direction"] for row in rows] == ["bearish", None, "bullish"]
     assert all(set(row) == {"text", "direction", "confidence"} for row in rows)
-    assert all(0.33 < row["confidence"] <= 1 for row in rows)
+    assert all(0.33 < row["confidence"] <= 1 for row in rows if row["direction"])
+
+
+def test_classify_gives_one_row_per_line_whatever_the_bytes(tmp_path):
+    """Blank lines keep their row, a lone carriage return splits nothing, bytes that are not
+    UTF-8 are replaced and counted; once, 5 lines gave 2 rows and bad bytes a traceback."""
+    sentences = tmp_path / "mixed.txt"
+    sentences.write_bytes(
+        b"Spot bitcoin ETFs recorded outflows of $258 million.\n"
+        b"\n"
+        b"The exchange reported record revenue\rand raised its outlook.\r\n"
+        b"Caf\xe9 chain \xff\xfe adopts bitcoin payments at 400 stores.\n"
+        b"   \n")
+    result = runner.invoke(app, ["classify", str(sentences)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 5
+    assert [row["direction"] is None for row in rows] == [False, True, False, False, True]
+    assert "\r" in rows[2]["text"] and "\ufffd" in rows[3]["text"]
+    assert "3 bytes were not UTF-8" in result.stderr
+    binary = runner.invoke(app, ["classify"], input=b"\x00\x01\x02\xff\n")
+    assert binary.exit_code == 0 and len(binary.stdout.splitlines()) == 1
 
 
 def test_classify_with_an_unloadable_model_is_exit_2(tmp_path):

@@ -162,7 +162,7 @@ def test_feeds_yaml_settings_put_another_classifier_in_the_pipeline(tmp_path, to
         "direction_model": str(tmp_path / "tiny"),
         "direction_label_map": {"LABEL_0": "bearish", "LABEL_1": "neutral", "LABEL_2": "bullish"},
     }, "feeds": []})
-    processor = Processor(nlp_options=config.settings.nlp_options())
+    processor = Processor(settings=config.settings)
     analysis = processor.analyze_one(
         "Spot bitcoin ETFs recorded outflows of $258 million on Thursday as prices fell.")
     assert processor.model.endswith("+tiny@local")  # the run records which model judged
@@ -219,12 +219,13 @@ def test_classify_lines_reads_text_and_json_lines(shipped):
         CLEAR_CASES[0][0] + "\n",
         "\n",
         json.dumps({"text": CLEAR_CASES[2][0], "id": 7}) + "\n",
-        json.dumps({"id": 8}) + "\n",  # no text: nothing to classify
+        json.dumps({"id": 8}) + "\n",  # no text: a row with no direction
     ]
     rows = list(classify_lines(lines, shipped))
-    assert [r["text"] for r in rows] == [CLEAR_CASES[0][0], CLEAR_CASES[2][0]]
-    assert [r["direction"] for r in rows] == ["bearish", "bullish"]
-    assert all(0 < r["confidence"] <= 1 for r in rows)
+    assert [r["text"] for r in rows] == [CLEAR_CASES[0][0], "", CLEAR_CASES[2][0], ""]
+    assert [r["direction"] for r in rows] == ["bearish", None, "bullish", None]
+    assert [r["confidence"] is None for r in rows] == [False, True, False, True]
+    assert all(0 < r["confidence"] <= 1 for r in rows if r["confidence"] is not None)
 
 
 def test_read_direction_jsonl_skips_bad_lines(tmp_path):

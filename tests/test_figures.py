@@ -212,7 +212,8 @@ def test_the_seed_article_shape(nlp_no_catalysts) -> None:
 
 
 def test_every_metric_of_the_vocabulary_is_described() -> None:
-    metrics, etf_tickers = load_metrics(MODELS_DIR / "metrics.yaml")
+    vocabulary = load_metrics(MODELS_DIR / "metrics.yaml")
+    metrics, etf_tickers = vocabulary.metrics, vocabulary.etf_tickers
     required = {"price", "price_change", "market_cap", "liquidations", "open_interest",
                 "long_short_ratio", "funding_rate", "fear_greed_index", "etf_flow", "net_income",
                 "operating_income", "trading_volume", "holdings", "share_price",
@@ -299,3 +300,22 @@ def test_a_long_text_gets_the_figures_of_its_sentences(nlp_no_catalysts) -> None
             alone.start_char, alone.end_char)
         assert (figure.value, figure.unit, figure.metric, figure.period, figure.qualifier) == (
             alone.value, alone.unit, alone.metric, alone.period, alone.qualifier)
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("Spot ETFs saw outflows of $999,999,999,999,999,999,999 trillion on Monday.", True),
+        ("The Fear and Greed Index reading rose to 870 on Friday.", True),
+        ("Spot ETFs saw outflows of $258 million on Monday.", False),
+        ("The token's supply stands at 589 trillion PEPE.", False),
+    ],
+)
+def test_a_figure_too_large_to_be_meant_is_flagged_not_trusted(nlp_no_catalysts, text, flagged):
+    """Once stored as a 1e33 USD ETF flow; now kept as evidence with its reason, out of
+    conflicts."""
+    found = figures(nlp_no_catalysts, text)
+    assert found and all(math.isfinite(f.value) for f in found)
+    assert any(f.flag for f in found) is flagged
+    if flagged:
+        assert next(f.flag for f in found if f.flag).startswith("implausible: ")

@@ -176,15 +176,35 @@ class MetricSpec:
     bare_after: bool = False
     window: int | None = None
     weight: float = 1.0
+    max_abs: dict[str, float] = field(default_factory=dict)  # per unit kind: larger is implausible
 
 
-def load_metrics(path: Path) -> tuple[dict[str, MetricSpec], frozenset[str]]:
-    """(metric vocabulary, ETF tickers) of `metrics.yaml`; a bad file is a programmer error."""
+@dataclass(frozen=True, slots=True)
+class MetricsVocabulary:
+    """What `models/metrics.yaml` says: the metrics, the ETF tickers, the plausible sizes."""
+
+    metrics: dict[str, MetricSpec]
+    etf_tickers: frozenset[str]
+    max_abs: dict[str, float]  # per unit kind, for metrics that set no bound of their own
+
+    def implausible(self, figure: Figure) -> str | None:
+        """Why `figure` is too large to be meant, or None."""
+        kind = unit_kind(figure.unit)
+        bound = self.metrics[figure.metric].max_abs.get(kind, self.max_abs.get(kind))
+        largest = max(abs(figure.value), abs(figure.value_high or 0.0))
+        if bound is None or largest <= bound:
+            return None
+        return f"implausible: {largest:.3g} {figure.unit} is beyond {bound:.3g} for {figure.metric}"
+
+
+def load_metrics(path: Path) -> MetricsVocabulary:
+    """The vocabulary of `metrics.yaml`; a bad file is a programmer error."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     specs: dict[str, MetricSpec] = {}
     for name, entry in raw["metrics"].items():
         unknown = set(entry) - {"description", "units", "signed", "triggers", "with_any",
-                                "bare_unit", "bare_window", "bare_after", "window", "weight"}
+                                "bare_unit", "bare_window", "bare_after", "window", "weight",
+                                "max_abs"}
         if unknown:
             raise ValueError(f"{path}: metric {name!r} has unknown keys {sorted(unknown)}")
         specs[name] = MetricSpec(
@@ -199,10 +219,15 @@ def load_metrics(path: Path) -> tuple[dict[str, MetricSpec], frozenset[str]]:
             bare_after=bool(entry.get("bare_after", False)),
             window=entry.get("window"),
             weight=float(entry.get("weight", 1.0)),
+            max_abs={kind: float(bound) for kind, bound in (entry.get("max_abs") or {}).items()},
         )
     if "other" not in specs:
         raise ValueError(f"{path}: the vocabulary needs an 'other' metric")
-    return specs, frozenset(raw.get("etf_tickers") or [])
+    return MetricsVocabulary(
+        specs,
+        frozenset(raw.get("etf_tickers") or []),
+        {kind: float(bound) for kind, bound in (raw.get("max_abs") or {}).items()},
+    )
 
 
 def unit_kind(unit: str) -> str:
@@ -222,12 +247,11 @@ class _Candidate:
 
 
 class FigureFinder:
-    def __init__(
-        self, nlp: Language, name: str, metrics: dict[str, MetricSpec], etf_tickers: frozenset[str]
-    ):
+    def __init__(self, nlp: Language, name: str, vocabulary: MetricsVocabulary):
         self.name = name
-        self.metrics = metrics
-        self.etf_tickers = etf_tickers
+        self.vocabulary = vocabulary
+        self.metrics = metrics = vocabulary.metrics
+        self.etf_tickers = vocabulary.etf_tickers
         self.triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.co_triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.anchors = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -346,7 +370,7 @@ class FigureFinder:
         if value_high is not None and value < 0:
             value, value_high = -abs(value_high), value
         start, end = candidate.start, candidate.end
-        return Figure(
+        figure = Figure(
             text=text[start:end],
             start_char=start,
             end_char=end,
@@ -358,6 +382,8 @@ class FigureFinder:
             qualifier=_qualifier(text, start),
             value_high=value_high,
         )
+        figure.flag = self.vocabulary.implausible(figure)
+        return figure
 
     def _bare_metric(self, span: Span, hits) -> tuple[str, str] | None:
         best: tuple[float, str, str] | None = None
@@ -812,8 +838,7 @@ def _canonical_period(phrase: str) -> str:
 @Language.factory("newsignal_figures", default_config={"metrics_path": None})
 def make_figures(nlp: Language, name: str, metrics_path: str | None) -> FigureFinder:
     path = Path(metrics_path) if metrics_path else Path(__file__).parents[2] / "models/metrics.yaml"
-    metrics, etf_tickers = load_metrics(path)
-    return FigureFinder(nlp, name, metrics, etf_tickers)
+    return FigureFinder(nlp, name, load_metrics(path))
 
 
 CONFLICT_RATIO = 100.0  # two orders of magnitude
@@ -841,6 +866,8 @@ def find_conflicts(doc: Doc) -> Doc:
     groups: dict[tuple, list[int]] = {}
     for index, figure in enumerate(figures):
         if figure.metric == "other" or figure.value == 0 or figure.value_high is not None:
+            continue
+        if figure.flag:  # an implausible figure is no evidence of a slip of scale
             continue
         key = (figure.metric, figure.unit, figure.asset, figure.value > 0)
         groups.setdefault(key, []).append(index)

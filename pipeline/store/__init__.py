@@ -332,12 +332,12 @@ class Store:
         for figure in analysis.figures:
             cursor = db.execute(
                 "INSERT INTO figures (article_id, text, start_char, end_char, value, value_high, "
-                "unit, metric, asset, period, qualifier, model) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "unit, metric, asset, period, qualifier, model, flag) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article_id, figure.text, figure.start_char, figure.end_char, figure.value,
                     figure.value_high, figure.unit, figure.metric, figure.asset, figure.period,
-                    figure.qualifier, model,
+                    figure.qualifier, model, figure.flag,
                 ),
             )
             figure_ids[(figure.start_char, figure.end_char)] = cursor.lastrowid
@@ -381,6 +381,16 @@ class Store:
         yield from self.connection.execute(query + " ORDER BY id", params).fetchall()
 
     # -- runs -----------------------------------------------------------------------------------
+
+    def close_abandoned_runs(self) -> int:
+        """Mark runs still `running` as interrupted: called by a run holding the lock, so their
+        processes are gone (killed). Returns how many there were."""
+        with self.transaction() as db:
+            return db.execute(
+                "UPDATE runs SET status = 'interrupted', "
+                "finished_at = coalesce(finished_at, ?) WHERE status = 'running'",
+                (utc_iso(now_utc()),),
+            ).rowcount
 
     def start_run(self, started_at: datetime) -> int:
         with self.transaction() as db:

@@ -28,7 +28,7 @@ _SELECT = {
     """,
     "figures": """
         SELECT a.id AS article_id, a.url, f.metric, f.asset, f.value, f.unit, f.period,
-               f.qualifier, f.text, f.start_char, f.end_char, f.value_high
+               f.qualifier, f.text, f.start_char, f.end_char, f.value_high, f.flag
         FROM figures f JOIN articles a ON a.id = f.article_id
     """,
     "entities": """

@@ -132,4 +132,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE articles ADD COLUMN fetch_attempts INTEGER NOT NULL DEFAULT 1;
     """,
+    # 3: why a figure is not to be trusted ("implausible: ..."), else NULL
+    """
+    ALTER TABLE figures ADD COLUMN flag TEXT;
+    """,
 ]
