@@ -41,7 +41,8 @@ _TIME_SUFFIX = re.compile(
     r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?$"
 )
 _EPOCH = re.compile(r"\d{9,13}(?:\.\d+)?")
-_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # 62,345.10
+_DECIMAL_COMMA = re.compile(r"\d{1,3}(?:\.\d{3})*,\d+|\d+,\d+")  # 62.345,10 or 62345,10
 
 
 # -- prices ---------------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ def parse_prices(
             raise BacktestError(f"{name} line {line}: {len(row)} cells, fewer than the header's")
         lines.append(line)
         day_texts.append(row[date_at].strip())
-        closes.append(_close(row[price_at], name, line, header[price_at]))
+        closes.append(_close(row[price_at], name, line, header[price_at], delimiter == ";"))
     if len(lines) < 2:
         raise BacktestError(f"{name}: {len(lines)} price rows; a backtest needs many more")
     days = _parse_days(day_texts, lines, date_format, name)
@@ -150,9 +151,13 @@ def _column_index(names: list[str], header: list[str], wanted: str | None,
     raise BacktestError(f"{name}: {looked} (columns: {shown}); name it with {option}")
 
 
-def _close(cell: str, name: str, line: int, column: str) -> float:
+def _close(cell: str, name: str, line: int, column: str, decimal_comma: bool) -> float:
+    """A price as spreadsheets write it: `62345.1`, `$62,345.10`, or in a `;`-separated file
+    (where the comma is the decimal mark) `62.345,10`."""
     text = cell.strip().lstrip("$").strip()
-    if _THOUSANDS.fullmatch(text):
+    if decimal_comma and _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(".", "").replace(",", ".")
+    elif _THOUSANDS.fullmatch(text):
         text = text.replace(",", "")
     try:
         value = float(text)
