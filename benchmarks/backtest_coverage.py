@@ -120,8 +120,8 @@ def main() -> None:
             for kind in ("mean", "spread"):
                 for horizon in HORIZONS:
                     share, count = result[(kind, horizon)]
-                    cells.append("n/a" if share is None else
-                                 f"{share:.3f}" + ("" if count == options.trials else f" ({count})"))
+                    partial = "" if count == options.trials else f" ({count})"
+                    cells.append("n/a" if share is None else f"{share:.3f}{partial}")
             print(f"| {scenario.name} | {block_horizons}h | " + " | ".join(cells) + " |",
                   flush=True)
 

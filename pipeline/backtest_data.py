@@ -166,7 +166,9 @@ def _close(cell: str, name: str, line: int, column: str, decimal_comma: bool) ->
             f"{name} line {line}: {column} {cell.strip()!r} is not a number"
         ) from None
     if not math.isfinite(value) or value <= 0:
-        raise BacktestError(f"{name} line {line}: {column} {cell.strip()!r} is not a positive price")
+        raise BacktestError(
+            f"{name} line {line}: {column} {cell.strip()!r} is not a positive price"
+        )
     return value
 
 

@@ -50,15 +50,19 @@ def event_window_png(report: BacktestReport) -> bytes:
     figure = _figure(7.5, 3.8)
     axis = figure.subplots()
     for window in report.windows:
-        points = [(o, m) for o, m in zip(window.offsets, window.mean, strict=True) if m is not None]
+        points = [(offset, mean) for offset, mean in zip(window.offsets, window.mean, strict=True)
+                  if mean is not None]
         if not points:
             continue
         colour = COLOURS[window.direction]
         events = report.counts.by_direction.get(window.direction, 0)
         axis.plot(*zip(*points, strict=True), marker="o", markersize=3, color=colour,
                   label=f"{window.direction} ({events})")
-        band = [(o, lo, hi) for o, lo, hi in zip(window.offsets, window.low, window.high, strict=True)
-                if lo is not None and hi is not None]
+        band = [
+            (offset, low, high)
+            for offset, low, high in zip(window.offsets, window.low, window.high, strict=True)
+            if low is not None and high is not None
+        ]
         if band:
             offsets, lows, highs = zip(*band, strict=True)
             axis.fill_between(offsets, lows, highs, color=colour, alpha=0.15, linewidth=0)
@@ -103,7 +107,8 @@ def strategy_png(report: BacktestReport) -> bytes | None:
         return None
     figure = _figure(7.5, 3.0)
     axis = figure.subplots()
-    axis.plot(strategy.days, strategy.equity, color="#1f4e79", label="long/flat/short on the signal")
+    axis.plot(strategy.days, strategy.equity, color="#1f4e79",
+              label="long/flat/short on the signal")
     axis.plot(strategy.days, strategy.hold_equity, color="#999999", label="buy and hold")
     axis.axhline(1, color="black", linewidth=0.8)
     axis.set_ylabel("growth of 1")

@@ -131,7 +131,7 @@ def test_same_seed_same_report_other_seed_other_intervals(planted):
     assert effect(other, 3, BULLISH).mean_low != effect(report, 3, BULLISH).mean_low
 
 
-# -- shuffled dates ---------------------------------------------------------------------------------
+# -- shuffled dates --------------------------------------------------------------------------------
 
 
 def test_shuffled_dates_give_effects_within_their_intervals_around_zero(planted):
@@ -173,7 +173,7 @@ def test_shuffled_dates_intervals_cover_zero_at_their_level(planted):
         assert abs(np.mean(estimates[horizon])) < 0.1 * horizon
 
 
-# -- no look-ahead ------------------------------------------------------------------------------------
+# -- no look-ahead ---------------------------------------------------------------------------------
 
 
 NEW_YORK_CLOSE = timedelta(hours=21)
@@ -243,7 +243,7 @@ def test_a_weekend_article_waits_for_monday():
     assert anchor_close(prices.close_moments(), saturday) == 1
 
 
-# -- the bootstrap's pieces ---------------------------------------------------------------------------
+# -- the bootstrap's pieces ------------------------------------------------------------------------
 
 
 @settings(max_examples=80, deadline=None)
@@ -305,7 +305,7 @@ def test_confidence_buckets():
         "0.00-0.60", "0.60-0.80", "0.60-0.80", "0.80-0.90", "0.90-1.00", "0.90-1.00"]
 
 
-# -- what the report counts and refuses ---------------------------------------------------------------
+# -- what the report counts and refuses ------------------------------------------------------------
 
 
 def test_repeats_early_and_late_catalysts_are_counted_not_studied(planted):
@@ -347,6 +347,6 @@ def test_grouping_by_event_type_needs_the_column(planted):
 
 def test_bad_settings_are_refused():
     for bad in ({"horizons": ()}, {"horizons": (0,)}, {"by": "mood"}, {"window": 1},
-                {"horizons": (30,)}, {"resamples": 10}, {"level": 1.0}):
+                {"post": 0}, {"resamples": 10}, {"level": 1.0}, {"threshold": 1.0}):
         with pytest.raises(BacktestError):
             BacktestSettings(**bad)

@@ -25,7 +25,7 @@ from pipeline.records import Direction
 from pipeline.store import Store
 from pipeline.synthetic import planted_market
 
-# -- prices -----------------------------------------------------------------------------------------
+# -- prices ----------------------------------------------------------------------------------------
 
 
 def closes(series) -> list[float]:
@@ -152,7 +152,7 @@ def test_price_files_on_disk(tmp_path):
         read_prices(latin)
 
 
-# -- catalysts: the store and Parquet ---------------------------------------------------------------
+# -- catalysts: the store and Parquet --------------------------------------------------------------
 
 
 def fill_store(store: Store, catalysts) -> None:
@@ -290,5 +290,5 @@ def test_bad_parquet_datasets_are_clear_errors(market_store, tmp_path):
     with pytest.raises(BacktestError, match="no Parquet files in it"):
         parquet_catalysts(tmp_path / "empty", asset="BTC")
     directory = write_partitioned(store, tmp_path / "lacking", drop="confidence")
-    with pytest.raises(BacktestError, match="not the catalysts export's columns: confidence missing"):
+    with pytest.raises(BacktestError, match="export's columns: confidence missing"):
         parquet_catalysts(directory, asset="BTC")
