@@ -356,6 +356,9 @@ def parquet_catalysts(
                 f"{root}: direction {row['direction']!r} of article {row['article_id']} is not "
                 "bullish, bearish or neutral"
             ) from None
+        if row["confidence"] is None:
+            raise BacktestError(f"{root}: a catalyst of article {row['article_id']} has no "
+                                "confidence")
         catalysts.append(DatedCatalyst(
             at=_utc(row["published_at"]), source=row["source"] or "", category=row["category"],
             direction=direction, confidence=float(row["confidence"]), assets=list(row["assets"]),

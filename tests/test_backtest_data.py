@@ -3,7 +3,7 @@ catalysts from the store and from a Hive-partitioned Parquet dataset giving the 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +20,7 @@ from pipeline.backtest_data import (
     read_prices,
     store_catalysts,
 )
-from pipeline.export import COLUMNS, ExportFilters, export_table
+from pipeline.export import COLUMNS, ExportFilters, export_table, parquet_schema
 from pipeline.records import Direction
 from pipeline.store import Store
 from pipeline.synthetic import planted_market
@@ -292,3 +292,21 @@ def test_bad_parquet_datasets_are_clear_errors(market_store, tmp_path):
     directory = write_partitioned(store, tmp_path / "lacking", drop="confidence")
     with pytest.raises(BacktestError, match="export's columns: confidence missing"):
         parquet_catalysts(directory, asset="BTC")
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("direction", "up", "direction 'up' of article 7 is not bullish, bearish or neutral"),
+    ("confidence", None, "a catalyst of article 7 has no confidence"),
+])
+def test_a_bad_parquet_row_names_its_article(tmp_path, field, value, message):
+    row = {column.name: None for column in COLUMNS["catalysts"]} | {
+        "article_id": 7, "published_at": datetime(2026, 2, 5, 9, tzinfo=UTC), "source": "wire",
+        "category": "macro", "direction": "bullish", "confidence": 0.9, "assets": ["BTC"],
+        "start_char": 0, field: value,
+    }
+    part = tmp_path / "catalysts" / "date=2026-02-05"
+    part.mkdir(parents=True)
+    table = pa.Table.from_pylist([row], schema=parquet_schema(COLUMNS["catalysts"]))
+    pq.write_table(table, part / "part-0.parquet")
+    with pytest.raises(BacktestError, match=message):
+        parquet_catalysts(tmp_path, asset="BTC")
