@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lock demo test benchmarks clean
+.PHONY: setup lock demo test notebooks benchmarks clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Re-run the notebooks on the demo corpus and save them with their outputs (commit the result).
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/refresh.py
 
 benchmarks: $(STAMP)
 	for bench in benchmarks/*_bench.py; do $(BIN)/python $$bench || exit 1; done

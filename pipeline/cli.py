@@ -72,6 +72,7 @@ def main_options(
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the project's known error types into one-line messages and exit codes."""
+    from pipeline.backtest import BacktestError
     from pipeline.config import ConfigError
     from pipeline.direction import DirectionModelError
     from pipeline.export import ExportError
@@ -83,7 +84,7 @@ def user_errors() -> Iterator[None]:
     except LockedError as error:
         typer.echo(f"newsignal: {error}", err=True)
         raise typer.Exit(EXIT_LOCKED) from None
-    except (UserError, ConfigError, ExportError, StoreError, DirectionModelError,
+    except (UserError, BacktestError, ConfigError, ExportError, StoreError, DirectionModelError,
             FileNotFoundError) as error:
         typer.echo(f"newsignal: error: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
@@ -545,6 +546,75 @@ def plot_signal_command(
             raise UserError(f"no catalysts about {asset} in {db}")
         plot_signal(rows, asset, output)
         typer.echo(f"wrote {output}", err=True)
+
+
+class Grouping(str, Enum):
+    category = "category"
+    event_type = "event_type"
+    source = "source"
+
+
+@app.command()
+def backtest(
+    prices: Annotated[Path, typer.Option(help="CSV of daily closes: date,close or timestamp,close.")],
+    asset: Annotated[str, typer.Option(help="Ticker the catalysts name, e.g. BTC.")],
+    db: Annotated[Optional[Path], typer.Option(help="SQLite database with the catalysts.")] = None,
+    from_parquet: Annotated[Optional[Path], typer.Option(help="Directory holding a catalysts/ Parquet dataset (date=YYYY-MM-DD partitions).")] = None,
+    horizons: Annotated[str, typer.Option(help="Forward horizons in closes, comma-separated.")] = "1,3,7",
+    min_confidence: Annotated[Optional[float], typer.Option(min=0, max=1, help="Catalysts at or above this confidence.")] = None,
+    by: Annotated[Optional[Grouping], typer.Option(help="Also break the event study down by this.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the HTML report here.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report's numbers as JSON.")] = False,
+    close_time: Annotated[str, typer.Option(help="When a day's close is, HH:MM UTC (24:00: the UTC day boundary, for crypto; e.g. 21:00 for New York in winter).")] = "24:00",
+    date_column: Annotated[Optional[str], typer.Option(help="Name of the prices' date column.")] = None,
+    price_column: Annotated[Optional[str], typer.Option(help="Name of the prices' close column.")] = None,
+    date_format: Annotated[Optional[str], typer.Option(help="strptime format of the dates, when they are ambiguous (e.g. %d/%m/%Y).")] = None,
+    max_missing_days: Annotated[Optional[int], typer.Option(min=0, help="Consecutive days the prices may miss (default 0 for 7-day data, 2 for weekdays).")] = None,
+    window: Annotated[int, typer.Option(min=2, help="Closes in the trailing mean the abnormal return subtracts.")] = 60,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed (same seed, same report).")] = 0,
+) -> None:
+    """Does the signal lead prices? Event study of catalysts and backtest of the daily signal."""
+    with user_errors():
+        from pipeline.backtest import BacktestSettings, backtest as run_backtest
+        from pipeline.backtest_data import parquet_catalysts, read_prices, store_catalysts
+
+        if (db is None) == (from_parquet is None):
+            raise UserError("give the catalysts with exactly one of --db and --from-parquet")
+        settings = BacktestSettings(
+            horizons=parse_horizons(horizons), min_confidence=min_confidence,
+            by=by.value if by else None, window=window, resamples=resamples, seed=seed,
+        )
+        series = read_prices(
+            prices, date_column=date_column, price_column=price_column, date_format=date_format,
+            close_time=close_time, max_missing_days=max_missing_days,
+        )
+        if db is not None:
+            inputs = store_catalysts(existing_db(db), asset=asset, min_confidence=min_confidence)
+        else:
+            inputs = parquet_catalysts(
+                _existing_dir(from_parquet), asset=asset, min_confidence=min_confidence
+            )
+        report = run_backtest(inputs, series, asset, settings)
+        if output is not None:
+            from pipeline.backtest_report import write_html
+
+            write_html(report, output)
+            typer.echo(f"wrote {output}", err=True)
+        if json_output:
+            typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        elif output is None:
+            typer.echo(report.format())
+
+
+def parse_horizons(text: str) -> tuple[int, ...]:
+    try:
+        horizons = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise UserError(f"--horizons {text!r}: expected whole numbers of days, e.g. 1,3,7") from None
+    if not horizons or horizons[0] < 1:
+        raise UserError(f"--horizons {text!r}: expected whole numbers of days, 1 or more")
+    return tuple(horizons)
 
 
 @app.command()

@@ -129,6 +129,23 @@ class Catalyst:
 
 
 @dataclass(slots=True)
+class DatedCatalyst:
+    """A stored or exported catalyst with its article's time and source: what the daily signal and
+    the backtest read, whether it comes from the store or from a Parquet dataset."""
+
+    at: datetime  # timezone-aware UTC: the article's publication (the store: else its fetch)
+    source: str  # the feed it came from
+    category: str
+    direction: Direction
+    confidence: float
+    assets: list[str] = field(default_factory=list)
+    # (metric, value) of each figure it cites: the signal's novelty rule compares these. Empty
+    # where the figure links are unknown (the catalysts export does not carry them).
+    figure_keys: list[tuple[str, float]] = field(default_factory=list)
+    event_type: str | None = None  # None where the source has no event types
+
+
+@dataclass(slots=True)
 class Analysis:
     """Everything the NLP stages found in one article's text."""
 

@@ -12,15 +12,15 @@ is rounded to 6 decimals, so exports do not show float noise (-0.15, not -0.1500
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pipeline.records import Direction
-from pipeline.store import Store, parse_utc
+from pipeline.records import DatedCatalyst, Direction
+from pipeline.store import Store
 from pipeline.store.export_queries import signal_catalysts
 
 NOVELTY_WINDOW = timedelta(hours=24)
@@ -76,6 +76,63 @@ class _DayAccumulator:
         )
 
 
+def story_sightings(
+    catalysts: Iterable[DatedCatalyst], *, asset: str | None = None
+) -> Iterator[tuple[DatedCatalyst, str, bool]]:
+    """(catalyst, an asset it names, whether it repeats a story already seen) for each catalyst
+    and each asset it names (only `asset` when given), in the order given, which must be time
+    order. The daily signal counts only the sightings that are not repeats, and so does the
+    backtest's event study.
+    """
+    last_seen: dict[tuple[str, str, str, float], datetime] = {}
+    current_day: date | None = None
+    for catalyst in catalysts:
+        at = catalyst.at
+        day = at.astimezone(UTC).date()
+        if day != current_day:  # forget stories older than the window, so memory stays small
+            current_day = day
+            last_seen = {
+                key: seen for key, seen in last_seen.items() if at - seen <= NOVELTY_WINDOW
+            }
+        for tagged in dict.fromkeys(catalyst.assets):
+            if asset is not None and tagged != asset:
+                continue
+            story = [(catalyst.category, tagged, metric, value)
+                     for metric, value in catalyst.figure_keys]
+            repeat = any(
+                key in last_seen and at - last_seen[key] <= NOVELTY_WINDOW for key in story
+            )
+            last_seen.update(dict.fromkeys(story, at))
+            yield catalyst, tagged, repeat
+
+
+def aggregate_signal(
+    catalysts: Iterable[DatedCatalyst],
+    *,
+    asset: str | None = None,
+    since: datetime | None = None,
+) -> list[SignalRow]:
+    """The signal per (UTC day, asset) of time-ordered catalysts, sorted by day then asset.
+
+    Catalysts before `since` only tell which stories were already seen; catalysts naming no asset
+    belong to no row.
+    """
+    days: dict[tuple[date, str], _DayAccumulator] = {}
+    for catalyst, tagged, repeat in story_sightings(catalysts, asset=asset):
+        if since is not None and catalyst.at < since:
+            continue
+        accumulator = days.setdefault(
+            (catalyst.at.astimezone(UTC).date(), tagged), _DayAccumulator()
+        )
+        if repeat:
+            accumulator.repeats += 1
+        else:
+            accumulator.add(
+                catalyst.direction, catalyst.confidence, catalyst.source, catalyst.category
+            )
+    return [days[key].row(*key) for key in sorted(days)]
+
+
 def daily_signal(
     store: Store,
     *,
@@ -84,51 +141,16 @@ def daily_signal(
     until: datetime | None = None,
     min_confidence: float | None = None,
 ) -> list[SignalRow]:
-    """The signal per (UTC day, asset), sorted by day then asset.
+    """The signal per (UTC day, asset) of the store's catalysts, sorted by day then asset.
 
     `since` (inclusive) and `until` (exclusive) bound the catalysts counted; catalysts in the 24
     hours before `since` are still read so that a story seen just before the window stays a repeat.
-    Catalysts naming no asset belong to no row.
     """
     read_from = since - NOVELTY_WINDOW if since is not None else None
-    last_seen: dict[tuple[str, str, str, float], datetime] = {}
-    days: dict[tuple[date, str], _DayAccumulator] = {}
-    current_day: date | None = None
-    for catalyst in signal_catalysts(
+    catalysts = signal_catalysts(
         store, since=read_from, until=until, asset=asset, min_confidence=min_confidence
-    ):
-        at = parse_utc(catalyst["at"])
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        day = at.astimezone(UTC).date()
-        if day != current_day:  # forget stories older than the window, so memory stays small
-            current_day = day
-            last_seen = {
-                key: seen for key, seen in last_seen.items() if at - seen <= NOVELTY_WINDOW
-            }
-        category = catalyst["category"]
-        figure_keys = [(metric, value) for metric, value in json.loads(catalyst["figure_keys"])]
-        for tagged in dict.fromkeys(json.loads(catalyst["assets"])):
-            if asset is not None and tagged != asset:
-                continue
-            story = [(category, tagged, metric, value) for metric, value in figure_keys]
-            repeat = any(
-                key in last_seen and at - last_seen[key] <= NOVELTY_WINDOW for key in story
-            )
-            last_seen.update(dict.fromkeys(story, at))
-            if since is not None and at < since:
-                continue  # read only to know which stories were already seen
-            accumulator = days.setdefault((day, tagged), _DayAccumulator())
-            if repeat:
-                accumulator.repeats += 1
-            else:
-                accumulator.add(
-                    Direction(catalyst["direction"]),
-                    catalyst["confidence"],
-                    catalyst["source"],
-                    category,
-                )
-    return [days[key].row(*key) for key in sorted(days)]
+    )
+    return aggregate_signal(catalysts, asset=asset, since=since)
 
 
 def plot_signal(rows: list[SignalRow], asset: str, output_path: str | Path) -> Path:

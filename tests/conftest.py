@@ -73,6 +73,16 @@ def nlp():
     return build_nlp()
 
 
+@pytest.fixture(scope="session")
+def demo_result(tmp_path_factory, nlp):
+    """The demo corpus run once per session, into DIR/demo-out as `make notebooks` lays it out.
+    Read it, never write to it: several test modules share it."""
+    from pipeline.demo import run_demo
+    from pipeline.processing import Processor
+
+    return run_demo(tmp_path_factory.mktemp("demo") / "demo-out", processor=Processor(nlp))
+
+
 @pytest.fixture()
 def store(tmp_path):
     from pipeline.store import Store

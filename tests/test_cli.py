@@ -17,6 +17,7 @@ COMMANDS = [
     ["run"], ["reprocess"], ["status"], ["export"], ["process"], ["classify"], ["demo"],
     ["review"], ["backup"], ["eval", "extraction"], ["eval", "entities"], ["eval", "figures"],
     ["eval", "catalysts"], ["eval", "direction"], ["train", "direction"], ["plot", "signal"],
+    ["backtest"],
 ]
 
 

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from pipeline.demo import SAMPLES_DIR, SamplesServer, demo_config, run_demo
+from pipeline.demo import SAMPLES_DIR, SamplesServer, demo_config
 from pipeline.processing import Processor
 from pipeline.run import run_pipeline
 from pipeline.store import Store
@@ -17,11 +17,10 @@ EXPECTED = json.loads((SAMPLES_DIR / "expected.json").read_text(encoding="utf-8"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, nlp):
-    result = run_demo(tmp_path_factory.mktemp("demo"), processor=Processor(nlp))
-    db = sqlite3.connect(result.db_path)
+def demo(demo_result):
+    db = sqlite3.connect(demo_result.db_path)
     db.row_factory = sqlite3.Row
-    yield result, db
+    yield demo_result, db
     db.close()
 
 

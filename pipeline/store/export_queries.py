@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pipeline.records import Catalyst
-from pipeline.store import Store, utc_iso
+from pipeline.records import Catalyst, DatedCatalyst, Direction
+from pipeline.store import Store, parse_utc, utc_iso
 
 FETCH_SIZE = 2_000
 
@@ -135,6 +135,12 @@ def export_rows(
     return _stream(store, query, params)
 
 
+def catalysts_have_event_types(store: Store) -> bool:
+    """Whether this database's catalysts carry an `event_type` (newer schemas do)."""
+    columns = store.connection.execute("PRAGMA table_info(catalysts)").fetchall()
+    return any(column["name"] == "event_type" for column in columns)
+
+
 def signal_catalysts(
     store: Store,
     *,
@@ -142,12 +148,11 @@ def signal_catalysts(
     until: datetime | None = None,
     asset: str | None = None,
     min_confidence: float | None = None,
-) -> Iterator[dict[str, object]]:
+) -> Iterator[DatedCatalyst]:
     """Catalysts of original articles in time order, with what the novelty rule compares.
 
-    Each row has `at` (the article's time), `article_id`, `source`, `category`, `direction`,
-    `confidence`, `assets` (JSON list) and `figure_keys`: a JSON list of [metric, value] pairs of
-    the figures the catalyst cites.
+    `at` is the article's time (published, else fetched); `figure_keys` the (metric, value) pairs
+    of the figures the catalyst cites; `event_type` is set where the database has the column.
     """
     conditions, params = _time_conditions(since, until)
     conditions.append(ORIGINALS_ONLY)
@@ -157,16 +162,28 @@ def signal_catalysts(
     if min_confidence is not None:
         conditions.append("c.confidence >= ?")
         params.append(min_confidence)
+    event_type = "c.event_type" if catalysts_have_event_types(store) else "NULL"
     query = f"""
-        SELECT {ARTICLE_TIME} AS at, a.id AS article_id, a.source, c.category, c.direction,
-               c.confidence, c.assets,
+        SELECT {ARTICLE_TIME} AS at, a.source, c.category, c.direction, c.confidence, c.assets,
                (SELECT json_group_array(json_array(f.metric, f.value))
-                FROM json_each(c.figure_ids) j JOIN figures f ON f.id = j.value) AS figure_keys
+                FROM json_each(c.figure_ids) j JOIN figures f ON f.id = j.value) AS figure_keys,
+               {event_type} AS event_type
         FROM catalysts c JOIN articles a ON a.id = c.article_id
         WHERE {" AND ".join(conditions)}
         ORDER BY {ARTICLE_TIME}, a.id, c.start_char, c.id
     """
-    return _stream(store, query, params)
+    for row in _stream(store, query, params):
+        at = parse_utc(row["at"])
+        yield DatedCatalyst(
+            at=at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC),
+            source=row["source"],
+            category=row["category"],
+            direction=Direction(row["direction"]),
+            confidence=row["confidence"],
+            assets=json.loads(row["assets"]),
+            figure_keys=[(metric, value) for metric, value in json.loads(row["figure_keys"])],
+            event_type=row["event_type"],
+        )
 
 
 def bulk_insert_catalysts(
