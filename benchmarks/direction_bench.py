@@ -24,10 +24,9 @@ from pipeline.direction import (
     DEFAULT_MODEL_DIR,
     DEFAULT_TWITTER_DIR,
     LABELS,
-    DirectionModel,
-    read_direction_jsonl,
-    read_twitter_csv,
 )
+from pipeline.direction.data import read_direction_jsonl, read_twitter_csv
+from pipeline.direction.model import DirectionModel
 from pipeline.evaluation.direction import score_predictions
 
 

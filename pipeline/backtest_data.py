@@ -330,9 +330,8 @@ def parquet_catalysts(
     assets_type = dataset.schema.field("assets").type
     if not (pa.types.is_list(assets_type) or pa.types.is_large_list(assets_type)):
         raise BacktestError(f"{root}: column assets is {assets_type}, expected a list of text")
-    has_event_types = "event_type" in dataset.schema.names
     wanted = ["published_at", "article_id", "start_char", "source", "category", "direction",
-              "confidence", "assets", *(["event_type"] if has_event_types else [])]
+              "confidence", "assets", "event_type"]
     rows: list[dict] = []
     try:
         for batch in dataset.to_batches(columns=wanted):
@@ -366,7 +365,7 @@ def parquet_catalysts(
         ))
     return CatalystInput(
         catalysts=catalysts, origin=f"Parquet dataset {root}", figure_links=False,
-        has_event_types=has_event_types, undated=len(rows) - len(dated),
+        has_event_types=any(c.event_type for c in catalysts), undated=len(rows) - len(dated),
     )
 
 

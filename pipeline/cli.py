@@ -358,7 +358,7 @@ def classify(
     are not UTF-8 are replaced, and counted on stderr.
     """
     with user_errors():
-        from pipeline.direction import classify_lines
+        from pipeline.direction.model import classify_lines
 
         if file is not None and not file.is_file():
             raise UserError(f"{file}: no such file")
@@ -444,17 +444,20 @@ def eval_figures(
 def eval_catalysts(
     gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + catalysts/*.json).")] = REPO_ROOT / "models" / "data" / "gold",
     model: Annotated[Optional[str], typer.Option(help="Direction model directory or HF model id.")] = None,
+    pages: Annotated[bool, typer.Option("--pages", help="Read each article from its web page (pages/<name>.html) through the extractor, as a run does.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Catalyst tags on whole gold articles: detection P/R/F1, category and direction accuracy."""
+    """Catalyst tags on whole gold articles: detection P/R/F1, category, direction and event type."""
     with user_errors():
-        from pipeline.evaluation.nlp import evaluate_article_catalysts
+        from pipeline.evaluation.nlp import PAGES_DIR, evaluate_article_catalysts
         from pipeline.nlp import build_nlp
 
         gold = _existing_dir(gold)
+        if pages:
+            _existing_dir(gold / PAGES_DIR)
         _direction_model(model, shared=True)  # a bad --model fails here, in one line
         nlp = build_nlp(direction_model=model)
-        _print_report(evaluate_article_catalysts(gold, nlp), json_output)
+        _print_report(evaluate_article_catalysts(gold, nlp, from_pages=pages), json_output)
 
 
 @eval_app.command("direction")
@@ -477,13 +480,17 @@ def train_direction_command(
     extra: Annotated[Optional[list[Path]], typer.Option(help="Extra JSONL training data, e.g. review corrections.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs (recipe default when absent).")] = None,
+    validation: Annotated[float, typer.Option(min=0, max=0.5, help="Share of each set's texts kept out and scored at the end, to compare recipes (0: train on everything).")] = 0.0,
+    asset_input: Annotated[bool, typer.Option(help="Read each sentence with the asset it is judged for.")] = False,
     version: Annotated[Optional[str], typer.Option(help="Version recorded in the model (default: today's date).")] = None,
 ) -> None:
-    """Fine-tune the direction model on the twitter set plus the team's crypto set (CPU)."""
+    """Fine-tune the direction model (direction and event type) on the twitter set plus the
+    team's crypto and event-typed sets (CPU)."""
     with user_errors():
-        from pipeline.direction import train_direction
+        from pipeline.direction.train import train_direction
 
-        options = {"seed": seed, "extra_files": _existing_files(extra), "version": version}
+        options = {"seed": seed, "extra_files": _existing_files(extra), "version": version,
+                   "validation_fraction": validation, "asset_input": asset_input}
         if epochs is not None:
             options["epochs"] = epochs
         report = train_direction(output, **options)
@@ -493,7 +500,8 @@ def train_direction_command(
 def _direction_model(path_or_id: str | None, *, shared: bool = False):
     """The shipped direction model, or the one named on the command line; `shared` loads it
     into the process-wide copy that pipelines built afterwards use."""
-    from pipeline.direction import DEFAULT_MODEL_DIR, DirectionModel, DirectionModelError
+    from pipeline.direction import DEFAULT_MODEL_DIR, DirectionModelError
+    from pipeline.direction.model import DirectionModel
 
     try:
         load = DirectionModel.shared if shared else DirectionModel.load

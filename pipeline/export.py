@@ -86,6 +86,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ("published_at", TS, "When the article was published; empty when the page had no date."),
         ("title", T, "The article's headline."),
         ("category", T, "Catalyst category from models/taxonomy.yaml."),
+        ("event_type", T, "The fact the catalyst reports, an event type of models/events.yaml "
+                          "(e.g. `etf_outflows`, `funding_round`); empty for models without one."),
         ("direction", T, "`bullish`, `bearish` or `neutral`, as judged by the direction model."),
         ("confidence", F, "Probability the model gives its direction, 0 to 1."),
         ("assets", L, "Tickers the catalyst concerns; `;`-joined in CSV."),

@@ -126,6 +126,7 @@ class Catalyst:
     assets: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     model: str = ""  # name and version of the model that judged it
+    event_type: str | None = None  # models/events.yaml; None for a model without event outputs
 
 
 @dataclass(slots=True)

@@ -175,13 +175,13 @@ def fill_store(store: Store, catalysts) -> None:
 def write_partitioned(store: Store, root: Path, *, event_types: bool = False,
                       drop: str | None = None, undated: bool = False) -> Path:
     """`newsignal export catalysts` as Parquet, split into root/catalysts/date=YYYY-MM-DD/ files
-    with exactly the export's columns (plus event_type at the end when asked)."""
+    with exactly the export's columns (event_type filled in when asked)."""
     whole = root / "whole.parquet"
     export_table(store, "catalysts", whole, "parquet", ExportFilters())
     table = pq.read_table(whole)
     if event_types:
         kinds = pa.array([f"kind-{row % 3}" for row in range(table.num_rows)])
-        table = table.append_column("event_type", kinds)
+        table = table.set_column(table.schema.get_field_index("event_type"), "event_type", kinds)
     if drop:
         table = table.drop_columns([drop])
     if undated:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from spacy.tokens import Span
 
-from pipeline.direction import DEFAULT_MODEL_DIR, DirectionModel
+from pipeline.direction import DEFAULT_MODEL_DIR
+from pipeline.direction.model import DirectionModel
 from pipeline.nlp.catalysts import (
     SPAN_KEY,
     CategoryPrototypes,

@@ -7,18 +7,14 @@ import json
 import pytest
 import torch
 
-from pipeline.direction import (
-    DEFAULT_MODEL_DIR,
-    LABELS,
-    DirectionModel,
-    DirectionModelError,
+from pipeline.direction import DEFAULT_MODEL_DIR, LABELS, DirectionModelError
+from pipeline.direction.data import read_direction_jsonl
+from pipeline.direction.model import DirectionModel, classify_lines, resolve_base_model
+from pipeline.direction.train import (
     _frozen_features,
     _pad,
     _top_forward,
-    classify_lines,
     fit_temperature,
-    read_direction_jsonl,
-    resolve_base_model,
     train_direction,
 )
 from pipeline.evaluation.direction import (
@@ -274,8 +270,8 @@ def test_training_smoke_one_step_then_round_trip(tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows))
     out = tmp_path / "model"
     report = train_direction(
-        out, twitter_dir=None, crypto_train=data, article_style_train=None, crypto_repeat=1,
-        epochs=1, max_steps=1, seed=3, version="smoke",
+        out, twitter_dir=None, crypto_train=data, article_style_train=None, events_train=None,
+        repeats={"crypto": 1}, epochs=1, max_steps=1, seed=3, version="smoke",
     )
     assert report.steps == 1
     assert report.examples["crypto"] + report.calibration_examples == 40
@@ -292,7 +288,7 @@ def test_training_smoke_one_step_then_round_trip(tmp_path):
 def test_checkpoint_averaging_saves_the_mean_of_the_last_epochs(tmp_path, monkeypatch):
     """average_epochs=2: the saved weights are the mean of the weights at the end of epochs 2
     and 3, observed here as training leaves each epoch."""
-    import pipeline.direction as direction
+    import pipeline.direction.train as direction
     from safetensors.torch import load_file
 
     data = tmp_path / "train.jsonl"
@@ -318,7 +314,8 @@ def test_checkpoint_averaging_saves_the_mean_of_the_last_epochs(tmp_path, monkey
     monkeypatch.setattr(direction, "_length_bucketed_batches", observed_batches)
     report = train_direction(
         tmp_path / "model", twitter_dir=None, crypto_train=data, article_style_train=None,
-        crypto_repeat=1, epochs=3, average_epochs=2, batch_size=8, seed=3, version="avg",
+        events_train=None, repeats={"crypto": 1}, epochs=3, average_epochs=2, batch_size=8,
+        seed=3, version="avg",
     )
     assert report.hyperparameters["average_epochs"] == 2
     assert len(epoch_ends) == 3
@@ -330,7 +327,61 @@ def test_checkpoint_averaging_saves_the_mean_of_the_last_epochs(tmp_path, monkey
         assert torch.equal(tensor, expected), name
     with pytest.raises(DirectionModelError, match="average_epochs"):
         train_direction(tmp_path / "bad", twitter_dir=None, crypto_train=data,
-                        article_style_train=None, average_epochs=0)
+                        article_style_train=None, events_train=None, average_epochs=0)
+
+
+def test_event_typed_sentences_train_the_event_outputs_and_survive_a_round_trip(tmp_path):
+    """Direction and event type are learnt together; sentences without an event type train the
+    direction only; the kept-out validation texts are scored in the report."""
+    from pipeline.direction import load_event_types
+
+    names = list(load_event_types())
+    typed = tmp_path / "events.jsonl"
+    rows = [
+        {"text": f"Startup {i} raised ${i + 5} million in a seed round", "direction": "bullish",
+         "event_type": "funding_round", "asset": "crypto"}
+        for i in range(20)
+    ] + [
+        {"text": f"Lawmakers {i} proposed a ban on crypto mining", "direction": "bearish",
+         "event_type": "ban_proposal", "asset": "BTC"}
+        for i in range(20)
+    ]
+    typed.write_text("\n".join(json.dumps(r) for r in rows))
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("\n".join(json.dumps({"text": f"Coin {i} is flat", "direction": "neutral"})
+                               for i in range(10)))
+    report = train_direction(
+        tmp_path / "model", twitter_dir=None, crypto_train=plain, article_style_train=None,
+        events_train=typed, repeats={"crypto": 1, "events": 1}, epochs=4, batch_size=8,
+        learning_rate=5e-4, head_learning_rate=5e-3, validation_fraction=0.25, seed=3,
+        version="typed",
+    )
+    assert set(report.validation) == {"crypto", "events"}
+    assert report.validation["events"]["event_accuracy"] is not None
+    assert report.validation["crypto"]["event_accuracy"] is None  # no event types in that set
+    model = DirectionModel.load(tmp_path / "model", quantize=False)
+    assert model.event_types == names
+    judged = model.judge(["Startup 7 raised $12 million in a seed round",
+                          "Lawmakers 3 proposed a ban on crypto mining"])
+    assert [j.event_type for j in judged] == ["funding_round", "ban_proposal"]
+    assert [j.direction for j in judged] == [Direction.BULLISH, Direction.BEARISH]
+    model.save(tmp_path / "again")
+    again = DirectionModel.load(tmp_path / "again", quantize=False)
+    texts = [r["text"] for r in rows[:3]]
+    for first, second in zip(model.judge(texts), again.judge(texts)):
+        assert (first.direction, first.event_type) == (second.direction, second.event_type)
+        assert first.confidence == pytest.approx(second.confidence, abs=1e-6)
+        assert first.event_confidence == pytest.approx(second.event_confidence, abs=1e-6)
+
+
+def test_the_validation_part_is_the_same_whatever_else_changes():
+    from pipeline.direction.train import _kept_out
+
+    texts = [f"Sentence number {i} about the market" for i in range(4000)]
+    kept = [t for t in texts if _kept_out(t, 13, 0.1)]
+    assert 0.08 < len(kept) / len(texts) < 0.12
+    assert kept == [t for t in texts[::-1] if _kept_out(t, 13, 0.1)][::-1]  # order-free
+    assert not any(_kept_out(t, 13, 0.0) for t in texts)
 
 
 def test_fit_temperature_softens_overconfident_logits():

@@ -291,8 +291,8 @@ def test_every_kind_writes_exactly_its_declared_columns_in_order(filled):
 
 def test_required_catalyst_columns_are_the_agreed_ones():
     assert [c.name for c in COLUMNS["catalysts"]] == [
-        "article_id", "url", "source", "published_at", "title", "category", "direction",
-        "confidence", "assets", "sentence", "start_char", "end_char", "model",
+        "article_id", "url", "source", "published_at", "title", "category", "event_type",
+        "direction", "confidence", "assets", "sentence", "start_char", "end_char", "model",
     ]
 
 

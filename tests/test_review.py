@@ -586,7 +586,7 @@ def test_gold_export(review_db, tmp_path):
     assert entity_line["valid"] is False and entity_line["text"] == "Ether"
 
     # The direction trainer and evaluator read the catalyst lines as training examples.
-    from pipeline.direction import read_direction_jsonl
+    from pipeline.direction.data import read_direction_jsonl
 
     catalysts_only = tmp_path / "catalysts.jsonl"
     with Store.open(path) as store:

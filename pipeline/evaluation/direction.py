@@ -1,10 +1,13 @@
 """How well the direction model judges bearish / bullish / neutral, on data it never trained on.
 
-Two sets: the twitter-financial-news-sentiment validation split (finance headlines) and the team's
-crypto catalyst held-out split (`models/data/catalysts/heldout.jsonl`). Per set: macro-F1,
-accuracy, per-class precision/recall/F1, the confusion matrix, and the expected calibration error
-of the confidences. `evaluate_categories` measures the taxonomy side of the catalyst component on
-the same held-out sentences.
+Three sets: the twitter-financial-news-sentiment validation split (finance headlines), the team's
+crypto catalyst held-out split (`models/data/catalysts/heldout.jsonl`) and its event-typed
+held-out set (`events_heldout.jsonl`, written apart from everything the model trained on). Per
+set: macro-F1, accuracy, per-class precision/recall/F1, the confusion matrix, the expected
+calibration error of the confidences, and where the set says them, direction accuracy per hard
+case, category, event type and style, and the accuracy of the predicted event type.
+`evaluate_categories` measures the taxonomy side of the catalyst component on the crypto held-out
+sentences.
 """
 
 from __future__ import annotations
@@ -18,10 +21,9 @@ from pipeline.direction import (
     DEFAULT_MODEL_DIR,
     DEFAULT_TWITTER_DIR,
     LABELS,
-    DirectionModel,
-    read_direction_jsonl,
-    read_twitter_csv,
 )
+from pipeline.direction.data import read_twitter_csv
+from pipeline.direction.model import DirectionModel
 from pipeline.records import Direction
 
 NO_CATEGORY = "none"  # held-out sentences that state no catalyst
@@ -47,6 +49,10 @@ class SetReport:
     confusion: list[list[int]]  # rows: true label, columns: predicted, both in `labels` order
     labels: list[str] = field(default_factory=lambda: [str(d) for d in LABELS])
     by_tag: dict[str, float] = field(default_factory=dict)  # accuracy per hard-case tag
+    # Direction accuracy per group the set names, {group: {value: [accuracy, examples]}}:
+    # category, event_type, style.
+    by_group: dict[str, dict[str, list]] = field(default_factory=dict)
+    event_accuracy: float | None = None  # share of predicted event types that are right
 
     def format(self) -> str:
         lines = [
@@ -64,6 +70,16 @@ class SetReport:
             )
         for tag, accuracy in sorted(self.by_tag.items()):
             lines.append(f"  hard case {tag}: accuracy {accuracy:.3f}")
+        if self.event_accuracy is not None:
+            lines.append(f"  event type predicted right: {self.event_accuracy:.3f}")
+        for group, values in self.by_group.items():
+            if group == "event_type":  # 128 lines: the weakest ten, the rest in --json
+                worst = sorted(values.items(), key=lambda kv: (kv[1][0], -kv[1][1]))[:10]
+                lines.append("  weakest event types: " + ", ".join(
+                    f"{name} {accuracy:.2f} (n={n})" for name, (accuracy, n) in worst))
+                continue
+            lines.append(f"  by {group}: " + ", ".join(
+                f"{name} {accuracy:.3f} (n={n})" for name, (accuracy, n) in sorted(values.items())))
         return "\n".join(lines)
 
 
@@ -149,15 +165,32 @@ def evaluate_texts(
     labels: Sequence[int],
     tags: Sequence[str | None] | None = None,
     batch_size: int = 32,
+    *,
+    groups: dict[str, Sequence[str | None]] | None = None,
+    event_types: Sequence[str | None] | None = None,
+    assets: Sequence[str | None] | None = None,
 ) -> SetReport:
-    predictions = model.predict(list(texts), batch_size)
-    return score_predictions(
-        name,
-        labels,
-        [LABELS.index(direction) for direction, _ in predictions],
-        [confidence for _, confidence in predictions],
-        tags,
-    )
+    """Score `model` on `texts`; `groups` (e.g. {"category": [...]}) get direction accuracy per
+    value, `event_types` the accuracy of the predicted event type, `assets` are what each text
+    is judged for."""
+    judged = model.judge(list(texts), assets, batch_size)
+    predicted = [LABELS.index(j.direction) for j in judged]
+    report = score_predictions(name, labels, predicted, [j.confidence for j in judged], tags)
+    correct = [t == p for t, p in zip(labels, predicted)]
+    for group, values in (groups or {}).items():
+        members: dict[str, list[bool]] = {}
+        for value, ok in zip(values, correct):
+            if value:
+                members.setdefault(value, []).append(ok)
+        if members:
+            report.by_group[group] = {
+                value: [round(sum(oks) / len(oks), 4), len(oks)] for value, oks in members.items()
+            }
+    if event_types is not None and model.event_types:
+        typed = [(truth, j.event_type) for truth, j in zip(event_types, judged) if truth]
+        if typed:
+            report.event_accuracy = round(sum(t == p for t, p in typed) / len(typed), 4)
+    return report
 
 
 def evaluate_direction(
@@ -165,11 +198,13 @@ def evaluate_direction(
     *,
     twitter_dir: str | Path | None = DEFAULT_TWITTER_DIR,
     heldout_path: str | Path | None = DEFAULT_CRYPTO_DIR / "heldout.jsonl",
+    events_heldout_path: str | Path | None = DEFAULT_CRYPTO_DIR / "events_heldout.jsonl",
     extra_files: Sequence[str | Path] = (),
     batch_size: int = 32,
 ) -> DirectionEvalReport:
-    """Evaluate on every set that is present: twitter `valid.csv`, the crypto held-out split, and
-    each of `extra_files` (JSONL `{"text", "direction"}`, e.g. review corrections) as its own set."""
+    """Evaluate on every set that is present: twitter `valid.csv`, the crypto held-out split, the
+    event-typed held-out set, and each of `extra_files` (JSONL `{"text", "direction"}`, e.g.
+    review corrections, optionally with category, event_type, style, asset) as its own set."""
     if not isinstance(model, DirectionModel):
         model = DirectionModel.load(model or DEFAULT_MODEL_DIR)
     sets: dict[str, SetReport] = {}
@@ -179,21 +214,23 @@ def evaluate_direction(
             model, "twitter_valid", [e.text for e in examples], [e.label for e in examples],
             batch_size=batch_size,
         )
-    if heldout_path is not None and Path(heldout_path).is_file():
-        rows = [r for r in _read_jsonl(heldout_path) if _direction_index(r) is not None]
-        sets["crypto_heldout"] = evaluate_texts(
+    jsonl_sets = [("crypto_heldout", heldout_path), ("events_heldout", events_heldout_path)]
+    jsonl_sets += [(Path(path).stem, path) for path in extra_files]
+    for name, path in jsonl_sets:
+        if path is None or not Path(path).is_file():
+            continue
+        rows = [r for r in _read_jsonl(path) if _direction_index(r) is not None]
+        sets[name] = evaluate_texts(
             model,
-            "crypto_heldout",
+            name,
             [str(r["text"]).strip() for r in rows],
             [_direction_index(r) for r in rows],
             [r.get("hard_case") for r in rows],
             batch_size,
-        )
-    for path in extra_files:
-        examples = read_direction_jsonl(path)
-        sets[Path(path).stem] = evaluate_texts(
-            model, Path(path).stem, [e.text for e in examples], [e.label for e in examples],
-            batch_size=batch_size,
+            groups={group: [r.get(group) for r in rows]
+                    for group in ("category", "event_type", "style")},
+            event_types=[r.get("event_type") for r in rows],
+            assets=[r.get("asset") for r in rows],
         )
     return DirectionEvalReport(model=model.model_id, sets=sets)
 

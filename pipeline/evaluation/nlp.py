@@ -340,6 +340,9 @@ def evaluate_figures(
 CATALYST_GOLD_DIR = "catalysts"
 
 
+PAGES_DIR = "pages"  # a gold set's articles as web pages, `<name>.html`
+
+
 def catalyst_gold_articles(gold_dir: Path, pattern: str = "*") -> list[tuple[str, str, list[dict]]]:
     """(name, text, catalyst sentences) of every article with catalyst gold."""
     articles = []
@@ -360,8 +363,11 @@ class ArticleCatalystReport:
     matched: int = 0
     category_correct: int = 0
     direction_correct: int = 0
+    event_typed: int = 0  # matched gold sentences that name an event type
+    event_correct: int = 0
     articles: int = 0
     gold_sentences: int = 0
+    lost_in_extraction: int = 0  # from pages: gold sentences the extracted text does not hold
     directions: Counter = field(default_factory=Counter)  # (gold, predicted) over matched
     errors: list[str] = field(default_factory=list)
 
@@ -373,11 +379,18 @@ class ArticleCatalystReport:
     def direction_accuracy(self) -> float:
         return self.direction_correct / self.matched if self.matched else 0.0
 
+    @property
+    def event_accuracy(self) -> float | None:
+        return self.event_correct / self.event_typed if self.event_typed else None
+
     def to_dict(self) -> dict:
+        event = self.event_accuracy
         return {"articles": self.articles, "gold_catalysts": self.gold_sentences,
                 "detection": self.detection.to_dict(), "matched": self.matched,
                 "category_accuracy": round(self.category_accuracy, 4),
                 "direction_accuracy": round(self.direction_accuracy, 4),
+                "event_type_accuracy": None if event is None else round(event, 4),
+                "lost_in_extraction": self.lost_in_extraction,
                 "direction_confusion": {f"{g}->{p}": n for (g, p), n in
                                         sorted(self.directions.items())},
                 "errors": list(self.errors)}
@@ -390,21 +403,36 @@ class ArticleCatalystReport:
             f"detection  P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}  "
             f"(tp {s.true_positives}, fp {s.false_positives}, fn {s.false_negatives})",
             f"over {self.matched} matched: category {self.category_accuracy:.3f}, "
-            f"direction {self.direction_accuracy:.3f}",
+            f"direction {self.direction_accuracy:.3f}"
+            + (f", event type {self.event_accuracy:.3f} (of {self.event_typed} typed)"
+               if self.event_accuracy is not None else ""),
+            *([f"{self.lost_in_extraction} gold sentences are not in the extracted text"]
+              if self.lost_in_extraction else []),
         ])
 
 
 def evaluate_article_catalysts(
-    gold_dir: Path, nlp: Language | None = None, *, pattern: str = "*"
+    gold_dir: Path, nlp: Language | None = None, *, pattern: str = "*", from_pages: bool = False
 ) -> ArticleCatalystReport:
     """Run the whole pipeline (catalysts included) over each gold article that has catalyst gold
-    and score the tags against it: detection P/R/F1 by overlap, then the category and direction
-    of each matched tag."""
+    and score the tags against it: detection P/R/F1 by overlap, then the category, direction and
+    event type of each matched tag.
+
+    `from_pages`: read each article from its web page (`pages/<name>.html`) through the extractor,
+    as a run would, and find each gold sentence in the extracted text; a sentence the extractor
+    lost counts as missed.
+    """
     nlp = _default_nlp(nlp, catalysts=True)
     report = ArticleCatalystReport()
     for name, text, gold in catalyst_gold_articles(gold_dir, pattern):
         report.articles += 1
         report.gold_sentences += len(gold)
+        if from_pages:
+            text, gold, lost = _gold_in_page(Path(gold_dir) / PAGES_DIR / f"{name}.html", gold)
+            report.lost_in_extraction += len(lost)
+            report.detection.false_negatives += len(lost)
+            report.errors += [f"{name}: not in the extracted text {row['text'][:80]!r}"
+                              for row in lost]
         pairs, unmatched = _match_by_overlap(
             analyze(nlp(text)).catalysts, gold, _record_span, _gold_span
         )
@@ -419,6 +447,9 @@ def evaluate_article_catalysts(
             report.category_correct += tag.category == match["category"]
             report.direction_correct += str(tag.direction) == match["direction"]
             report.directions[(match["direction"], str(tag.direction))] += 1
+            if match.get("event_type"):
+                report.event_typed += 1
+                report.event_correct += tag.event_type == match["event_type"]
             if (tag.category, str(tag.direction)) != (match["category"], match["direction"]):
                 report.errors.append(f"{name}: {match['text'][:80]!r} is {match['category']} "
                                      f"{match['direction']}, tagged {tag.category} "
@@ -428,6 +459,24 @@ def evaluate_article_catalysts(
             report.errors.append(f"{name}: missed {missed['category']} {missed['direction']} "
                                  f"{missed['text'][:80]!r}")
     return report
+
+
+def _gold_in_page(page: Path, gold: list[dict]) -> tuple[str, list[dict], list[dict]]:
+    """(extracted text, gold sentences with their offsets in it, gold sentences it lacks)."""
+    from pipeline.extract import extract_article
+
+    text = extract_article(page.read_bytes(), page.as_uri()).text
+    found, lost, cursor = [], [], 0
+    for row in gold:
+        start = text.find(row["text"], cursor)
+        if start < 0:
+            start = text.find(row["text"])
+        if start < 0:
+            lost.append(row)
+            continue
+        found.append({**row, "start": start, "end": start + len(row["text"])})
+        cursor = start + len(row["text"])
+    return text, found, lost
 
 
 __all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "PRF",

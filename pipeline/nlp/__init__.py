@@ -73,6 +73,7 @@ def build_nlp(
             "newsignal_catalysts",
             config={
                 "taxonomy_path": str(models_dir / "taxonomy.yaml"),
+                "events_path": str(models_dir / "events.yaml"),
                 "direction_model": direction_model or str(models_dir / "direction"),
                 "direction_label_map": direction_label_map,
                 "direction_int8": direction_int8,

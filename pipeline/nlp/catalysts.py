@@ -1,12 +1,17 @@
-"""Catalyst sentences: which market-moving factor a sentence states, and in which direction.
+"""Catalyst sentences: which market-moving fact a sentence states, and in which direction.
 
 `newsignal_catalysts` writes `doc.spans["catalysts"]`; each span has `Span._.catalyst`, a
-`records.Catalyst`. A sentence is a candidate when it has a trigger of some category of
-`models/taxonomy.yaml` (chart captions and short fragments are skipped). Its category is the best
-taxonomy score, near-ties settled by the similarity of the sentence to each category's prototype
-(its description and examples, embedded with the base MiniLM encoder, run in int8). Its direction
-and confidence come from the direction model (`pipeline.direction`), run over the candidates of all
-docs passed to `nlp.pipe` together.
+`records.Catalyst`. Every statement sentence (chart captions, short fragments and verbless
+headlines are skipped) is judged by the direction model (`pipeline.direction`), over the
+sentences of all docs passed to `nlp.pipe` together. The shipped model also names the event type
+of `models/events.yaml` the sentence reports: a sentence of type `background` states no market
+fact and is no catalyst, and the category is that of the event type.
+
+A model without event outputs (any Hugging Face classifier named in the settings) judges
+direction only; then a sentence is a candidate when it has a trigger of some category of
+`models/taxonomy.yaml`, and its category is the best taxonomy score, near-ties settled by the
+similarity of the sentence to each category's prototype (its description and examples, embedded
+with the base MiniLM encoder, run in int8).
 """
 
 from __future__ import annotations
@@ -24,12 +29,8 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
-from pipeline.direction import (
-    BASE_PACKAGE,
-    DirectionModel,
-    base_model_version,
-    resolve_base_model,
-)
+from pipeline.direction import BACKGROUND, BASE_PACKAGE, EVENTS_PATH, load_event_types
+from pipeline.direction.model import DirectionModel, base_model_version, resolve_base_model
 from pipeline.onnx_int8 import cache_key, load_int8
 from pipeline.records import Catalyst, Figure
 
@@ -102,6 +103,7 @@ class Candidate:
     assets: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     category: str = ""
+    subject: str | None = None  # the asset the sentence is judged for (first named, else the doc's)
 
 
 class CategoryPrototypes:
@@ -153,6 +155,7 @@ class CatalystTagger:
         nlp: Language,
         name: str,
         taxonomy_path: str,
+        events_path: str,
         direction_model: str,
         direction_label_map: dict[str, str] | None,
         direction_int8: bool | None,
@@ -164,6 +167,10 @@ class CatalystTagger:
         self.model = DirectionModel.shared(
             direction_model, label_map=direction_label_map, quantize=direction_int8
         )
+        self.events = load_event_types(events_path)
+        # With event outputs the model itself tells catalysts from background; without, the
+        # taxonomy's triggers decide which sentences it judges.
+        self.typed = bool(self.model.event_types)
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         for category in self.taxonomy.categories.values():
             self.matcher.add(category.name, [nlp.make_doc(t) for t in category.triggers])
@@ -185,10 +192,19 @@ class CatalystTagger:
 
     def _process(self, docs: list[Doc]) -> list[Doc]:
         candidates = [c for doc in docs for c in self.candidates(doc)]
-        self._assign_categories(candidates)
-        judgements = self.model.predict([c.sentence.text for c in candidates], self.batch_size)
+        judgements = self.model.judge(
+            [c.sentence.text for c in candidates], [c.subject for c in candidates],
+            self.batch_size,
+        )
+        if self.typed:
+            kept = [(c, j) for c, j in zip(candidates, judgements) if j.event_type != BACKGROUND]
+            for candidate, judgement in kept:
+                candidate.category = self.events[judgement.event_type].category
+        else:
+            kept = list(zip(candidates, judgements))
+            self._assign_categories([c for c, _ in kept])
         spans: dict[int, list[Span]] = {id(doc): [] for doc in docs}
-        for candidate, (direction, confidence) in zip(candidates, judgements):
+        for candidate, judgement in kept:
             sentence = candidate.sentence
             span = Span(candidate.doc, sentence.start, sentence.end, label=candidate.category)
             span._.catalyst = Catalyst(
@@ -196,11 +212,12 @@ class CatalystTagger:
                 start_char=sentence.start_char,
                 end_char=sentence.end_char,
                 category=candidate.category,
-                direction=direction,
-                confidence=round(confidence, 4),
+                direction=judgement.direction,
+                confidence=round(judgement.confidence, 4),
                 assets=candidate.assets,
                 figures=candidate.figures,
                 model=self.model.model_id,
+                event_type=judgement.event_type,
             )
             spans[id(candidate.doc)].append(span)
         for doc in docs:
@@ -208,7 +225,8 @@ class CatalystTagger:
         return docs
 
     def candidates(self, doc: Doc) -> list[Candidate]:
-        """Sentences with at least one taxonomy trigger, with their per-category scores."""
+        """The sentences to judge, with their per-category taxonomy scores: every statement
+        for a model with event outputs, else those with at least one taxonomy trigger."""
         figure_spans = list(doc.spans.get("figures", []))
         by_sentence: dict[tuple[int, int], dict[str, float]] = {}
         sentences = list(_sentences(doc))
@@ -230,10 +248,11 @@ class CatalystTagger:
             if span.has_extension("figure") and span._.figure is not None
         ]
         figure_starts = [span.start for span in figure_spans]
+        subject = _main_asset(ents)
         result = []
         for sentence in sentences:
-            scores = by_sentence.get((sentence.start, sentence.end))
-            if not scores or not self._is_statement(sentence):
+            scores = by_sentence.get((sentence.start, sentence.end), {})
+            if (not scores and not self.typed) or not self._is_statement(sentence):
                 continue
             figures = [
                 span._.figure
@@ -256,9 +275,9 @@ class CatalystTagger:
                 support = 0.5 * sum(label in category.entity_labels for label in labels)
                 support += sum(f.metric in category.figure_metrics for f in figures)
                 scores[category.name] = (scores[category.name] + support) * category.weight
-            result.append(
-                Candidate(doc, sentence, scores, assets=_assets(sentence_ents), figures=figures)
-            )
+            assets = _assets(sentence_ents)
+            result.append(Candidate(doc, sentence, scores, assets=assets, figures=figures,
+                                    subject=assets[0] if assets else subject))
         return result
 
     def _is_statement(self, sentence: Span) -> bool:
@@ -331,6 +350,15 @@ def _strip(span: Span) -> Span:
     return doc[start:end]
 
 
+def _main_asset(ents: Iterable[Span]) -> str | None:
+    """The ASSET ticker the document names most (first named on a tie)."""
+    counts: dict[str, int] = {}
+    for ent in ents:
+        if ent.label_ == "ASSET" and Span.has_extension("ticker") and ent._.ticker:
+            counts[ent._.ticker] = counts.get(ent._.ticker, 0) + 1
+    return max(counts, key=counts.get) if counts else None
+
+
 def _assets(ents: Iterable[Span]) -> list[str]:
     """Tickers of the assets and companies among `ents`, first mention first."""
     if not Span.has_extension("ticker"):
@@ -347,6 +375,7 @@ def _assets(ents: Iterable[Span]) -> list[str]:
     "newsignal_catalysts",
     default_config={
         "taxonomy_path": str(Path(__file__).resolve().parents[2] / "models" / "taxonomy.yaml"),
+        "events_path": str(EVENTS_PATH),
         "direction_model": str(Path(__file__).resolve().parents[2] / "models" / "direction"),
         "direction_label_map": None,
         "direction_int8": None,
@@ -357,11 +386,11 @@ def make_catalyst_tagger(
     nlp: Language,
     name: str,
     taxonomy_path: str,
+    events_path: str,
     direction_model: str,
     direction_label_map: dict[str, str] | None,
     direction_int8: bool | None,
     batch_size: int,
 ) -> CatalystTagger:
-    return CatalystTagger(
-        nlp, name, taxonomy_path, direction_model, direction_label_map, direction_int8, batch_size
-    )
+    return CatalystTagger(nlp, name, taxonomy_path, events_path, direction_model,
+                          direction_label_map, direction_int8, batch_size)

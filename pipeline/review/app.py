@@ -71,8 +71,8 @@ CORRECTABLE = {
 
 # The columns of a tag kept with each judgement as "what the reviewer saw".
 SNAPSHOT_COLUMNS = {
-    "catalyst": ("sentence", "start_char", "end_char", "category", "direction", "confidence",
-                 "assets", "model"),
+    "catalyst": ("sentence", "start_char", "end_char", "category", "event_type", "direction",
+                 "confidence", "assets", "model"),
     "figure": ("text", "start_char", "end_char", "value", "value_high", "unit", "metric", "asset",
                "period", "qualifier", "model"),
     "entity": ("text", "label", "start_char", "end_char", "ticker", "model"),
@@ -593,6 +593,7 @@ def _cards(
         facts = [
             ("direction", row["direction"]),
             ("category", row["category"]),
+            ("event type", row["event_type"] or "—"),
             ("confidence", f"{row['confidence']:.2f}"),
             ("assets", ", ".join(assets) or "—"),
             ("model", row["model"]),

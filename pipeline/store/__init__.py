@@ -349,12 +349,13 @@ class Store:
             ]
             db.execute(
                 "INSERT INTO catalysts (article_id, sentence, start_char, end_char, category, "
-                "direction, confidence, assets, figure_ids, model) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "direction, confidence, assets, figure_ids, model, event_type) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article_id, catalyst.sentence, catalyst.start_char, catalyst.end_char,
                     catalyst.category, str(catalyst.direction), catalyst.confidence,
                     json.dumps(catalyst.assets), json.dumps(ids), catalyst.model or model,
+                    catalyst.event_type,
                 ),
             )
         for conflict in analysis.conflicts:

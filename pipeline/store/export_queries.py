@@ -23,7 +23,8 @@ ORIGINALS_ONLY = "a.duplicate_of IS NULL AND a.status != 'duplicate'"
 _SELECT = {
     "catalysts": """
         SELECT a.id AS article_id, a.url, a.source, a.published_at, a.title, c.category,
-               c.direction, c.confidence, c.assets, c.sentence, c.start_char, c.end_char, c.model
+               c.event_type, c.direction, c.confidence, c.assets, c.sentence, c.start_char,
+               c.end_char, c.model
         FROM catalysts c JOIN articles a ON a.id = c.article_id
     """,
     "figures": """
@@ -136,9 +137,11 @@ def export_rows(
 
 
 def catalysts_have_event_types(store: Store) -> bool:
-    """Whether this database's catalysts carry an `event_type` (newer schemas do)."""
-    columns = store.connection.execute("PRAGMA table_info(catalysts)").fetchall()
-    return any(column["name"] == "event_type" for column in columns)
+    """Whether any catalyst of this database carries an `event_type` (those judged by a model
+    with event outputs, direction model 0.6.0 and later, do)."""
+    return store.connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM catalysts WHERE event_type IS NOT NULL)"
+    ).fetchone()[0] == 1
 
 
 def signal_catalysts(
@@ -152,7 +155,7 @@ def signal_catalysts(
     """Catalysts of original articles in time order, with what the novelty rule compares.
 
     `at` is the article's time (published, else fetched); `figure_keys` the (metric, value) pairs
-    of the figures the catalyst cites; `event_type` is set where the database has the column.
+    of the figures the catalyst cites; `event_type` where the model that judged it named one.
     """
     conditions, params = _time_conditions(since, until)
     conditions.append(ORIGINALS_ONLY)
@@ -162,12 +165,11 @@ def signal_catalysts(
     if min_confidence is not None:
         conditions.append("c.confidence >= ?")
         params.append(min_confidence)
-    event_type = "c.event_type" if catalysts_have_event_types(store) else "NULL"
     query = f"""
         SELECT {ARTICLE_TIME} AS at, a.source, c.category, c.direction, c.confidence, c.assets,
                (SELECT json_group_array(json_array(f.metric, f.value))
                 FROM json_each(c.figure_ids) j JOIN figures f ON f.id = j.value) AS figure_keys,
-               {event_type} AS event_type
+               c.event_type
         FROM catalysts c JOIN articles a ON a.id = c.article_id
         WHERE {" AND ".join(conditions)}
         ORDER BY {ARTICLE_TIME}, a.id, c.start_char, c.id

@@ -136,4 +136,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE figures ADD COLUMN flag TEXT;
     """,
+    # 4: the event type of a catalyst (models/events.yaml), when its model names one
+    """
+    ALTER TABLE catalysts ADD COLUMN event_type TEXT;
+    """,
 ]
