@@ -313,6 +313,92 @@ def export(
             typer.echo(f"wrote {rows} rows to {output}", err=True)
 
 
+# -- backfills ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def backfill(
+    input: Annotated[list[str], typer.Option("--input", "-i", help="WARC (.warc, .warc.gz), Parquet or JSON Lines of url+html: a path, glob or fsspec URI; repeatable.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the Parquet datasets and _manifest.json (a re-run resumes it).")],
+    engine: Annotated[Optional[str], typer.Option(help="ray or local (default: ray where installed).")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (auto, ray://host:10001); default: a local Ray.")] = None,
+    num_cpus: Annotated[Optional[int], typer.Option(min=1, help="Ray actors, one CPU each (default: every CPU).")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Skip pages published before this date.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Skip pages published after this date.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Read at most N pages in all.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="feeds.yaml whose settings name the models and size caps.")] = None,
+) -> None:
+    """Run archived pages through the nightly path into Parquet datasets, locally or on Ray."""
+    with user_errors():
+        from pipeline.backfill import BackfillError, BackfillOptions, default_engine, run_backfill
+        from pipeline.config import Settings, load_config
+        from pipeline.run import StopFlag, stop_on_signals
+
+        options = BackfillOptions(
+            inputs=input, output=output, engine=engine or default_engine(), address=address,
+            num_cpus=num_cpus, since=parse_day(since), until=parse_day(until, end=True),
+            limit=limit, settings=load_config(config).settings if config else Settings(),
+        )
+        stop = StopFlag()
+        try:
+            with stop_on_signals(stop), backfill_progress() as progress:
+                report = run_backfill(options, progress=progress, stop=stop.is_set)
+        except BackfillError as error:
+            raise UserError(str(error)) from None
+        typer.echo(report.summary(), err=True)
+        for problem in report.problems[:20]:
+            typer.echo(f"  {problem.path} at {problem.offset}: {problem.reason}", err=True)
+        if len(report.problems) > 20:
+            typer.echo(f"  ... {len(report.problems) - 20} more in {output}/_manifest.json", err=True)
+
+
+@contextmanager
+def backfill_progress() -> Iterator:
+    """Pages/s, processed and rejected on a terminal; nothing under cron."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("backfill")
+
+        def show(state) -> None:
+            bar.update(task, description=(
+                f"files {state.files_done}/{state.files} | pages {state.pages} "
+                f"({state.pages_per_second:.2f}/s) | processed {state.processed} | "
+                f"rejected {state.rejected}"
+            ))
+
+        yield show
+
+
+@app.command("import")
+def import_command(
+    from_parquet: Annotated[Path, typer.Option(help="A backfill's output directory.")],
+    db: Annotated[Path, typer.Option(help="SQLite database (created if missing).")] = Path("newsignal.db"),
+) -> None:
+    """Load a backfill's Parquet datasets into the store, for review."""
+    with user_errors():
+        from pipeline.backfill.load import import_backfill
+        from pipeline.lock import RunLock
+        from pipeline.store import Store
+
+        root = _backfill_dir(from_parquet)
+        with RunLock(db), Store.open(db) as store:
+            result = import_backfill(root, store)
+        typer.echo(
+            f"imported {result.imported} articles into {db}; {result.known} already there", err=True
+        )
+
+
+def _backfill_dir(path: Path) -> Path:
+    if not (path / "_manifest.json").is_file():
+        raise UserError(f"{path}: not a backfill output (no _manifest.json)")
+    return path
+
+
 # -- single documents -------------------------------------------------------------------------------
 
 

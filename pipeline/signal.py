@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -91,13 +92,45 @@ def daily_signal(
     Catalysts naming no asset belong to no row.
     """
     read_from = since - NOVELTY_WINDOW if since is not None else None
+    catalysts = (
+        SignalCatalyst(
+            at=parse_utc(row["at"]), source=row["source"], category=row["category"],
+            direction=Direction(row["direction"]), confidence=row["confidence"],
+            assets=json.loads(row["assets"]),
+            figure_keys=[(metric, value) for metric, value in json.loads(row["figure_keys"])],
+        )
+        for row in signal_catalysts(
+            store, since=read_from, until=until, asset=asset, min_confidence=min_confidence
+        )
+    )
+    return signal_from_catalysts(catalysts, asset=asset, since=since)
+
+
+@dataclass(slots=True)
+class SignalCatalyst:
+    """What the signal needs of one catalyst: its article's time and source, its judgement, its
+    assets and the (metric, value) of the figures it cites."""
+
+    at: datetime
+    source: str
+    category: str
+    direction: Direction
+    confidence: float
+    assets: list[str]
+    figure_keys: list[tuple[str, float]]
+
+
+def signal_from_catalysts(
+    catalysts: Iterable[SignalCatalyst], *, asset: str | None = None, since: datetime | None = None
+) -> list[SignalRow]:
+    """The daily signal of catalysts given in time order (article time, article, offset), from the
+    store (`daily_signal`) or a backfill's Parquet datasets; those before `since` only mark stories
+    as seen."""
     last_seen: dict[tuple[str, str, str, float], datetime] = {}
     days: dict[tuple[date, str], _DayAccumulator] = {}
     current_day: date | None = None
-    for catalyst in signal_catalysts(
-        store, since=read_from, until=until, asset=asset, min_confidence=min_confidence
-    ):
-        at = parse_utc(catalyst["at"])
+    for catalyst in catalysts:
+        at = catalyst.at
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         day = at.astimezone(UTC).date()
@@ -106,12 +139,11 @@ def daily_signal(
             last_seen = {
                 key: seen for key, seen in last_seen.items() if at - seen <= NOVELTY_WINDOW
             }
-        category = catalyst["category"]
-        figure_keys = [(metric, value) for metric, value in json.loads(catalyst["figure_keys"])]
-        for tagged in dict.fromkeys(json.loads(catalyst["assets"])):
+        category = catalyst.category
+        for tagged in dict.fromkeys(catalyst.assets):
             if asset is not None and tagged != asset:
                 continue
-            story = [(category, tagged, metric, value) for metric, value in figure_keys]
+            story = [(category, tagged, metric, value) for metric, value in catalyst.figure_keys]
             repeat = any(
                 key in last_seen and at - last_seen[key] <= NOVELTY_WINDOW for key in story
             )
@@ -123,10 +155,7 @@ def daily_signal(
                 accumulator.repeats += 1
             else:
                 accumulator.add(
-                    Direction(catalyst["direction"]),
-                    catalyst["confidence"],
-                    catalyst["source"],
-                    category,
+                    catalyst.direction, catalyst.confidence, catalyst.source, category
                 )
     return [days[key].row(*key) for key in sorted(days)]
 
