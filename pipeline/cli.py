@@ -279,11 +279,20 @@ def export(
     asset: Annotated[Optional[str], typer.Option(help="Only rows about this ticker.")] = None,
     min_confidence: Annotated[Optional[float], typer.Option(min=0, max=1, help="Catalysts at or above this confidence.")] = None,
     include_duplicates: Annotated[bool, typer.Option(help="Include syndicated duplicates.")] = False,
+    from_parquet: Annotated[Optional[Path], typer.Option(help="signal only: read a backfill's output directory instead of --db.")] = None,
 ) -> None:
     """Write one table of the store as CSV, JSONL or Parquet."""
     with user_errors():
         from pipeline.store import Store
 
+        if from_parquet is not None:
+            rows = _export_backfill_signal(
+                kind, from_parquet, output, format, since, until, asset, min_confidence,
+                include_duplicates,
+            )
+            if output != "-":
+                typer.echo(f"wrote {rows} rows to {output}", err=True)
+            return
         existing_db(db)
         with Store.open(db) as store:
             if kind == "corrections":
@@ -397,6 +406,29 @@ def _backfill_dir(path: Path) -> Path:
     if not (path / "_manifest.json").is_file():
         raise UserError(f"{path}: not a backfill output (no _manifest.json)")
     return path
+
+
+def _export_backfill_signal(
+    kind, root, output, format, since, until, asset, min_confidence, include_duplicates
+) -> int:
+    from pipeline.backfill.load import backfill_signal
+    from pipeline.export import signal_export_rows, write_export
+
+    if kind != "signal":
+        raise UserError(
+            f"--from-parquet exports the signal only; a backfill's {kind} are Parquet already "
+            f"in {root}/{kind}"
+        )
+    if include_duplicates:
+        raise UserError("the signal counts each story once; --include-duplicates does not apply")
+    fmt = format or "csv"
+    if fmt not in {item.value for item in Format}:
+        raise UserError(f"unknown format {fmt!r}; choose csv, jsonl or parquet")
+    signal = backfill_signal(
+        _backfill_dir(root), asset=asset, since=parse_day(since),
+        until=parse_day(until, end=True), min_confidence=min_confidence,
+    )
+    return write_export("signal", signal_export_rows(signal), output, fmt)
 
 
 # -- single documents -------------------------------------------------------------------------------
@@ -619,16 +651,23 @@ def plot_signal_command(
     output: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("signal.png"),
     since: Annotated[Optional[str], typer.Option(help="From this date.")] = None,
     until: Annotated[Optional[str], typer.Option(help="Up to this date.")] = None,
+    from_parquet: Annotated[Optional[Path], typer.Option(help="Read a backfill's output directory instead of --db.")] = None,
 ) -> None:
     """The daily net catalyst score of one asset as a bar chart."""
     with user_errors():
         from pipeline.signal import daily_signal, plot_signal
         from pipeline.store import Store
 
-        with Store.open(existing_db(db)) as store:
-            rows = daily_signal(store, asset=asset, since=parse_day(since), until=parse_day(until, end=True))
+        window = {"asset": asset, "since": parse_day(since), "until": parse_day(until, end=True)}
+        if from_parquet is not None:
+            from pipeline.backfill.load import backfill_signal
+
+            rows = backfill_signal(_backfill_dir(from_parquet), **window)
+        else:
+            with Store.open(existing_db(db)) as store:
+                rows = daily_signal(store, **window)
         if not rows:
-            raise UserError(f"no catalysts about {asset} in {db}")
+            raise UserError(f"no catalysts about {asset} in {from_parquet or db}")
         plot_signal(rows, asset, output)
         typer.echo(f"wrote {output}", err=True)
 

@@ -303,7 +303,7 @@ def _rows(store: Store, kind: str, filters: ExportFilters) -> Iterator[dict[str,
             store, asset=filters.asset, since=filters.since, until=filters.until,
             min_confidence=filters.min_confidence,
         )
-        return ({f.name: getattr(row, f.name) for f in fields(SignalRow)} for row in signal)
+        return signal_export_rows(signal)
     if filters.min_confidence is not None and kind != "catalysts":
         raise ExportError(f"--min-confidence applies to catalysts and signal, not {kind}")
     records = export_records(
@@ -522,8 +522,23 @@ def export_table(
     temporary file beside it and renamed at the end, so a failed export never leaves half a file.
     """
     filters = filters or ExportFilters()
+    columns_for(kind, fmt)
+    return write_export(kind, _rows(store, kind, filters), output, fmt)
+
+
+def signal_export_rows(signal: Iterable[SignalRow]) -> Iterator[dict[str, Any]]:
+    """The `signal` export's rows of daily signal rows (from the store or a backfill)."""
+    return ({f.name: getattr(row, f.name) for f in fields(SignalRow)} for row in signal)
+
+
+def write_export(
+    kind: str,
+    rows: Iterable[dict[str, Any]],
+    output: str | Path | IO[str] | IO[bytes],
+    fmt: str = "csv",
+) -> int:
+    """Write rows of one export kind as `export_table` does (path, `-` or stream)."""
     columns = columns_for(kind, fmt)
-    rows = _rows(store, kind, filters)
     if output == "-":
         output = sys.stdout
     if not isinstance(output, (str, Path)):
