@@ -35,6 +35,7 @@ _GLOB_CHARACTERS = frozenset("*?[")
 # Where a WARC record can start: a gzip member (CC-NEWS) or a plain record's version line.
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
+_RECORD_SEPARATOR = b"\r\n\r\n"  # after a plain record, outside the length warcio reports
 _SCAN_CHUNK = 1 << 20
 
 
@@ -127,43 +128,50 @@ def _warc_items(
     stream: IO[bytes], path: str, ordinal: int, max_body_bytes: int
 ) -> Iterator[ArchivePage | ArchiveProblem]:
     """Pages of a WARC file. After an unreadable record, reading starts again at the next place
-    a record can begin (a gzip member, or a `WARC/1.` line in a plain file) that parses."""
+    a record can begin (a gzip member, or a `WARC/1.` line in a plain file) that parses: a bad
+    record's own length is not trusted."""
     from warcio.archiveiterator import ArchiveIterator
 
     size = stream.seek(0, io.SEEK_END)
     magic = _WARC_MAGIC if not path.lower().endswith(".gz") else _GZIP_MAGIC
     position = 0  # records of any type seen so far: a page's place in the file
     start: int | None = 0
-    resyncing = False  # a candidate start after a problem: failing there is no new problem
+    resyncing = False  # at a candidate start after a problem: failing there is no new problem
     while start is not None:
         stream.seek(start)
         iterator = ArchiveIterator(stream, check_digests=True)
         end = start  # where the last whole record ends
-        problem: str | None = None
+        bad_at: int | None = None  # where a record that cannot be used starts
         try:
             for record in iterator:
                 item = _warc_page(record, ordinal, position, max_body_bytes)
                 # warcio knows where a record starts and ends once its content has been read.
                 offset = start + iterator.get_record_offset()
-                if offset > end and not resyncing:  # warcio stepped over bytes it could not read
+                # warcio stepped over bytes it could not read (beyond a plain record's CRLF CRLF)
+                if offset > end + len(_RECORD_SEPARATOR) and not resyncing:
                     yield ArchiveProblem(path, end, f"unreadable bytes: {offset - end}")
-                end = offset + iterator.get_record_length()
                 resyncing = False
                 position += 1
                 if isinstance(item, str):
                     yield ArchiveProblem(path, offset, item)
-                elif item is not None:
+                    bad_at = offset
+                    break
+                end = offset + iterator.get_record_length()
+                if item is not None:
                     item.offset = offset
                     yield item
         except Exception as error:  # warcio raises many types for bytes that are no record
-            problem = f"unreadable record: {type(error).__name__}: {_short(error)}"
-        if problem is None and end < size and not resyncing:
-            problem = f"truncated record: {size - end} bytes after the last whole record"
-        if problem is not None and not resyncing:
-            yield ArchiveProblem(path, end, problem)
-        if problem is None and end >= size:
+            if not resyncing:
+                yield ArchiveProblem(
+                    path, end, f"unreadable record: {type(error).__name__}: {_short(error)}"
+                )
+            bad_at = end
+        if bad_at is None and end < size and not resyncing:
+            yield ArchiveProblem(path, end, f"truncated record: {size - end} bytes unread at the end")
+            bad_at = end
+        if bad_at is None and end >= size:
             return
-        start = _next_start(stream, max(end, start) + 1, magic)
+        start = _next_start(stream, (bad_at if bad_at is not None else start) + 1, magic)
         resyncing = True
 
 
@@ -181,6 +189,9 @@ def _warc_page(record, ordinal: int, position: int, max_body_bytes: int):
         size += len(chunk)
     body = b"".join(chunks)
     if len(body) <= max_body_bytes:
+        missing = getattr(record.raw_stream, "limit", 0)  # what Content-Length promised, unread
+        if missing:
+            return f"truncated record: {missing} bytes missing"
         if record.digest_checker.passed is False:
             return "digest mismatch: the record is truncated or corrupt"
     if not url:
