@@ -146,7 +146,7 @@ def _warc_items(
             for record in iterator:
                 item = _warc_page(record, ordinal, position, max_body_bytes)
                 # warcio knows where a record starts and ends once its content has been read.
-                offset = start + iterator.get_record_offset()
+                offset = iterator.get_record_offset()  # from the file's start (warcio uses tell())
                 # warcio stepped over bytes it could not read (beyond a plain record's CRLF CRLF)
                 if offset > end + len(_RECORD_SEPARATOR) and not resyncing:
                     yield ArchiveProblem(path, end, f"unreadable bytes: {offset - end}")
@@ -166,10 +166,11 @@ def _warc_items(
                     path, end, f"unreadable record: {type(error).__name__}: {_short(error)}"
                 )
             bad_at = end
-        if bad_at is None and end < size and not resyncing:
+        unread = size - end - len(_RECORD_SEPARATOR)  # a plain file ends with one separator
+        if bad_at is None and unread > 0 and not resyncing:
             yield ArchiveProblem(path, end, f"truncated record: {size - end} bytes unread at the end")
             bad_at = end
-        if bad_at is None and end >= size:
+        if bad_at is None and unread <= 0:
             return
         start = _next_start(stream, (bad_at if bad_at is not None else start) + 1, magic)
         resyncing = True
