@@ -33,6 +33,7 @@ BATCH_PAGES = 8
 # What one actor holds: spaCy, the int8 direction model and one batch (0.74 GB RSS measured for
 # one nightly worker, see benchmarks/README.md), with headroom; Ray places actors by it.
 ACTOR_MEMORY_BYTES = 1_500_000_000
+BLOCK_BYTES = 1 << 20
 # A local Ray's object store: pages in flight are small; Ray spills to disk past this.
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024
 
@@ -110,6 +111,9 @@ def _run_dataset(files, settings, since, until, num_cpus) -> Iterator[Item]:
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
+    # Small blocks: a read task's pages would otherwise fill one block (128 MiB by default) and
+    # reach a single actor, leaving the others idle on an input of a few files.
+    context.target_max_block_size = BLOCK_BYTES
     actors = num_cpus or max(1, int(ray.available_resources().get("CPU", 1)))
     dataset = ray.data.from_items(
         [{"ordinal": ordinal, "path": path} for ordinal, path in files],
