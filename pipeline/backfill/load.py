@@ -36,6 +36,7 @@ def _figure(row: dict) -> Figure:
         text=row["text"], start_char=row["start_char"], end_char=row["end_char"],
         value=row["value"], unit=row["unit"], metric=row["metric"], asset=row["asset"],
         period=row["period"], qualifier=row["qualifier"], value_high=row["value_high"],
+        flag=row["flag"],
     )
 
 

@@ -12,7 +12,6 @@ spaCy and the direction model load once. Nothing here touches the disk or the ne
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,15 +25,13 @@ from pipeline.fetch import judge_archived_page
 from pipeline.processing import ExtractedPage, Processor, extract_page
 from pipeline.records import (
     Analysis,
+    AnalysisFailure,
     ArchivePage,
     ArchiveProblem,
-    Article,
     ArticleStatus,
     FeedEntry,
     FetchResult,
 )
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -76,12 +73,7 @@ def extract_archived(
                     headers=dict(page.headers), body=page.body),
         settings.max_body_bytes,
     )
-    try:
-        extracted = extract_page(entry, fetched)
-    except Exception as error:  # one bad page never stops a backfill
-        log.warning("%s: extraction failed: %r", page.url, error)
-        extracted = ExtractedPage(entry, Article(url=page.url), ArticleStatus.FAILED,
-                                  f"internal_error: {type(error).__name__}")
+    extracted = extract_page(entry, fetched, max_text_chars=settings.max_text_chars)  # never raises
     article = extracted.article
     declared = canonicalize_url(article.canonical_url) if article.canonical_url else None
     return PageOutcome(
@@ -107,7 +99,7 @@ class PageWorker:
     ):
         self.settings = settings
         self.since, self.until = since, until
-        self.processor = processor or Processor(nlp_options=settings.nlp_options())
+        self.processor = processor or Processor(settings=settings)
         self.model = self.processor.model
 
     def process(
@@ -128,25 +120,10 @@ class PageWorker:
             if isinstance(outcome, PageOutcome) and outcome.in_range
             and outcome.page.status is ArticleStatus.PROCESSED
         ]
-        for outcome, analysis in zip(pending, self._analyze(pending)):
-            if isinstance(analysis, Analysis):
-                outcome.analysis = analysis
+        analyses = self.processor.analyze([outcome.page.article.text for outcome in pending])
+        for outcome, analysis in zip(pending, analyses):
+            if isinstance(analysis, AnalysisFailure):  # one text the models fail on fails alone
+                outcome.page.status, outcome.page.reason = ArticleStatus.FAILED, analysis.reason
             else:
-                outcome.page.status, outcome.page.reason = ArticleStatus.FAILED, analysis
+                outcome.analysis = analysis
         return results
-
-    def _analyze(self, outcomes: list[PageOutcome]) -> list[Analysis | str]:
-        """An Analysis per text, or the reason it failed: a text the models choke on fails
-        alone, not its whole batch."""
-        texts = [outcome.page.article.text for outcome in outcomes]
-        try:
-            return list(self.processor.analyze(texts))
-        except Exception:
-            results: list[Analysis | str] = []
-            for outcome, text in zip(outcomes, texts):
-                try:
-                    results.append(self.processor.analyze_one(text))
-                except Exception as error:
-                    log.warning("%s: analysis failed: %r", outcome.entry.url, error)
-                    results.append(f"internal_error: {type(error).__name__}")
-            return results
