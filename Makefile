@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements.lock
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet pip-tools==7.7.0
 	$(BIN)/pip-compile --quiet --upgrade --upgrade-package 'torch==2.13.0+cpu' \
-	    --generate-hashes --allow-unsafe --extra dev --strip-extras \
+	    --generate-hashes --allow-unsafe --extra dev --extra scale --strip-extras \
 	    --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 demo: $(STAMP)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from pipeline.export import ExportFilters, export_table  # noqa: E402
 from pipeline.records import Article, ArticleStatus, Catalyst, Direction, FeedEntry  # noqa: E402
 from pipeline.store import Store  # noqa: E402
-from pipeline.store.export_queries import bulk_insert_catalysts, export_rows  # noqa: E402
+from pipeline.store.export_queries import bulk_insert_catalysts, export_records  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CATEGORIES = ("etf_flows", "liquidations", "regulation", "macro", "earnings", "security")
@@ -75,7 +75,7 @@ def child_export(database: str, output: str, fmt: str, until: str | None, scan: 
     with Store.open(database) as store:
         started = time.perf_counter()
         if scan:
-            count = sum(1 for _ in export_rows(store, "catalysts", until=filters.until))
+            count = sum(1 for _ in export_records(store, "catalysts", until=filters.until))
         else:
             count = export_table(store, "catalysts", output, fmt, filters)
         seconds = time.perf_counter() - started

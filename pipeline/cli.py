@@ -280,11 +280,20 @@ def export(
     asset: Annotated[Optional[str], typer.Option(help="Only rows about this ticker.")] = None,
     min_confidence: Annotated[Optional[float], typer.Option(min=0, max=1, help="Catalysts at or above this confidence.")] = None,
     include_duplicates: Annotated[bool, typer.Option(help="Include syndicated duplicates.")] = False,
+    from_parquet: Annotated[Optional[Path], typer.Option(help="signal only: read a backfill's output directory instead of --db.")] = None,
 ) -> None:
     """Write one table of the store as CSV, JSONL or Parquet."""
     with user_errors():
         from pipeline.store import Store
 
+        if from_parquet is not None:
+            rows = _export_backfill_signal(
+                kind, from_parquet, output, format, since, until, asset, min_confidence,
+                include_duplicates,
+            )
+            if output != "-":
+                typer.echo(f"wrote {rows} rows to {output}", err=True)
+            return
         existing_db(db)
         with Store.open(db) as store:
             if kind == "corrections":
@@ -312,6 +321,115 @@ def export(
                 rows = export_table(store, kind, output, fmt, filters)
         if output != "-":
             typer.echo(f"wrote {rows} rows to {output}", err=True)
+
+
+# -- backfills ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def backfill(
+    input: Annotated[list[str], typer.Option("--input", "-i", help="WARC (.warc, .warc.gz), Parquet or JSON Lines of url+html: a path, glob or fsspec URI; repeatable.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the Parquet datasets and _manifest.json (a re-run resumes it).")],
+    engine: Annotated[Optional[str], typer.Option(help="ray or local (default: ray where installed).")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (auto, ray://host:10001); default: a local Ray.")] = None,
+    num_cpus: Annotated[Optional[int], typer.Option(min=1, help="Ray actors, one CPU each (default: every CPU).")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Skip pages published before this date.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Skip pages published after this date.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Read at most N pages in all.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="feeds.yaml whose settings name the models and size caps.")] = None,
+) -> None:
+    """Run archived pages through the nightly path into Parquet datasets, locally or on Ray."""
+    with user_errors():
+        from pipeline.backfill import BackfillError, BackfillOptions, default_engine, run_backfill
+        from pipeline.config import Settings, load_config
+        from pipeline.run import StopFlag, stop_on_signals
+
+        options = BackfillOptions(
+            inputs=input, output=output, engine=engine or default_engine(), address=address,
+            num_cpus=num_cpus, since=parse_day(since), until=parse_day(until, end=True),
+            limit=limit, settings=load_config(config).settings if config else Settings(),
+        )
+        stop = StopFlag()
+        try:
+            with stop_on_signals(stop), backfill_progress() as progress:
+                report = run_backfill(options, progress=progress, stop=stop.is_set)
+        except BackfillError as error:
+            raise UserError(str(error)) from None
+        typer.echo(report.summary(), err=True)
+        for problem in report.problems[:20]:
+            typer.echo(f"  {problem.path} at {problem.offset}: {problem.reason}", err=True)
+        if len(report.problems) > 20:
+            typer.echo(f"  ... {len(report.problems) - 20} more in {output}/_manifest.json", err=True)
+
+
+@contextmanager
+def backfill_progress() -> Iterator:
+    """Pages/s, processed and rejected on a terminal; nothing under cron."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("backfill")
+
+        def show(state) -> None:
+            bar.update(task, description=(
+                f"files {state.files_done}/{state.files} | pages {state.pages} "
+                f"({state.pages_per_second:.2f}/s) | processed {state.processed} | "
+                f"rejected {state.rejected}"
+            ))
+
+        yield show
+
+
+@app.command("import")
+def import_command(
+    from_parquet: Annotated[Path, typer.Option(help="A backfill's output directory.")],
+    db: Annotated[Path, typer.Option(help="SQLite database (created if missing).")] = Path("newsignal.db"),
+) -> None:
+    """Load a backfill's Parquet datasets into the store, for review."""
+    with user_errors():
+        from pipeline.backfill.load import import_backfill
+        from pipeline.lock import RunLock
+        from pipeline.store import Store
+
+        root = _backfill_dir(from_parquet)
+        with RunLock(db), Store.open(db) as store:
+            result = import_backfill(root, store)
+        typer.echo(
+            f"imported {result.imported} articles into {db}; {result.known} already there", err=True
+        )
+
+
+def _backfill_dir(path: Path) -> Path:
+    if not (path / "_manifest.json").is_file():
+        raise UserError(f"{path}: not a backfill output (no _manifest.json)")
+    return path
+
+
+def _export_backfill_signal(
+    kind, root, output, format, since, until, asset, min_confidence, include_duplicates
+) -> int:
+    from pipeline.backfill.load import backfill_signal
+    from pipeline.export import signal_export_rows, write_export
+
+    if kind != "signal":
+        raise UserError(
+            f"--from-parquet exports the signal only; a backfill's {kind} are Parquet already "
+            f"in {root}/{kind}"
+        )
+    if include_duplicates:
+        raise UserError("the signal counts each story once; --include-duplicates does not apply")
+    fmt = format or "csv"
+    if fmt not in {item.value for item in Format}:
+        raise UserError(f"unknown format {fmt!r}; choose csv, jsonl or parquet")
+    signal = backfill_signal(
+        _backfill_dir(root), asset=asset, since=parse_day(since),
+        until=parse_day(until, end=True), min_confidence=min_confidence,
+    )
+    return write_export("signal", signal_export_rows(signal), output, fmt)
 
 
 # -- single documents -------------------------------------------------------------------------------
@@ -542,16 +660,23 @@ def plot_signal_command(
     output: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("signal.png"),
     since: Annotated[Optional[str], typer.Option(help="From this date.")] = None,
     until: Annotated[Optional[str], typer.Option(help="Up to this date.")] = None,
+    from_parquet: Annotated[Optional[Path], typer.Option(help="Read a backfill's output directory instead of --db.")] = None,
 ) -> None:
     """The daily net catalyst score of one asset as a bar chart."""
     with user_errors():
         from pipeline.signal import daily_signal, plot_signal
         from pipeline.store import Store
 
-        with Store.open(existing_db(db)) as store:
-            rows = daily_signal(store, asset=asset, since=parse_day(since), until=parse_day(until, end=True))
+        window = {"asset": asset, "since": parse_day(since), "until": parse_day(until, end=True)}
+        if from_parquet is not None:
+            from pipeline.backfill.load import backfill_signal
+
+            rows = backfill_signal(_backfill_dir(from_parquet), **window)
+        else:
+            with Store.open(existing_db(db)) as store:
+                rows = daily_signal(store, **window)
         if not rows:
-            raise UserError(f"no catalysts about {asset} in {db}")
+            raise UserError(f"no catalysts about {asset} in {from_parquet or db}")
         plot_signal(rows, asset, output)
         typer.echo(f"wrote {output}", err=True)
 

@@ -28,9 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from pipeline.records import Catalyst, Conflict, Entity, Figure, StoredArticle
 from pipeline.signal import SignalRow, daily_signal
 from pipeline.store import Store, parse_utc, utc_iso
-from pipeline.store.export_queries import TABLE_KINDS, export_rows
+from pipeline.store.export_queries import TABLE_KINDS, export_records
 
 if TYPE_CHECKING:  # pyarrow is imported only by Parquet exports: CSV runs start faster without it
     import pyarrow as pa
@@ -217,6 +218,80 @@ def columns_for(kind: str, fmt: str) -> tuple[Column, ...]:
     return tuple(c for c in COLUMNS[kind] if fmt != "csv" or c.in_csv)
 
 
+# -- records to rows -----------------------------------------------------------------------------
+
+
+def _article_fields(article: StoredArticle) -> dict[str, Any]:
+    return {"article_id": article.id, "url": article.url}
+
+
+def _catalyst_row(article: StoredArticle, catalyst: Catalyst) -> dict[str, Any]:
+    return {
+        **_article_fields(article), "source": article.source, "published_at": article.published_at,
+        "title": article.title, "category": catalyst.category,
+        "event_type": catalyst.event_type, "direction": str(catalyst.direction), "confidence": catalyst.confidence,
+        "assets": catalyst.assets, "sentence": catalyst.sentence,
+        "start_char": catalyst.start_char, "end_char": catalyst.end_char, "model": catalyst.model,
+    }
+
+
+def _figure_row(article: StoredArticle, figure: Figure) -> dict[str, Any]:
+    return {
+        **_article_fields(article), "metric": figure.metric, "asset": figure.asset,
+        "value": figure.value, "unit": figure.unit, "period": figure.period,
+        "qualifier": figure.qualifier, "text": figure.text, "start_char": figure.start_char,
+        "end_char": figure.end_char, "value_high": figure.value_high, "flag": figure.flag,
+    }
+
+
+def _entity_row(article: StoredArticle, entity: Entity) -> dict[str, Any]:
+    return {
+        **_article_fields(article), "text": entity.text, "label": entity.label,
+        "ticker": entity.ticker, "start_char": entity.start_char, "end_char": entity.end_char,
+    }
+
+
+def _article_row(article: StoredArticle, _tag: None) -> dict[str, Any]:
+    return {
+        **_article_fields(article), "canonical_url": article.canonical_url,
+        "source": article.source, "title": article.title, "published_at": article.published_at,
+        "language": article.language, "status": str(article.status),
+        "reject_reason": article.reject_reason, "duplicate_of": article.duplicate_of,
+        "text": article.text,
+    }
+
+
+def _conflict_row(article: StoredArticle, conflict: Conflict) -> dict[str, Any]:
+    first, second = conflict.first, conflict.second
+    return {
+        **_article_fields(article), "metric": conflict.metric, "period": conflict.period,
+        "first_text": first.text, "first_value": first.value, "first_unit": first.unit,
+        "first_start_char": first.start_char, "first_end_char": first.end_char,
+        "second_text": second.text, "second_value": second.value, "second_unit": second.unit,
+        "second_start_char": second.start_char, "second_end_char": second.end_char,
+        "reason": conflict.reason,
+    }
+
+
+_ROW_BUILDERS: dict[str, Callable[[StoredArticle, Any], dict[str, Any]]] = {
+    "catalysts": _catalyst_row,
+    "figures": _figure_row,
+    "entities": _entity_row,
+    "articles": _article_row,
+    "conflicts": _conflict_row,
+}
+assert set(_ROW_BUILDERS) == set(TABLE_KINDS)
+
+
+def export_row(
+    kind: str, article: StoredArticle, tag: Catalyst | Figure | Entity | Conflict | None = None
+) -> dict[str, Any]:
+    """One export row of `kind` (a table kind, not `signal`): the columns COLUMNS declares, from
+    the article and its tag (None for `articles`). The store's exports and backfills both build
+    their rows here, so the two can never disagree."""
+    return _ROW_BUILDERS[kind](article, tag)
+
+
 # -- reading rows ------------------------------------------------------------------------------
 
 
@@ -230,13 +305,14 @@ def _rows(store: Store, kind: str, filters: ExportFilters) -> Iterator[dict[str,
             store, asset=filters.asset, since=filters.since, until=filters.until,
             min_confidence=filters.min_confidence,
         )
-        return ({f.name: getattr(row, f.name) for f in fields(SignalRow)} for row in signal)
+        return signal_export_rows(signal)
     if filters.min_confidence is not None and kind != "catalysts":
         raise ExportError(f"--min-confidence applies to catalysts and signal, not {kind}")
-    return export_rows(
+    records = export_records(
         store, kind, since=filters.since, until=filters.until, asset=filters.asset,
         min_confidence=filters.min_confidence, include_duplicates=filters.include_duplicates,
     )
+    return (export_row(kind, article, tag) for article, tag in records)
 
 
 # Rows arrive grouped by article, so the same timestamp or asset list repeats row after row.
@@ -384,24 +460,30 @@ def parquet_schema(columns: tuple[Column, ...]) -> pa.Schema:
     )
 
 
+def parquet_batch(rows: Iterable[dict[str, Any]], columns: tuple[Column, ...]) -> pa.RecordBatch:
+    """Export rows (`export_row`) as one Arrow record batch of the declared Parquet schema."""
+    import pyarrow as pa
+
+    converted = list(_converted(rows, columns, _PARQUET))
+    return pa.RecordBatch.from_pylist(converted, schema=parquet_schema(columns))
+
+
 def _write_parquet(
     rows: Iterable[dict[str, Any]], columns: tuple[Column, ...], out: IO[bytes]
 ) -> int:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = parquet_schema(columns)
     count = 0
-    with pq.ParquetWriter(out, schema) as writer:
+    with pq.ParquetWriter(out, parquet_schema(columns)) as writer:
         batch: list[dict[str, Any]] = []
-        for row in _converted(rows, columns, _PARQUET):
+        for row in rows:
             batch.append(row)
             if len(batch) == PARQUET_BATCH_ROWS:
-                writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
+                writer.write_batch(parquet_batch(batch, columns))
                 count += len(batch)
                 batch.clear()
         if batch or count == 0:  # an empty export still holds its schema
-            writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=schema))
+            writer.write_batch(parquet_batch(batch, columns))
             count += len(batch)
     return count
 
@@ -442,8 +524,23 @@ def export_table(
     temporary file beside it and renamed at the end, so a failed export never leaves half a file.
     """
     filters = filters or ExportFilters()
+    columns_for(kind, fmt)
+    return write_export(kind, _rows(store, kind, filters), output, fmt)
+
+
+def signal_export_rows(signal: Iterable[SignalRow]) -> Iterator[dict[str, Any]]:
+    """The `signal` export's rows of daily signal rows (from the store or a backfill)."""
+    return ({f.name: getattr(row, f.name) for f in fields(SignalRow)} for row in signal)
+
+
+def write_export(
+    kind: str,
+    rows: Iterable[dict[str, Any]],
+    output: str | Path | IO[str] | IO[bytes],
+    fmt: str = "csv",
+) -> int:
+    """Write rows of one export kind as `export_table` does (path, `-` or stream)."""
     columns = columns_for(kind, fmt)
-    rows = _rows(store, kind, filters)
     if output == "-":
         output = sys.stdout
     if not isinstance(output, (str, Path)):

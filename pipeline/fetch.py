@@ -652,6 +652,21 @@ def _check_body(result: FetchResult, accept: Accept) -> None:
         result.text, result.encoding = decode_html(result.body, result.headers.get("content-type"))
 
 
+def judge_archived_page(result: FetchResult, max_body_bytes: int) -> FetchResult:
+    """The checks `Fetcher` makes on an HTML answer, for one that arrives whole from an archive
+    (a backfill's WARC record): status, content type, size cap, binary sniffing, decoding.
+    Sets `error`, or `text` and `encoding`, on `result` and returns it."""
+    if result.status is not None and not 200 <= result.status < 300:
+        result.error = f"http_{result.status}"
+    else:
+        result.error = _refuse_type(result.headers.get("content-type"), "html")
+    if result.error is None and len(result.body) > max_body_bytes:
+        result.error, result.body = "too_large", b""
+    if result.error is None:
+        _check_body(result, "html")
+    return result
+
+
 def _refuse_type(content_type: str | None, accept: Accept) -> str | None:
     media_type = _media_type(content_type)
     if not media_type or accept == "robots":

@@ -166,6 +166,51 @@ class AnalysisFailure:
 
 
 @dataclass(slots=True)
+class StoredArticle:
+    """An article as the store (or a backfill's `articles` dataset) holds it: the article-level
+    fields every export row carries. `canonical_url` is the address it is kept under."""
+
+    id: int
+    url: str
+    canonical_url: str
+    source: str
+    title: str = ""
+    published_at: datetime | None = None  # timezone-aware UTC
+    language: str | None = None
+    status: ArticleStatus = ArticleStatus.PROCESSED
+    reject_reason: str | None = None
+    duplicate_of: int | None = None
+    text: str = ""
+
+
+@dataclass(slots=True)
+class ArchivePage:
+    """One archived HTTP response (a WARC `response` record, or a url+html row of Parquet/JSONL).
+
+    `ordinal` is the input file's place in the backfill's input list and `position` the record's
+    place in that file: together they are the page's place in input order, which decides which of
+    two copies of a story is the original.
+    """
+
+    ordinal: int
+    position: int
+    url: str
+    body: bytes
+    status: int | None = None  # HTTP status, None when the archive has none (Parquet/JSONL)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    offset: int | None = None  # byte offset of the record in its file (WARC only)
+
+
+@dataclass(slots=True)
+class ArchiveProblem:
+    """Part of an input file that could not be read (a truncated gzip member, a bad row, ...)."""
+
+    path: str
+    offset: int | None  # byte offset (WARC) or row number (Parquet/JSONL) where it starts
+    reason: str
+
+
+@dataclass(slots=True)
 class RunReport:
     """The record of one `newsignal run`."""
 

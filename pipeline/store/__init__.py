@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.records import Analysis, Article, ArticleStatus, FeedEntry, RunReport
+from pipeline.records import Analysis, Article, ArticleStatus, FeedEntry, RunReport, StoredArticle
 from pipeline.store.schema import MIGRATIONS
 
 
@@ -272,6 +272,45 @@ class Store:
             if analysis is not None:
                 self._insert_analysis(db, article_id, analysis, model)
         return article_id
+
+    def import_article(
+        self,
+        article: StoredArticle,
+        analysis: Analysis | None,
+        *,
+        text_hash: str | None = None,
+        model: str = "",
+    ) -> tuple[int, bool]:
+        """Insert an article made elsewhere (a backfill) with its tags, atomically, unless its
+        canonical URL is already stored: returns (its id here, whether it was inserted).
+
+        With its text hash stored, nightly runs recognise its copies. A backfill has no fetch
+        time: `fetched_at` is the publication time, else the time of the import.
+        """
+        with self.transaction() as db:
+            known = db.execute(
+                "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
+            ).fetchone()
+            if known is not None:
+                return known[0], False
+            cursor = db.execute(
+                """
+                INSERT INTO articles (url, canonical_url, source, title, published_at, fetched_at,
+                    language, text, text_hash, status, reject_reason, duplicate_of, processed_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    article.url, article.canonical_url, article.source, article.title,
+                    utc_iso(article.published_at),
+                    utc_iso(article.published_at or now_utc()), article.language, article.text,
+                    text_hash, str(article.status),
+                    article.reject_reason, article.duplicate_of,
+                    utc_iso(now_utc()) if analysis is not None else None,
+                ),
+            )
+            if analysis is not None:
+                self._insert_analysis(db, cursor.lastrowid, analysis, model)
+        return cursor.lastrowid, True
 
     def replace_analysis(self, article_id: int, analysis: Analysis, model: str) -> None:
         """Swap an article's tags for a new analysis (reprocess).

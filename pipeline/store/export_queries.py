@@ -1,8 +1,10 @@
 """Read-only queries behind the exports and the daily signal, each streamed with `fetchmany`.
 
-Every query selects exactly the column names `pipeline.export` declares, in a stable order: the
-article's time (published, else fetched), then article id, then the tag's start offset. Timestamps
-stay the ISO 8601 UTC text the store writes, so comparing them as strings compares the moments.
+Export queries come back as records, (StoredArticle, tag) pairs, in a stable order: the article's
+time (published, else fetched), then article id, then the tag's start offset; `pipeline.export`
+turns a record into a row (`export_row`), the same way for the store and for a backfill. Timestamps
+stay the ISO 8601 UTC text the store writes in SQL, so comparing them as strings compares the
+moments.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from pipeline.records import Catalyst, DatedCatalyst, Direction
+from pipeline.records import (
+    ArticleStatus,
+    Catalyst,
+    Conflict,
+    DatedCatalyst,
+    Direction,
+    Entity,
+    Figure,
+    StoredArticle,
+)
 from pipeline.store import Store, parse_utc, utc_iso
 
 FETCH_SIZE = 2_000
@@ -20,38 +31,40 @@ FETCH_SIZE = 2_000
 ARTICLE_TIME = "coalesce(a.published_at, a.fetched_at)"
 ORIGINALS_ONLY = "a.duplicate_of IS NULL AND a.status != 'duplicate'"
 
+# Every query starts with the article's columns (_ARTICLE), then the tag's.
+_ARTICLE = (
+    "a.id, a.url, a.canonical_url, a.source, a.title, a.published_at, a.language, a.status, "
+    "a.reject_reason, a.duplicate_of"
+)
 _SELECT = {
-    "catalysts": """
-        SELECT a.id AS article_id, a.url, a.source, a.published_at, a.title, c.category,
-               c.event_type, c.direction, c.confidence, c.assets, c.sentence, c.start_char,
-               c.end_char, c.model
+    "catalysts": f"""
+        SELECT {_ARTICLE}, c.sentence, c.start_char, c.end_char, c.category, c.direction,
+               c.confidence, c.assets, c.model, c.event_type
         FROM catalysts c JOIN articles a ON a.id = c.article_id
     """,
-    "figures": """
-        SELECT a.id AS article_id, a.url, f.metric, f.asset, f.value, f.unit, f.period,
-               f.qualifier, f.text, f.start_char, f.end_char, f.value_high, f.flag
+    "figures": f"""
+        SELECT {_ARTICLE}, f.text, f.start_char, f.end_char, f.value, f.unit, f.metric, f.asset,
+               f.period, f.qualifier, f.value_high, f.flag
         FROM figures f JOIN articles a ON a.id = f.article_id
     """,
-    "entities": """
-        SELECT a.id AS article_id, a.url, e.text, e.label, e.ticker, e.start_char, e.end_char
+    "entities": f"""
+        SELECT {_ARTICLE}, e.text, e.label, e.start_char, e.end_char, e.ticker
         FROM entities e JOIN articles a ON a.id = e.article_id
     """,
-    "articles": """
-        SELECT a.id AS article_id, a.url, a.canonical_url, a.source, a.title, a.published_at,
-               a.language, a.status, a.reject_reason, a.duplicate_of, a.text
+    "articles": f"""
+        SELECT {_ARTICLE}, a.text
         FROM articles a
     """,
-    "conflicts": """
-        SELECT a.id AS article_id, a.url, k.metric, k.period,
-               f1.text AS first_text, f1.value AS first_value, f1.unit AS first_unit,
-               f1.start_char AS first_start_char, f1.end_char AS first_end_char,
-               f2.text AS second_text, f2.value AS second_value, f2.unit AS second_unit,
-               f2.start_char AS second_start_char, f2.end_char AS second_end_char, k.reason
+    "conflicts": f"""
+        SELECT {_ARTICLE}, k.metric, k.period,
+               f1.text, f1.start_char, f1.end_char, f1.value, f1.unit,
+               f2.text, f2.start_char, f2.end_char, f2.value, f2.unit, k.reason
         FROM conflicts k JOIN articles a ON a.id = k.article_id
         JOIN figures f1 ON f1.id = k.first_figure_id
         JOIN figures f2 ON f2.id = k.second_figure_id
     """,
 }
+_ARTICLE_WIDTH = _ARTICLE.count(",") + 1
 
 # How `asset` narrows each kind; `?` is the ticker.
 _ASSET_CONDITION = {
@@ -86,6 +99,15 @@ def _stream(store: Store, query: str, params: list[object]) -> Iterator[dict[str
         cursor.close()
 
 
+def _stream_tuples(store: Store, query: str, params: list[object]) -> Iterator[tuple]:
+    cursor = store.connection.execute(query, params)
+    try:
+        while batch := cursor.fetchmany(FETCH_SIZE):
+            yield from map(tuple, batch)
+    finally:
+        cursor.close()
+
+
 def _time_conditions(
     since: datetime | None, until: datetime | None
 ) -> tuple[list[str], list[object]]:
@@ -100,7 +122,51 @@ def _time_conditions(
     return conditions, params
 
 
-def export_rows(
+ExportRecord = tuple[StoredArticle, "Catalyst | Figure | Entity | Conflict | None"]
+
+
+def _article(values: tuple, text: str = "") -> StoredArticle:
+    (article_id, url, canonical_url, source, title, published_at, language, status,
+     reject_reason, duplicate_of) = values
+    return StoredArticle(
+        article_id, url, canonical_url, source, title, parse_utc(published_at), language,
+        ArticleStatus(status), reject_reason, duplicate_of, text,
+    )
+
+
+def _figure(text, start_char, end_char, value, unit) -> Figure:
+    return Figure(text, start_char, end_char, value, unit)
+
+
+_TAG = {
+    "catalysts": lambda sentence, start, end, category, direction, confidence, assets, model,
+    event_type: (
+        Catalyst(sentence, start, end, category, Direction(direction), confidence,
+                 json.loads(assets), model=model, event_type=event_type)
+    ),
+    "figures": lambda text, start, end, value, unit, metric, asset, period, qualifier, high, flag: (
+        Figure(text, start, end, value, unit, metric, asset, period, qualifier, high, flag)
+    ),
+    "entities": lambda text, label, start, end, ticker: Entity(text, label, start, end, ticker),
+    "conflicts": lambda metric, period, *rest: Conflict(
+        metric, period, _figure(*rest[0:5]), _figure(*rest[5:10]), rest[10]
+    ),
+}
+
+
+def _records(kind: str, rows: Iterator[tuple]) -> Iterator[ExportRecord]:
+    """(article, tag) per row; consecutive rows of one article share one StoredArticle."""
+    article: StoredArticle | None = None
+    for row in rows:
+        if kind == "articles":
+            yield _article(row[:_ARTICLE_WIDTH], row[_ARTICLE_WIDTH]), None
+            continue
+        if article is None or article.id != row[0]:
+            article = _article(row[:_ARTICLE_WIDTH])
+        yield article, _TAG[kind](*row[_ARTICLE_WIDTH:])
+
+
+def export_records(
     store: Store,
     kind: str,
     *,
@@ -109,11 +175,12 @@ def export_rows(
     asset: str | None = None,
     min_confidence: float | None = None,
     include_duplicates: bool = False,
-) -> Iterator[dict[str, object]]:
-    """Rows of one table kind (see TABLE_KINDS), oldest article first, in constant memory.
+) -> Iterator[ExportRecord]:
+    """(article, tag) records of one table kind (see TABLE_KINDS), oldest article first, in
+    constant memory; the tag is None for `articles`, whose StoredArticle carries the text.
 
     `since` is inclusive and `until` exclusive, both on the article's time. `min_confidence` only
-    exists for catalysts. `assets` comes back as the stored JSON text.
+    exists for catalysts.
     """
     if kind not in _SELECT:
         raise ValueError(f"unknown export kind {kind!r}; expected one of {TABLE_KINDS}")
@@ -133,7 +200,7 @@ def export_rows(
     if conditions:
         query += " WHERE " + " AND ".join(conditions)
     query += f" ORDER BY {ARTICLE_TIME}, a.id, {_TAG_ORDER[kind]}"
-    return _stream(store, query, params)
+    return _records(kind, _stream_tuples(store, query, params))
 
 
 def catalysts_have_event_types(store: Store) -> bool:
