@@ -622,6 +622,25 @@ def train_direction_command(
         _print_report(report, False)
 
 
+@train_app.command("extraction")
+def train_extraction_command(
+    bench: Annotated[Optional[list[Path]], typer.Option(help="Benchmark directories whose dev halves train it (default: both under ../shared/datasets).")] = None,
+    output: Annotated[Path, typer.Option(help="Where to write the chooser (JSON).")] = REPO_ROOT / "models" / "extraction" / "chooser.json",
+    seed: Annotated[int, typer.Option(help="Seed of the cross-validation folds.")] = 13,
+) -> None:
+    """Fit the extraction chooser on the benchmarks' dev halves (seconds to minutes, CPU)."""
+    with user_errors():
+        from pipeline.evaluation.extraction import BenchmarkError
+        from pipeline.extract_choice import train_chooser
+
+        benches = bench or [DEFAULT_BENCH, DEFAULT_BENCH.parent / "web-content-extraction"]
+        try:
+            report = train_chooser([_existing_dir(path) for path in benches], output, seed=seed)
+        except (BenchmarkError, ValueError) as error:
+            raise UserError(str(error)) from None
+        _print_report(report, False)
+
+
 def _direction_model(path_or_id: str | None, *, shared: bool = False):
     """The shipped direction model, or the one named on the command line; `shared` loads it
     into the process-wide copy that pipelines built afterwards use."""
