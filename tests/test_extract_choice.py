@@ -1,0 +1,122 @@
+"""The extraction chooser: span merge, features, the logistic fit, the JSON round trip, and the
+choice it makes on a page."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from pipeline.extract_choice import (
+    CHOOSER_FILE,
+    FEATURES,
+    Chooser,
+    TrainingRow,
+    chosen_gain,
+    fit_chooser,
+    fit_logistic,
+    shipped_chooser,
+    switch_features,
+    within_span,
+)
+
+STORY = [
+    "Bitcoin miners sold more coins in March than in any month since the last halving.",
+    "- Hash price fell to a record low\n- Difficulty rose by 4.3 percent",
+    "Analysts expect the selling to slow once older machines are switched off for good.",
+]
+
+
+def test_within_span_takes_recall_paragraphs_inside_the_base_only() -> None:
+    base = "\n\n".join([STORY[0], STORY[2]])  # the precise reading dropped the list
+    wide = "\n\n".join(["Subscribe to our newsletter today", *STORY, "Related: Ether falls 5%"])
+    assert within_span(base, wide) == "\n\n".join(STORY)
+
+
+def test_within_span_keeps_the_base_when_the_wide_reading_misses_it() -> None:
+    base = "\n\n".join(STORY)
+    assert within_span(base, "Only a menu and a cookie notice here") == base
+    assert within_span("", "anything at all") == ""
+
+
+def test_switch_features_measure_length_overlap_and_prose() -> None:
+    base = STORY[0]
+    prose = base + "\n\n" + STORY[2]
+    menu = base + "\n\nMarkets\n\nPrices\n\nBitcoin ETF\n\nLogin"
+    ratio, share, stop = switch_features(base, prose, "en")
+    assert ratio == pytest.approx(math.log((29 + 1) / (15 + 1)))
+    assert 0.3 < share < 0.7
+    assert stop > 0.3  # "the", "to", "once", "are", "for" ...
+    assert switch_features(base, menu, "en")[2] < stop / 2
+    assert len(FEATURES) == 3
+
+
+def test_logistic_fit_separates_and_is_deterministic() -> None:
+    rows = [[x] for x in (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)]
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    weights, bias = fit_logistic(rows, labels, [1.0] * 8, l2=0.1)
+    assert weights[0] > 1.0 and abs(bias) < 1e-6
+    assert fit_logistic(rows, labels, [1.0] * 8, l2=0.1) == (weights, bias)
+    # a heavier penalty shrinks the weight
+    assert fit_logistic(rows, labels, [1.0] * 8, l2=10.0)[0][0] < weights[0]
+
+
+def _rows() -> list[TrainingRow]:
+    # prose-like, much longer alternatives gained; menu-like ones lost
+    return [
+        TrainingRow("b/1", "justext", [1.5, 0.1, 0.50], +0.6),
+        TrainingRow("b/2", "justext", [1.2, 0.2, 0.48], +0.5),
+        TrainingRow("b/3", "justext", [1.4, 0.1, 0.10], -0.7),
+        TrainingRow("b/4", "recall", [1.1, 0.3, 0.12], -0.4),
+    ]
+
+
+def test_fit_chooser_learns_the_prose_feature_and_round_trips(tmp_path: Path) -> None:
+    chooser = fit_chooser(_rows(), c=10.0, min_ratio=2.5)
+    assert chooser.weights[2] > 0  # stop-word share of the new paragraphs
+    assert chosen_gain(chooser, _rows()) == {"b/1": 0.6, "b/2": 0.5}
+
+    path = tmp_path / "chooser.json"
+    chooser.save(path)
+    loaded = Chooser.load(path)
+    assert loaded == chooser
+    for features in (row.features for row in _rows()):
+        assert loaded.probability(features) == chooser.probability(features)
+
+
+def test_a_chooser_file_with_other_features_is_refused(tmp_path: Path) -> None:
+    data = json.loads(CHOOSER_FILE.read_text(encoding="utf-8"))
+    data["features"] = ["something", "else", "entirely"]
+    path = tmp_path / "chooser.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="features"):
+        Chooser.load(path)
+
+
+def test_choose_weighs_only_much_longer_alternatives() -> None:
+    always = Chooser([0.0] * 3, [1.0] * 3, [0.0] * 3, bias=5.0, min_ratio=2.5)
+    base = STORY[0]
+    slightly_longer = base + "\n\n" + STORY[2]
+    much_longer = "\n\n".join([base, STORY[2], STORY[2].replace("Analysts", "Traders"),
+                               STORY[0].replace("March", "April")])
+    assert always.choose(base, {"recall": slightly_longer}, "en") == "base"
+    assert always.choose(base, {"recall": slightly_longer, "justext": much_longer}, "en") == "justext"
+    never = Chooser([0.0] * 3, [1.0] * 3, [0.0] * 3, bias=-5.0, min_ratio=2.5)
+    assert never.choose(base, {"justext": much_longer}, "en") == "base"
+
+
+def test_doubt_comes_from_coverage_or_length() -> None:
+    chooser = Chooser([0.0] * 3, [1.0] * 3, [0.0] * 3, 0.0, doubt_coverage=0.35, doubt_chars=50)
+    text = " ".join(["word"] * 100)
+    assert not chooser.doubtful(text, page_words=200)
+    assert chooser.doubtful(text, page_words=400)
+    assert chooser.doubtful("short", page_words=1)
+
+
+def test_the_shipped_chooser_says_how_it_was_trained() -> None:
+    chooser = shipped_chooser()
+    assert chooser.features == list(FEATURES)
+    assert chooser.trained["command"] == "newsignal train extraction"
+    assert "dev halves" in chooser.trained["data"]
