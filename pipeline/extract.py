@@ -28,7 +28,7 @@ import charset_normalizer
 import lxml.html
 from lxml import etree
 
-from pipeline.extract_choice import shipped_chooser, visible_words, within_span
+from pipeline.extract_choice import Chooser, shipped_chooser, visible_words, within_span
 from pipeline.records import Article
 
 # Pages beyond this are truncated before parsing: real articles are far smaller (the largest page of
@@ -42,6 +42,9 @@ PRECISE_MIN_CHARS = 500
 # Less text than this is not an article (a stub, an error page, a paywall teaser).
 MIN_ARTICLE_CHARS = 150
 LANGUAGE_SAMPLE_CHARS = 2000
+# The recall pass widens the precise reading where it left out at least this many words of
+# lists, subheadings, tables or quotes inside the story's container (chosen on the dev halves).
+RECALL_MIN_DROPPED_WORDS = 40
 # A declared listing is an index page when its text shows this many linked headlines.
 INDEX_MIN_HEADLINES = 3
 TEASER_MIN_WORDS = 4
@@ -190,24 +193,25 @@ def justext_text(tree: lxml.html.HtmlElement, language: str | None) -> str:
 
 @dataclass(slots=True)
 class Readings:
-    """The texts one page gives: the base (precise mode, or full mode when that is short, then
-    widened by the recall mode within its span) and the alternatives the chooser weighs."""
+    """The texts one page gives: the base (precise mode, or full mode when that is short, widened
+    by the recall mode within its span where the page shows dropped structure) and, on a
+    doubtful page, the alternatives the chooser weighs."""
 
     base: str
     alternatives: dict[str, str]
     page_words: int
-    language: str | None
+    doubtful: bool
+    language: str | None = None
 
 
-def _base_text(tree: lxml.html.HtmlElement, url: str, title: str) -> tuple[str, str]:
-    """The base text and the recall reading (both cleaned)."""
+def _precise_text(tree: lxml.html.HtmlElement, url: str, title: str) -> str:
+    """trafilatura's precise reading, its full mode when that is too short (cleaned)."""
     precise = trafilatura_text(tree, url, favor_precision=True)
     if len(precise) < PRECISE_MIN_CHARS:
         fuller = _full_mode_text(tree, url)
         if len(fuller) > len(precise):
             precise = fuller
-    recall = _clean_text(trafilatura_text(tree, url, favor_recall=True), title)
-    return within_span(_clean_text(precise, title), recall), recall
+    return _clean_text(precise, title)
 
 
 def _full_mode_text(tree: lxml.html.HtmlElement, url: str) -> str:
@@ -218,28 +222,60 @@ def _full_mode_text(tree: lxml.html.HtmlElement, url: str) -> str:
     return _render(document.body) if document is not None else ""
 
 
+_STRUCTURE = ("li", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "dt", "dd",
+              "figcaption")
+
+
+def dropped_structure_words(tree: lxml.html.HtmlElement, text: str) -> int | None:
+    """Words of lists, subheadings, tables and quotes inside the story's container that `text`
+    lacks: what the precise mode drops and the recall mode brings back. The container is the
+    nearest element holding the first and the last paragraph of `text` found in the page; None
+    when they cannot be found."""
+    paragraphs = {_squeeze(block) for block in text.split("\n\n") if block.strip()}
+    found = [p for p in tree.iter("p") if _squeeze(p.text_content()) in paragraphs]
+    if len(found) < 2:
+        return None
+    above_first = set(found[0].iterancestors())
+    container = next((a for a in found[-1].iterancestors() if a in above_first), None)
+    if container is None:
+        return None
+    flat = _squeeze(text)
+    words = 0
+    for element in container.iter(*_STRUCTURE):
+        piece = _squeeze(element.text_content())
+        if piece.count(" ") >= 1 and piece not in flat:
+            words += piece.count(" ") + 1
+    return words
+
+
 def page_readings(tree: lxml.html.HtmlElement, url: str, title: str,
-                  alternatives: bool = True) -> Readings:
-    """Every reading of a page (boilerplate nodes already removed); `alternatives=False` leaves
-    the costly ones out (`add_alternatives` adds them later)."""
-    base, recall = _base_text(tree, url, title)
-    readings = Readings(base, {"recall": recall}, visible_words(tree),
-                        detect_language(base or recall))
-    if alternatives:
-        add_alternatives(readings, tree, title)
+                  chooser: Chooser) -> Readings:
+    """The base text of a page (boilerplate nodes already removed) and, where `chooser` finds
+    it doubtful, the alternative readings. The recall pass runs only where it can matter: on a
+    doubtful page, or where the precise reading left structure out of its container."""
+    precise = _precise_text(tree, url, title)
+    page_words = visible_words(tree)
+    readings = Readings(precise, {}, page_words, chooser.doubtful(precise, page_words))
+    if readings.doubtful or (
+        (dropped := dropped_structure_words(tree, precise)) is None
+        or dropped >= RECALL_MIN_DROPPED_WORDS
+    ):
+        recall = _clean_text(trafilatura_text(tree, url, favor_recall=True), title)
+        readings.base = within_span(precise, recall)
+        readings.alternatives["recall"] = recall
+    readings.language = detect_language(readings.base or readings.alternatives.get("recall", ""))
+    if readings.doubtful:
+        # A readability pass and trafilatura's full mode were measured as alternatives too and
+        # left out: they led the chooser to wrong switches on the dev halves.
+        readings.alternatives["justext"] = _clean_text(
+            justext_text(tree, readings.language), title
+        )
     return readings
 
 
-def add_alternatives(readings: Readings, tree: lxml.html.HtmlElement, title: str) -> None:
-    """The costly reading: jusText's. (A readability pass and trafilatura's full mode were
-    measured as alternatives too and left out: they led the chooser to wrong switches on the
-    dev halves, and cost 20 ms a doubtful page; see models/EXTRACTION_CARD.md.)"""
-    readings.alternatives["justext"] = _clean_text(justext_text(tree, readings.language), title)
-
-
-def readings_of_page(html: str | bytes, url: str) -> Readings | None:
-    """Every reading of a page, as `extract_article` would weigh them (None for unusable input);
-    for training and measuring the chooser."""
+def readings_of_page(html: str | bytes, url: str, chooser: Chooser) -> Readings | None:
+    """A page's readings as `extract_article` sees them (None for unusable input); for training
+    and measuring the chooser."""
     markup, _reason = _decode(html)
     tree = _parse(markup) if markup is not None else None
     if tree is None:
@@ -249,16 +285,15 @@ def readings_of_page(html: str | bytes, url: str) -> Readings | None:
     meta = _meta(tree)
     title = _title(tree, ld, meta, _site_name(ld_objects, ld, meta, url))
     _remove_boilerplate_nodes(tree)
-    return page_readings(tree, url, title)
+    return page_readings(tree, url, title, chooser)
 
 
 def _main_text(tree: lxml.html.HtmlElement, url: str, title: str) -> tuple[str, str | None]:
     """The base text and its language; on a doubtful page, the reading the chooser prefers."""
     chooser = shipped_chooser()
-    readings = page_readings(tree, url, title, alternatives=False)
-    if not chooser.doubtful(readings.base, readings.page_words):
+    readings = page_readings(tree, url, title, chooser)
+    if not readings.doubtful:
         return readings.base, readings.language
-    add_alternatives(readings, tree, title)
     choice = chooser.choose(readings.base, readings.alternatives, readings.language)
     if choice == "base":
         return readings.base, readings.language

@@ -3,7 +3,9 @@
 `extract_article` reads a page with trafilatura's precise mode (the base) and its recall mode. The
 recall reading's paragraphs that lie between the base's first and last paragraph are taken in
 (`within_span`): lists, subheadings and short paragraphs that the precise mode drops inside the
-story, without the teasers and comment boxes that the recall mode also picks up around it.
+story, without the teasers and comment boxes that the recall mode also picks up around it. The
+recall pass runs only where the precise reading left such structure out (`extract.
+dropped_structure_words`) or the page is doubtful.
 
 A page is doubtful when that text covers little of the page's visible words (or is short). Only
 then the costly alternative is run (a jusText pass), and the chooser decides, for each
@@ -213,8 +215,8 @@ class PageOutcome:
 
 def collect_rows(bench_dirs: list[Path], split: str = "dev", min_ratio: float = 2.5
                  ) -> tuple[list[TrainingRow], list[PageOutcome]]:
-    """The chooser's training rows from one half of each benchmark: every reading of every page
-    (the gate left open), scored against the page's true text."""
+    """The chooser's training rows from one half of each benchmark: the alternatives of every
+    doubtful page (the doubt gates as shipped), scored against the page's true text."""
     from pipeline.evaluation.extraction import load_benchmark, score_page, split_ids
     from pipeline.extract import readings_of_page
 
@@ -224,7 +226,7 @@ def collect_rows(bench_dirs: list[Path], split: str = "dev", min_ratio: float = 
                       min_ratio=min_ratio)
     for bench_dir in bench_dirs:
         for page in load_benchmark(bench_dir, split_ids(bench_dir, split)):
-            readings = readings_of_page(page.html, page.url)
+            readings = readings_of_page(page.html, page.url, chooser)
             if readings is None:
                 continue
             key = f"{Path(bench_dir).name}/{page.page_id}"

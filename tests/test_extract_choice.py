@@ -120,3 +120,30 @@ def test_the_shipped_chooser_says_how_it_was_trained() -> None:
     assert chooser.features == list(FEATURES)
     assert chooser.trained["command"] == "newsignal train extraction"
     assert "dev halves" in chooser.trained["data"]
+
+
+def _story_with_linked_steps() -> str:
+    paragraph = ("<p>Paragraph {}: the exchange said withdrawals of bitcoin and ether would resume "
+                 "on Monday after a review of its hot wallets found no further losses.</p>")
+    steps = "".join(f"<li><a href='/guide/{i}'>Step {i}: confirm the withdrawal address again "
+                    "before the Friday deadline</a></li>" for i in range(6))
+    return ("<html><head><title>Exchange resumes withdrawals</title></head><body>"
+            "<ul><li><a href='/'>Home page of the exchange news desk</a></li></ul><article>"
+            + paragraph.format(1) + paragraph.format(2)
+            + f"<h2>What customers need to do</h2><ul>{steps}</ul>"
+            + paragraph.format(3) + paragraph.format(4) + "</article></body></html>")
+
+
+def test_dropped_structure_counts_what_the_precise_reading_left_inside_the_story() -> None:
+    from pipeline.extract import _parse, dropped_structure_words, trafilatura_text
+
+    tree = _parse(_story_with_linked_steps())
+    precise = trafilatura_text(tree, "", favor_precision=True)
+    assert "Paragraph 1" in precise and "Step 1" not in precise  # trafilatura drops linked lists
+    # 6 steps of 11 words (the subheading was kept); the menu outside the story does not count
+    assert dropped_structure_words(tree, precise) == 6 * 11
+    everything = precise + "\n\n" + "\n\n".join(
+        f"Step {i}: confirm the withdrawal address again before the Friday deadline"
+        for i in range(6))
+    assert dropped_structure_words(tree, everything) == 0
+    assert dropped_structure_words(tree, "Text that is nowhere on the page") is None
