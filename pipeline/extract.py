@@ -44,9 +44,11 @@ MIN_ARTICLE_CHARS = 150
 LANGUAGE_SAMPLE_CHARS = 2000
 # The recall pass widens the precise reading where it left out at least this many words of
 # lists, subheadings, tables or quotes inside the story's container (chosen on the dev halves).
-RECALL_MIN_DROPPED_WORDS = 40
-# A declared listing is an index page when its text shows this many linked headlines.
+RECALL_MIN_DROPPED_WORDS = 80
+# A declared listing is an index page when its text shows this many linked headlines, making up
+# this share of its words (a listicle links a few of its items; a listing is mostly headlines).
 INDEX_MIN_HEADLINES = 3
+INDEX_MIN_HEADLINE_SHARE = 0.1
 TEASER_MIN_WORDS = 4
 
 _BLOCK_CHILDREN = {"p", "head", "list", "table", "quote", "code", "div", "lb"}
@@ -746,8 +748,8 @@ def _teaser_links(tree: lxml.html.HtmlElement) -> set[str]:
 def _looks_like_index(text: str, tree: lxml.html.HtmlElement, ld_objects: list[dict], ld: dict,
                       meta: dict) -> bool:
     """A listing of teasers: declared as one, without prose paragraphs, and with linked
-    headlines in its text. Many articles call themselves `og:type` website; the linked
-    headlines are what a listing has and they lack."""
+    headlines making up a good share of its text. Many articles call themselves `og:type`
+    website; the linked headlines are what a listing has and they lack."""
     declared = meta.get("og:type", "").lower() == "website" or any(
         set(_types(obj)) & _LISTING_TYPES for obj in ld_objects
     )
@@ -757,8 +759,10 @@ def _looks_like_index(text: str, tree: lxml.html.HtmlElement, ld_objects: list[d
     prose = [p for p in paragraphs if len(p.split()) >= 40 and "\n" not in p]
     lines = (line.removeprefix("- ") for block in paragraphs for line in block.split("\n"))
     teaser_links = _teaser_links(tree)
-    headlines = sum(1 for line in lines if line in teaser_links)
-    return len(prose) < 2 and headlines >= INDEX_MIN_HEADLINES
+    headlines = [line for line in lines if line in teaser_links]
+    headline_words = sum(len(line.split()) for line in headlines)
+    return (len(prose) < 2 and len(headlines) >= INDEX_MIN_HEADLINES
+            and headline_words >= INDEX_MIN_HEADLINE_SHARE * len(text.split()))
 
 
 # -- language -------------------------------------------------------------------------------------
