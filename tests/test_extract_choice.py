@@ -147,3 +147,33 @@ def test_dropped_structure_counts_what_the_precise_reading_left_inside_the_story
         for i in range(6))
     assert dropped_structure_words(tree, everything) == 0
     assert dropped_structure_words(tree, "Text that is nowhere on the page") is None
+
+
+def test_train_extraction_needs_recorded_halves(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    bench = tmp_path / "unknown-benchmark"
+    (bench / "html").mkdir(parents=True)
+    (bench / "ground-truth.json").write_text('{"p1": {"articleBody": "text"}}', encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "extraction", "--bench", str(bench),
+                                      "--output", str(tmp_path / "chooser.json")])
+    assert result.exit_code == 2 and "no split recorded" in result.output
+    assert not (tmp_path / "chooser.json").exists()
+
+
+@pytest.mark.training
+@pytest.mark.slow
+def test_training_reproduces_the_shipped_chooser(datasets_dir: Path, tmp_path: Path) -> None:
+    from pipeline.extract_choice import train_chooser
+
+    benches = [datasets_dir / "article-extraction-benchmark", datasets_dir / "web-content-extraction"]
+    if not all((bench / "ground-truth.json").is_file() for bench in benches):
+        pytest.skip("the extraction benchmarks are not present")
+    train_chooser(benches, tmp_path / "chooser.json", seed=shipped_chooser().trained["seed"])
+    trained = Chooser.load(tmp_path / "chooser.json")
+    shipped = shipped_chooser()
+    assert trained.weights == pytest.approx(shipped.weights, abs=1e-9)
+    assert trained.bias == pytest.approx(shipped.bias, abs=1e-9)
+    assert trained.trained["cross_validated"] == shipped.trained["cross_validated"]
