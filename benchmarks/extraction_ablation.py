@@ -57,7 +57,7 @@ def chooser_closed() -> Iterator[None]:
 @contextmanager
 def old_index_rule() -> Iterator[None]:
     # the rule before: a declared listing without two prose paragraphs, linked headlines or not
-    with patched("INDEX_MIN_HEADLINES", 0):
+    with patched("INDEX_MIN_HEADLINES", 0), patched("INDEX_MIN_HEADLINE_SHARE", 0.0):
         yield
 
 
