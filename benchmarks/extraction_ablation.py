@@ -70,7 +70,9 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "shipped": as_shipped,
     "- chooser (base text always)": chooser_closed,
     "- recall paragraphs within the span": lambda: patched("within_span", lambda base, wide: base),
-    "+ recall pass on every page (no dropped-structure gate)":
+    "- other stories' text keeps an alternative out":
+        lambda: patched("reads_other_stories", lambda tree, base, alternative: False),
+    "+ recall paragraphs merged on every page (no dropped-structure gate)":
         lambda: patched("RECALL_MIN_DROPPED_WORDS", 0),
     "- full mode when precise < 500 chars": lambda: patched("PRECISE_MIN_CHARS", 0),
     "- boilerplate node removal": lambda: patched("_remove_boilerplate_nodes", lambda tree: None),

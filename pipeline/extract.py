@@ -5,11 +5,12 @@ unusable page comes back as an `Article` with empty text and a short `reject_rea
 
 Main text, on one parse of the page: nodes whose class or id name boilerplate (related teasers,
 newsletter and cookie boxes, share bars) are removed; trafilatura's precise mode reads the page
-(its full mode when that reading is too short to be a story), and paragraphs of its recall mode
-that lie inside that reading's span are taken in; paragraphs that are boilerplate by their
-wording (disclaimers, chart captions, reprint notices, share buttons) are dropped. When that text
-covers little of the page, a jusText pass is run too and a small learned chooser
-(`pipeline/extract_choice.py`) decides whether the recall or the jusText reading replaces it.
+(its full mode when that reading is too short to be a story), and where it left lists or
+subheadings out of the story, paragraphs of its recall mode that lie inside that reading's span
+are taken in; paragraphs that are boilerplate by their wording (disclaimers, chart captions,
+reprint notices, share buttons) are dropped. When that text covers little of the page, the recall
+and a jusText pass are run and a small learned chooser (`pipeline/extract_choice.py`) decides
+whether one of them replaces it, unless it mostly adds other stories' `<article>` elements.
 Every step was measured on the dev halves of both benchmarks (`benchmarks/extraction_ablation.py`,
 models/EXTRACTION_CARD.md).
 """
@@ -28,7 +29,13 @@ import charset_normalizer
 import lxml.html
 from lxml import etree
 
-from pipeline.extract_choice import Chooser, shipped_chooser, visible_words, within_span
+from pipeline.extract_choice import (
+    Chooser,
+    reads_other_stories,
+    shipped_chooser,
+    visible_words,
+    within_span,
+)
 from pipeline.records import Article
 
 # Pages beyond this are truncated before parsing: real articles are far smaller (the largest page of
@@ -253,17 +260,20 @@ def dropped_structure_words(tree: lxml.html.HtmlElement, text: str) -> int | Non
 def page_readings(tree: lxml.html.HtmlElement, url: str, title: str,
                   chooser: Chooser) -> Readings:
     """The base text of a page (boilerplate nodes already removed) and, where `chooser` finds
-    it doubtful, the alternative readings. The recall pass runs only where it can matter: on a
-    doubtful page, or where the precise reading left structure out of its container."""
+    it doubtful, the alternative readings. The recall pass runs only where it can matter: where
+    the precise reading left structure out of its container (then its paragraphs within the
+    base's span are taken in), or on a doubtful page (as an alternative)."""
     precise = _precise_text(tree, url, title)
     page_words = visible_words(tree)
     readings = Readings(precise, {}, page_words, chooser.doubtful(precise, page_words))
-    if readings.doubtful or (
-        (dropped := dropped_structure_words(tree, precise)) is None
-        or dropped >= RECALL_MIN_DROPPED_WORDS
-    ):
+    dropped = dropped_structure_words(tree, precise)
+    widen = dropped is None or dropped >= RECALL_MIN_DROPPED_WORDS
+    if widen or readings.doubtful:
         recall = _clean_text(trafilatura_text(tree, url, favor_recall=True), title)
-        readings.base = within_span(precise, recall)
+        # Doubt alone does not widen the base: on the dev halves that took in linked teasers
+        # and captions around stories whose structure the precise mode had kept.
+        if widen:
+            readings.base = within_span(precise, recall)
         readings.alternatives["recall"] = recall
     readings.language = detect_language(readings.base or readings.alternatives.get("recall", ""))
     if readings.doubtful:
@@ -272,6 +282,11 @@ def page_readings(tree: lxml.html.HtmlElement, url: str, title: str,
         readings.alternatives["justext"] = _clean_text(
             justext_text(tree, readings.language), title
         )
+        readings.alternatives = {
+            name: text for name, text in readings.alternatives.items()
+            if not (chooser.weighed(readings.base, text)
+                    and reads_other_stories(tree, readings.base, text))
+        }
     return readings
 
 

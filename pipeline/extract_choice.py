@@ -1,18 +1,18 @@
 """Choosing between extractors' readings of one page: the span merge and the learned chooser.
 
-`extract_article` reads a page with trafilatura's precise mode (the base) and its recall mode. The
-recall reading's paragraphs that lie between the base's first and last paragraph are taken in
-(`within_span`): lists, subheadings and short paragraphs that the precise mode drops inside the
-story, without the teasers and comment boxes that the recall mode also picks up around it. The
-recall pass runs only where the precise reading left such structure out (`extract.
-dropped_structure_words`) or the page is doubtful.
+`extract_article` reads a page with trafilatura's precise mode (the base). Where that reading
+left lists, subheadings or tables out of the story's container (`extract.
+dropped_structure_words`), its recall mode runs too and the recall paragraphs that lie between the
+base's first and last paragraph are taken in (`within_span`): what the precise mode dropped inside
+the story, without the teasers and comment boxes that the recall mode also picks up around it.
 
-A page is doubtful when that text covers little of the page's visible words (or is short). Only
-then the costly alternative is run (a jusText pass), and the chooser decides, for each
-alternative (the recall reading, the jusText one) at least `min_ratio` times longer than the
-base, whether it is the story the base missed: a logistic regression over three features (how
-much longer, how much of it the base already has, how prose-like its extra paragraphs are). It
-ships as JSON (`models/extraction/chooser.json`) and is trained on the dev halves of both
+A page is doubtful when the base covers little of the page's visible words (or is short). Only
+then the costly alternatives are run (the recall reading, a jusText pass), and the chooser
+decides, for each alternative at least `min_ratio` times longer than the base, whether it is the
+story the base missed: a logistic regression over three features (how much longer, how much of
+it the base already has, how prose-like its extra paragraphs are). An alternative that mostly
+adds other stories' `<article>` elements is not weighed at all (`reads_other_stories`). The
+chooser ships as JSON (`models/extraction/chooser.json`) and is trained on the dev halves of both
 benchmarks by `newsignal train extraction` (`train_chooser`).
 """
 
@@ -34,6 +34,9 @@ SPAN_MATCH = 0.5
 # The recall reading must hold this share of the base's 4-grams to be merged with it at all
 # (below it, the two read different parts of the page and the base is kept).
 SPAN_MIN_COVER = 0.8
+# An alternative is not weighed when at least this share of the words it adds lies in other
+# stories' <article> elements (`reads_other_stories`).
+OTHER_STORIES_SHARE = 0.5
 _WORD = re.compile(r"\w+")
 _INVISIBLE = ("script", "style", "noscript", "template")
 
@@ -69,6 +72,41 @@ def within_span(base: str, wide: str) -> str:
     first = shared.index(True)
     last = len(shared) - 1 - shared[::-1].index(True)
     return "\n\n".join(paragraphs[first : last + 1])
+
+
+def reads_other_stories(tree: lxml.html.HtmlElement, base: str, alternative: str) -> bool:
+    """Whether most of what `alternative` adds to `base` is other stories' text: that of
+    `<article>` elements other than the story's, where the story's is the one holding the page's
+    headline (its first h1) and the base. HTML gives each self-contained piece its own `<article>`,
+    so the others are teasers, related posts or comments; a listing of quotes or posts reads as a
+    long, prose-like alternative that the chooser would otherwise take. False wherever the page
+    does not say so: no h1 inside an `<article>`, or the base not in it."""
+    headline = tree.find(".//h1")
+    story = next(headline.iterancestors("article"), None) if headline is not None else None
+    if story is None:
+        return False
+    base_grams = _grams(base)
+    if _share_in(base_grams, _grams(story.text_content())) < SPAN_MATCH:
+        return False
+    base_paragraphs = [_grams(paragraph) for paragraph in _paragraphs(base)]
+    around = set(story.iterancestors())
+    foreign: set[tuple[str, ...]] = set()
+    for article in tree.iter("article"):
+        if article is story or article in around:
+            continue
+        grams = _grams(article.text_content())
+        # an article holding part of the base (the story's body in an article of its own) is
+        # the story's, not another one
+        if not any(_share_in(paragraph, grams) >= SPAN_MATCH for paragraph in base_paragraphs):
+            foreign |= grams
+    if not foreign:
+        return False
+    added = [paragraph for paragraph in _paragraphs(alternative)
+             if _share_in(_grams(paragraph), base_grams) < SPAN_MATCH]
+    added_words = sum(len(_WORD.findall(paragraph)) for paragraph in added)
+    foreign_words = sum(len(_WORD.findall(paragraph)) for paragraph in added
+                        if _share_in(_grams(paragraph), foreign) >= SPAN_MATCH)
+    return added_words > 0 and foreign_words >= OTHER_STORIES_SHARE * added_words
 
 
 def visible_words(tree: lxml.html.HtmlElement) -> int:

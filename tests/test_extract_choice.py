@@ -17,6 +17,7 @@ from pipeline.extract_choice import (
     chosen_gain,
     fit_chooser,
     fit_logistic,
+    reads_other_stories,
     shipped_chooser,
     switch_features,
     within_span,
@@ -39,6 +40,58 @@ def test_within_span_keeps_the_base_when_the_wide_reading_misses_it() -> None:
     base = "\n\n".join(STORY)
     assert within_span(base, "Only a menu and a cookie notice here") == base
     assert within_span("", "anything at all") == ""
+
+
+QUOTE = ("Patience is the quiet skill of the long-term holder: the market rewards those who "
+         "can sit through a bad quarter without selling everything they own.")
+TEASERS = [
+    "Fear sells newspapers and greed sells courses, but neither of them has ever paid for a "
+    "house; saving a little every month has, for more people than you would think.",
+    "The best time to plant a tree was twenty years ago and the second best time is now, which "
+    "is also true of an emergency fund that covers three months of rent.",
+    "Nobody rings a bell at the top of a market, so the only sensible plan is one that still "
+    "works when you are wrong about where the top is going to be.",
+]
+
+
+def _quote_page(headline_in_story: bool = True, body_article: bool = False) -> str:
+    """A quote site's page in the shape of the real one on the Zyte dev half: the quote in its
+    own <article> under the headline, then a box of other posts, each an <article>."""
+    headline = "<h1>On patience</h1>"
+    body = f"<p>{QUOTE}</p><p>Shared by the editors of the daily quote.</p>"
+    if body_article:
+        body = f"<article class='entry-body'>{body}</article>"
+    story = f"<article class='post'>{headline if headline_in_story else ''}{body}</article>"
+    others = "".join(f"<article class='post'><h3><a href='/q{i}'>Quote {i}</a></h3><p>{text}</p>"
+                     "</article>" for i, text in enumerate(TEASERS))
+    top = "" if headline_in_story else headline
+    return (f"<html><body>{top}{story}<section><h2>You may also like</h2>{others}</section>"
+            "</body></html>")
+
+
+def test_other_stories_text_is_recognised_by_its_articles() -> None:
+    from pipeline.extract import _parse
+
+    base = QUOTE
+    with_teasers = "\n\n".join([QUOTE, *TEASERS])
+    with_own_credit = "\n\n".join([QUOTE, "Shared by the editors of the daily quote."])
+    tree = _parse(_quote_page())
+    assert reads_other_stories(tree, base, with_teasers)
+    assert not reads_other_stories(tree, base, with_own_credit)  # more of the story's article
+    # a teaser that is under half of the added words (the rest is in no other article)
+    elsewhere = ("The editors choose one quote a day from letters sent in by readers, and they "
+                 "read every one of them before the weekly meeting on Thursday afternoons, so "
+                 "please keep your letters short and write the source of the quote under it.")
+    mixed = "\n\n".join([QUOTE, TEASERS[0], elsewhere])
+    assert not reads_other_stories(tree, base, mixed)
+    # the page must say which article is the story: the headline's, holding the base
+    assert not reads_other_stories(_parse(_quote_page(headline_in_story=False)), base,
+                                   with_teasers)
+    assert not reads_other_stories(tree, TEASERS[0], with_teasers)
+    # a body article inside the story's holds the base: it is the story's, the posts are not
+    nested = _parse(_quote_page(body_article=True))
+    assert reads_other_stories(nested, base, with_teasers)
+    assert not reads_other_stories(nested, base, with_own_credit)
 
 
 def test_switch_features_measure_length_overlap_and_prose() -> None:
@@ -147,6 +200,43 @@ def test_dropped_structure_counts_what_the_precise_reading_left_inside_the_story
         for i in range(6))
     assert dropped_structure_words(tree, everything) == 0
     assert dropped_structure_words(tree, "Text that is nowhere on the page") is None
+
+
+def _doubtful_story(steps: int) -> str:
+    """A story with a linked promo line between its paragraphs and, with `steps`, a subheading
+    over that many linked steps (which trafilatura's precise mode drops), on a page whose footer
+    makes it doubtful (the story is under 35% of the visible words)."""
+    paragraph = ("<p>Paragraph {}: the exchange said withdrawals of bitcoin and ether would resume "
+                 "on Monday after a review of its hot wallets found no further losses, and that "
+                 "customers who moved funds during the outage would be refunded in full.</p>")
+    promo = "<p><a href='/app'><b>GET MARKET ALERTS ON YOUR PHONE BY CLICKING HERE</b></a></p>"
+    listed = "".join(f"<li><a href='/guide/{i}'>Step {i}: confirm the withdrawal address again "
+                     "before the Friday deadline</a></li>" for i in range(steps))
+    footer = "".join(f"<li><a href='/t/{i}'>Topic number {i} in the archive</a></li>"
+                     for i in range(80))
+    return ("<html><head><title>Exchange resumes withdrawals</title></head><body><article>"
+            "<h1>Exchange resumes withdrawals</h1>" + paragraph.format(1) + paragraph.format(2)
+            + promo + (f"<h2>What customers need to do</h2><ul>{listed}</ul>" if steps else "")
+            + paragraph.format(3) + paragraph.format(4)
+            + f"</article><footer><ul>{footer}</ul></footer></body></html>")
+
+
+def test_recall_paragraphs_join_the_base_only_where_structure_was_dropped() -> None:
+    from pipeline.extract import RECALL_MIN_DROPPED_WORDS, readings_of_page
+
+    kept = readings_of_page(_doubtful_story(steps=0), "", shipped_chooser())
+    assert kept is not None and kept.doubtful
+    # doubt runs the recall pass (an alternative), but does not widen a base that lost nothing
+    assert "GET MARKET ALERTS" in kept.alternatives["recall"]
+    assert "GET MARKET ALERTS" not in kept.base and "Paragraph 4" in kept.base
+
+    # 8 linked steps of 11 words dropped inside the story: the recall paragraphs within the
+    # base's span join it (the promo with them: the gate is per page, not per paragraph)
+    assert 8 * 11 >= RECALL_MIN_DROPPED_WORDS
+    widened = readings_of_page(_doubtful_story(steps=8), "", shipped_chooser())
+    assert widened is not None and widened.doubtful
+    assert "Step 0" not in widened.base  # both of trafilatura's modes drop linked lists
+    assert "GET MARKET ALERTS" in widened.base and "Paragraph 4" in widened.base
 
 
 def test_train_extraction_needs_recorded_halves(tmp_path: Path) -> None:
