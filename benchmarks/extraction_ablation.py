@@ -72,7 +72,7 @@ VARIANTS: dict[str, Callable[[], object]] = {
     "- recall paragraphs within the span": lambda: patched("within_span", lambda base, wide: base),
     "- other stories' text keeps an alternative out":
         lambda: patched("reads_other_stories", lambda tree, base, alternative: False),
-    "+ recall paragraphs merged on every page (no dropped-structure gate)":
+    "+ recall merged on every page (no structure gate)":
         lambda: patched("RECALL_MIN_DROPPED_WORDS", 0),
     "- full mode when precise < 500 chars": lambda: patched("PRECISE_MIN_CHARS", 0),
     "- boilerplate node removal": lambda: patched("_remove_boilerplate_nodes", lambda tree: None),
