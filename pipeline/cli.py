@@ -522,16 +522,23 @@ def demo(
 
 @eval_app.command("extraction")
 def eval_extraction(
-    bench: Annotated[Path, typer.Option(help="Benchmark directory (html/ and ground-truth.json).")] = DEFAULT_BENCH,
+    bench: Annotated[Path, typer.Option(help="Benchmark directory (html/<id>.html.gz and ground-truth.json).")] = DEFAULT_BENCH,
+    split: Annotated[Optional[str], typer.Option(help="Score one half only: dev or test (models/extraction/splits.json).")] = None,
+    worst: Annotated[int, typer.Option(min=0, help="List the N pages with the lowest F1.")] = 10,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """F1, precision, recall and ms/page of the extractor on the article-extraction benchmark."""
+    """F1, precision, recall (per source too) and ms/page of the extractor on a benchmark."""
     with user_errors():
-        from pipeline.evaluation.extraction import evaluate_extraction
+        from pipeline.evaluation.extraction import BenchmarkError, evaluate_extraction
 
-        if not (bench / "ground-truth.json").is_file():
-            raise UserError(f"{bench}: no ground-truth.json (give --bench DIR)")
-        _print_report(evaluate_extraction(bench), json_output)
+        try:
+            report = evaluate_extraction(bench, split=split)
+        except BenchmarkError as error:
+            raise UserError(str(error)) from None
+        if json_output:
+            typer.echo(json.dumps(report.to_dict(worst), indent=2))
+        else:
+            typer.echo(report.format(worst))
 
 
 @eval_app.command("entities")
@@ -612,6 +619,25 @@ def train_direction_command(
         if epochs is not None:
             options["epochs"] = epochs
         report = train_direction(output, **options)
+        _print_report(report, False)
+
+
+@train_app.command("extraction")
+def train_extraction_command(
+    bench: Annotated[Optional[list[Path]], typer.Option(help="Benchmark directories whose dev halves train it (default: both under ../shared/datasets).")] = None,
+    output: Annotated[Path, typer.Option(help="Where to write the chooser (JSON).")] = REPO_ROOT / "models" / "extraction" / "chooser.json",
+    seed: Annotated[int, typer.Option(help="Seed of the cross-validation folds.")] = 13,
+) -> None:
+    """Fit the extraction chooser on the benchmarks' dev halves (seconds to minutes, CPU)."""
+    with user_errors():
+        from pipeline.evaluation.extraction import BenchmarkError
+        from pipeline.extract_choice import train_chooser
+
+        benches = bench or [DEFAULT_BENCH, DEFAULT_BENCH.parent / "web-content-extraction"]
+        try:
+            report = train_chooser([_existing_dir(path) for path in benches], output, seed=seed)
+        except (BenchmarkError, ValueError) as error:
+            raise UserError(str(error)) from None
         _print_report(report, False)
 
 

@@ -3,18 +3,24 @@
 `extract_article(html, url)` never touches the network and never raises for a bad page: an
 unusable page comes back as an `Article` with empty text and a short `reject_reason`.
 
-Main text: trafilatura in its precise mode (comments excluded), with trafilatura's full mode
-(readability/jusText fallbacks) when the precise result is too short to be a story. Before it, nodes
-whose class or id name boilerplate (related teasers, newsletter and cookie boxes, share bars) are
-removed; after it, paragraphs that are boilerplate by their wording (disclaimers, chart captions,
-reprint notices, share buttons) are dropped. Both rule sets were measured on the
-article-extraction benchmark (`newsignal eval extraction`) and kept because they help.
+Main text, on one parse of the page: nodes whose class or id name boilerplate (related teasers,
+newsletter and cookie boxes, share bars) are removed; trafilatura's precise mode reads the page
+(its full mode when that reading is too short to be a story), and where it left lists or
+subheadings out of the story, paragraphs of its recall mode that lie inside that reading's span
+are taken in; paragraphs that are boilerplate by their wording (disclaimers, chart captions,
+reprint notices, share buttons) are dropped. When that text covers little of the page, the recall
+and a jusText pass are run and a small learned chooser (`pipeline/extract_choice.py`) decides
+whether one of them replaces it, unless it mostly adds other stories' `<article>` elements.
+Every step was measured on the dev halves of both benchmarks (`benchmarks/extraction_ablation.py`,
+models/EXTRACTION_CARD.md).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
@@ -23,6 +29,13 @@ import charset_normalizer
 import lxml.html
 from lxml import etree
 
+from pipeline.extract_choice import (
+    Chooser,
+    reads_other_stories,
+    shipped_chooser,
+    visible_words,
+    within_span,
+)
 from pipeline.records import Article
 
 # Pages beyond this are truncated before parsing: real articles are far smaller (the largest page of
@@ -36,6 +49,14 @@ PRECISE_MIN_CHARS = 500
 # Less text than this is not an article (a stub, an error page, a paywall teaser).
 MIN_ARTICLE_CHARS = 150
 LANGUAGE_SAMPLE_CHARS = 2000
+# The recall pass widens the precise reading where it left out at least this many words of
+# lists, subheadings, tables or quotes inside the story's container (chosen on the dev halves).
+RECALL_MIN_DROPPED_WORDS = 80
+# A declared listing is an index page when its text shows this many linked headlines, making up
+# this share of its words (a listicle links a few of its items; a listing is mostly headlines).
+INDEX_MIN_HEADLINES = 3
+INDEX_MIN_HEADLINE_SHARE = 0.1
+TEASER_MIN_WORDS = 4
 
 _BLOCK_CHILDREN = {"p", "head", "list", "table", "quote", "code", "div", "lb"}
 
@@ -43,6 +64,7 @@ _BLOCK_CHILDREN = {"p", "head", "list", "table", "quote", "code", "div", "lb"}
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _TAG_START = re.compile(r"<[A-Za-z/!]")
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _HTML_MARKER = re.compile(
     r"<\s*(?:!doctype\s+html|html|head|body|title|meta|p|div|article|main|h1|section)\b",
@@ -68,7 +90,7 @@ def _decode(html: str | bytes) -> tuple[str | None, str | None]:
     if not markup.strip():
         return None, "empty_page"
     head = markup[:65536]
-    controls = sum(1 for ch in head if ch < " " and ch not in "\t\n\r\f")
+    controls = len(_CONTROL_CHAR.findall(head))
     if "\x00" in head or controls > len(head) * 0.01 or head.count("\ufffd") > len(head) * 0.05:
         return None, "not_html"
     if not _HTML_MARKER.search(head):
@@ -77,6 +99,8 @@ def _decode(html: str | bytes) -> tuple[str | None, str | None]:
 
 
 def _cap_tags(markup: str) -> str:
+    if markup.count("<") <= MAX_HTML_TAGS:  # cheap bound: every tag starts with "<"
+        return markup
     for count, match in enumerate(_TAG_START.finditer(markup), start=1):
         if count > MAX_HTML_TAGS:
             return markup[: match.start()]
@@ -150,24 +174,148 @@ def _holds_main_story(element: lxml.html.HtmlElement) -> bool:
     return False
 
 
-# -- main text ------------------------------------------------------------------------------------
+# -- candidate texts ------------------------------------------------------------------------------
+# Each candidate is one extractor's reading of the same parsed page, as paragraphs split by a blank
+# line. trafilatura's precise mode is the cheap default, widened by its recall mode; the recall
+# reading and a jusText pass are the alternatives the chooser weighs on a doubtful page
+# (pipeline/extract_choice.py).
 
 
-def _main_text(markup: str, tree: lxml.html.HtmlElement, url: str) -> str:
+def trafilatura_text(tree: lxml.html.HtmlElement, url: str, **mode: bool) -> str:
+    """trafilatura's main text (comments excluded) in one of its modes; it works on a copy."""
     from trafilatura import bare_extraction
 
-    options = {"url": url, "include_comments": False, "with_metadata": False}
-    document = bare_extraction(tree, fast=True, favor_precision=True, **options)
-    text = _render(document.body) if document is not None else ""
-    if len(text) < PRECISE_MIN_CHARS:
-        fresh = _parse(markup)
-        if fresh is not None:
-            _remove_boilerplate_nodes(fresh)
-            document = bare_extraction(fresh, **options)
-            fuller = _render(document.body) if document is not None else ""
-            if len(fuller) > len(text):
-                text = fuller
-    return text
+    document = bare_extraction(tree, url=url or None, include_comments=False,
+                               with_metadata=False, fast=True, **mode)
+    return _render(document.body) if document is not None else ""
+
+
+def justext_text(tree: lxml.html.HtmlElement, language: str | None) -> str:
+    """jusText's non-boilerplate paragraphs, with the stop words of `language` when it has them
+    (else those of every language)."""
+    from trafilatura.baseline import basic_cleaning
+    from trafilatura.external import try_justext
+
+    body = try_justext(basic_cleaning(copy.deepcopy(tree)), None, language)
+    return "\n\n".join(text for paragraph in body if (text := _squeeze(paragraph.text)))
+
+
+@dataclass(slots=True)
+class Readings:
+    """The texts one page gives: the base (precise mode, or full mode when that is short, widened
+    by the recall mode within its span where the page shows dropped structure) and, on a
+    doubtful page, the alternatives the chooser weighs."""
+
+    base: str
+    alternatives: dict[str, str]
+    page_words: int
+    doubtful: bool
+    language: str | None = None
+
+
+def _precise_text(tree: lxml.html.HtmlElement, url: str, title: str) -> str:
+    """trafilatura's precise reading, its full mode when that is too short (cleaned)."""
+    precise = trafilatura_text(tree, url, favor_precision=True)
+    if len(precise) < PRECISE_MIN_CHARS:
+        fuller = _full_mode_text(tree, url)
+        if len(fuller) > len(precise):
+            precise = fuller
+    return _clean_text(precise, title)
+
+
+def _full_mode_text(tree: lxml.html.HtmlElement, url: str) -> str:
+    """trafilatura's full mode: its own extraction weighed against readability and jusText."""
+    from trafilatura import bare_extraction
+
+    document = bare_extraction(tree, url=url or None, include_comments=False, with_metadata=False)
+    return _render(document.body) if document is not None else ""
+
+
+_STRUCTURE = ("li", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre", "dt", "dd",
+              "figcaption")
+
+
+def dropped_structure_words(tree: lxml.html.HtmlElement, text: str) -> int | None:
+    """Words of lists, subheadings, tables and quotes inside the story's container that `text`
+    lacks: what the precise mode drops and the recall mode brings back. The container is the
+    nearest element holding the first and the last paragraph of `text` found in the page; None
+    when they cannot be found."""
+    paragraphs = {_squeeze(block) for block in text.split("\n\n") if block.strip()}
+    found = [p for p in tree.iter("p") if _squeeze(p.text_content()) in paragraphs]
+    if len(found) < 2:
+        return None
+    above_first = set(found[0].iterancestors())
+    container = next((a for a in found[-1].iterancestors() if a in above_first), None)
+    if container is None:
+        return None
+    flat = _squeeze(text)
+    words = 0
+    for element in container.iter(*_STRUCTURE):
+        piece = _squeeze(element.text_content())
+        if piece.count(" ") >= 1 and piece not in flat:
+            words += piece.count(" ") + 1
+    return words
+
+
+def page_readings(tree: lxml.html.HtmlElement, url: str, title: str,
+                  chooser: Chooser) -> Readings:
+    """The base text of a page (boilerplate nodes already removed) and, where `chooser` finds
+    it doubtful, the alternative readings. The recall pass runs only where it can matter: where
+    the precise reading left structure out of its container (then its paragraphs within the
+    base's span are taken in), or on a doubtful page (as an alternative)."""
+    precise = _precise_text(tree, url, title)
+    page_words = visible_words(tree)
+    readings = Readings(precise, {}, page_words, chooser.doubtful(precise, page_words))
+    dropped = dropped_structure_words(tree, precise)
+    widen = dropped is None or dropped >= RECALL_MIN_DROPPED_WORDS
+    if widen or readings.doubtful:
+        recall = _clean_text(trafilatura_text(tree, url, favor_recall=True), title)
+        # Doubt alone does not widen the base: on the dev halves that took in linked teasers
+        # and captions around stories whose structure the precise mode had kept.
+        if widen:
+            readings.base = within_span(precise, recall)
+        readings.alternatives["recall"] = recall
+    readings.language = detect_language(readings.base or readings.alternatives.get("recall", ""))
+    if readings.doubtful:
+        # A readability pass and trafilatura's full mode were measured as alternatives too and
+        # left out: they led the chooser to wrong switches on the dev halves.
+        readings.alternatives["justext"] = _clean_text(
+            justext_text(tree, readings.language), title
+        )
+        readings.alternatives = {
+            name: text for name, text in readings.alternatives.items()
+            if not (chooser.weighed(readings.base, text)
+                    and reads_other_stories(tree, readings.base, text))
+        }
+    return readings
+
+
+def readings_of_page(html: str | bytes, url: str, chooser: Chooser) -> Readings | None:
+    """A page's readings as `extract_article` sees them (None for unusable input); for training
+    and measuring the chooser."""
+    markup, _reason = _decode(html)
+    tree = _parse(markup) if markup is not None else None
+    if tree is None:
+        return None
+    ld_objects = _json_ld_objects(tree)
+    ld = _article_ld(ld_objects)
+    meta = _meta(tree)
+    title = _title(tree, ld, meta, _site_name(ld_objects, ld, meta, url))
+    _remove_boilerplate_nodes(tree)
+    return page_readings(tree, url, title, chooser)
+
+
+def _main_text(tree: lxml.html.HtmlElement, url: str, title: str) -> tuple[str, str | None]:
+    """The base text and its language; on a doubtful page, the reading the chooser prefers."""
+    chooser = shipped_chooser()
+    readings = page_readings(tree, url, title, chooser)
+    if not readings.doubtful:
+        return readings.base, readings.language
+    choice = chooser.choose(readings.base, readings.alternatives, readings.language)
+    if choice == "base":
+        return readings.base, readings.language
+    text = readings.alternatives[choice]
+    return text, detect_language(text)
 
 
 def _render(body: etree._Element | None) -> str:
@@ -241,13 +389,37 @@ _BOX_WORDS = re.compile(
 )
 
 
+def _is_button_or_notice(paragraph: str) -> bool:
+    return bool(_BOILERPLATE_PARAGRAPH.match(paragraph))
+
+
+def _is_short_pointer(paragraph: str) -> bool:
+    return len(paragraph.split()) <= 16 and bool(_SHORT_BOILERPLATE.search(paragraph))
+
+
+def _is_caption(paragraph: str) -> bool:
+    return len(paragraph.split()) <= 16 and bool(_CAPTION.match(paragraph))
+
+
+def _is_box_plea(paragraph: str) -> bool:
+    return len(paragraph.split()) <= 40 and len(_BOX_WORDS.findall(paragraph)) >= 2
+
+
+# Each rule was measured on both dev halves (models/EXTRACTION_CARD.md); the ablation script
+# `benchmarks/extraction_ablation.py` switches them off one by one.
+PARAGRAPH_RULES = {
+    "buttons_and_notices": _is_button_or_notice,
+    "short_pointers": _is_short_pointer,
+    "captions": _is_caption,
+    "box_pleas": _is_box_plea,
+}
+
+
+DROP_REPEATED_HEADLINE = True
+
+
 def _is_boilerplate(paragraph: str) -> bool:
-    if _BOILERPLATE_PARAGRAPH.match(paragraph):
-        return True
-    words = len(paragraph.split())
-    if words <= 16 and (_CAPTION.match(paragraph) or _SHORT_BOILERPLATE.search(paragraph)):
-        return True
-    return words <= 40 and len(_BOX_WORDS.findall(paragraph)) >= 2
+    return any(rule(paragraph) for rule in PARAGRAPH_RULES.values())
 
 
 def _comparable(text: str) -> str:
@@ -257,7 +429,7 @@ def _comparable(text: str) -> str:
 def _clean_text(text: str, title: str = "") -> str:
     """Drop boilerplate paragraphs, and a first paragraph that only repeats the headline."""
     kept = [block for block in text.split("\n\n") if block and not _is_boilerplate(block)]
-    if kept and title and _comparable(kept[0]) == _comparable(title):
+    if DROP_REPEATED_HEADLINE and kept and title and _comparable(kept[0]) == _comparable(title):
         kept.pop(0)
     return "\n\n".join(kept)
 
@@ -578,21 +750,34 @@ _NOT_FOUND = re.compile(
 _LISTING_TYPES = {"CollectionPage", "ItemList", "SearchResultsPage", "WebSite", "ProfilePage"}
 
 
-def _looks_not_found(title: str, text: str, tree: lxml.html.HtmlElement) -> bool:
-    page_title = tree.findtext(".//title") or ""
+def _looks_not_found(title: str, page_title: str, text: str) -> bool:
     return len(text) < 1500 and bool(_NOT_FOUND.search(f"{page_title} {title}"))
 
 
-def _looks_like_index(text: str, ld_objects: list[dict], ld: dict, meta: dict) -> bool:
-    """A listing of teasers: declared as one, or text without a single paragraph of prose."""
+def _teaser_links(tree: lxml.html.HtmlElement) -> set[str]:
+    """Texts of links of four words or more: the headlines a listing links to."""
+    texts = (" ".join(anchor.text_content().split()) for anchor in tree.iter("a"))
+    return {text for text in texts if len(text.split()) >= TEASER_MIN_WORDS}
+
+
+def _looks_like_index(text: str, tree: lxml.html.HtmlElement, ld_objects: list[dict], ld: dict,
+                      meta: dict) -> bool:
+    """A listing of teasers: declared as one, without prose paragraphs, and with linked
+    headlines making up a good share of its text. Many articles call themselves `og:type`
+    website; the linked headlines are what a listing has and they lack."""
     declared = meta.get("og:type", "").lower() == "website" or any(
         set(_types(obj)) & _LISTING_TYPES for obj in ld_objects
     )
-    if ld or meta.get("og:type", "").lower() == "article":
+    if not declared or ld or meta.get("og:type", "").lower() == "article":
         return False
     paragraphs = [block for block in text.split("\n\n") if block]
     prose = [p for p in paragraphs if len(p.split()) >= 40 and "\n" not in p]
-    return declared and len(prose) < 2
+    lines = (line.removeprefix("- ") for block in paragraphs for line in block.split("\n"))
+    teaser_links = _teaser_links(tree)
+    headlines = [line for line in lines if line in teaser_links]
+    headline_words = sum(len(line.split()) for line in headlines)
+    return (len(prose) < 2 and len(headlines) >= INDEX_MIN_HEADLINES
+            and headline_words >= INDEX_MIN_HEADLINE_SHARE * len(text.split()))
 
 
 # -- language -------------------------------------------------------------------------------------
@@ -634,15 +819,16 @@ def extract_article(html: str | bytes, url: str) -> Article:
         site_name=site_name,
     )
 
+    page_title = tree.findtext(".//title") or ""
     _remove_boilerplate_nodes(tree)
-    text = _clean_text(_main_text(markup, tree, url), article.title)
-    if _looks_not_found(article.title, text, tree):
+    text, language = _main_text(tree, url, article.title)
+    if _looks_not_found(article.title, page_title, text):
         article.reject_reason = "not_found_page"
     elif len(text) < MIN_ARTICLE_CHARS:
         article.reject_reason = "no_article_text"
-    elif _looks_like_index(text, ld_objects, ld, meta):
+    elif _looks_like_index(text, tree, ld_objects, ld, meta):
         article.reject_reason = "index_page"
     else:
         article.text = text
-        article.language = detect_language(text)
+        article.language = language
     return article

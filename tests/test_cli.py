@@ -16,8 +16,8 @@ runner = CliRunner()
 COMMANDS = [
     ["run"], ["reprocess"], ["status"], ["export"], ["process"], ["classify"], ["demo"],
     ["review"], ["backup"], ["eval", "extraction"], ["eval", "entities"], ["eval", "figures"],
-    ["eval", "catalysts"], ["eval", "direction"], ["train", "direction"], ["plot", "signal"],
-    ["backtest"],
+    ["eval", "catalysts"], ["eval", "direction"], ["train", "direction"], ["train", "extraction"],
+    ["plot", "signal"], ["backtest"],
 ]
 
 
