@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/backtest_coverage.py [--trials 200] [--first-seed 1000]
 
 An interval is honest when it holds the true value about as often as its level says. Each
-scenario draws `--trials` synthetic markets (pipeline/synthetic.py), runs the event study's pieces
-on each, and counts how often the interval of the bullish mean abnormal return holds its true
-value (0 where nothing is planted, +h * drift where it is), and how often the bullish-minus-bearish
-spread's interval does. Block length is the knob the method was tuned on (one or two horizons per
+scenario draws `--trials` synthetic markets (pipeline/backtest/synthetic.py), runs the event
+study's pieces on each, and counts how often the interval of the bullish mean abnormal return
+holds its true value (0 where nothing is planted, +h * drift where it is), and how often the
+bullish-minus-bearish spread's interval does. Block length is the knob the method was tuned on (one or two horizons per
 block); the shipped setting is BLOCK_HORIZONS.
 
 Seeds: the method was tuned on seeds 1 to 3 (block length and the few-blocks widening); the
@@ -25,17 +25,19 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from pipeline.backtest import (  # noqa: E402
-    BLOCK_HORIZONS,
-    BacktestSettings,
+from pipeline.backtest.stats import (  # noqa: E402
     Blocks,
     bootstrap_intervals,
-    collect_events,
-    event_window_returns,
     mean_statistic,
     spread_statistic,
 )
-from pipeline.synthetic import planted_market, shuffled_dates  # noqa: E402
+from pipeline.backtest.study import (  # noqa: E402
+    BLOCK_HORIZONS,
+    BacktestSettings,
+    collect_events,
+    event_window_returns,
+)
+from pipeline.backtest.synthetic import planted_market, shuffled_dates  # noqa: E402
 
 HORIZONS = (1, 3, 7)
 RESAMPLES = 1000

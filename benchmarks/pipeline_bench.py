@@ -106,7 +106,8 @@ def measure(mode: str, count: int) -> dict:
     from pipeline.processing import Processor, batched
     from pipeline.records import FeedEntry, FetchResult, RunReport
     from pipeline.run import ArticleWriter, StopFlag, _store_batch
-    from pipeline.store import Store, now_utc
+    from pipeline.store import Store
+    from pipeline.times import now_utc
 
     workers = int(mode.rsplit("-", 1)[1])
     if workers == 1:
@@ -131,7 +132,7 @@ def measure(mode: str, count: int) -> dict:
             report = RunReport(run_id=None, started_at=now_utc())
             started = time.perf_counter()
             for batch in batched(jobs, processor.batch_size):
-                _store_batch(writer, processor, processor.extract(batch), counts, report, StopFlag())
+                _store_batch(writer, processor, batch, counts, report, StopFlag())
             seconds = time.perf_counter() - started
     return {"mode": mode, "articles": len(jobs), "seconds": seconds,
             "articles_per_s": len(jobs) / seconds,

@@ -20,6 +20,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from pipeline.exit_codes import EXIT_CRASH, EXIT_LOCKED, EXIT_USAGE
 from pipeline.logs import configure_logging, record_crash
 
 log = logging.getLogger("newsignal")
@@ -41,8 +42,6 @@ plot_app = typer.Typer(help="Draw a chart from the store.", no_args_is_help=True
 app.add_typer(eval_app, name="eval")
 app.add_typer(train_app, name="train")
 app.add_typer(plot_app, name="plot")
-
-EXIT_USAGE, EXIT_LOCKED, EXIT_CRASH = 2, 3, 4
 
 
 class UserError(Exception):
@@ -94,11 +93,11 @@ def parse_day(value: str | None, *, end: bool = False) -> datetime | None:
     """An ISO 8601 date or date-time in UTC; with `end`, a bare date includes that whole day."""
     if value is None:
         return None
-    from pipeline.export import ExportError, parse_date_bound
+    from pipeline.times import DateError, parse_date_bound
 
     try:
         return parse_date_bound(value, end=end)
-    except ExportError as error:
+    except DateError as error:
         raise UserError(str(error)) from None
 
 
@@ -226,19 +225,19 @@ def status(
         from rich.table import Table
 
         from pipeline.store import Store
+        from pipeline.times import utc_iso
 
         with Store.open(existing_db(db)) as store:
             console = Console()
             table = Table(title="Recent runs")
             for column in ("run", "started", "finished", "status", "exit", "counts", "feed errors"):
                 table.add_column(column)
-            for row in store.recent_runs(runs):
-                counts = json.loads(row["counts"])
+            for past in store.recent_runs(runs):
                 table.add_row(
-                    str(row["id"]), row["started_at"], row["finished_at"] or "-", row["status"],
-                    "-" if row["exit_code"] is None else str(row["exit_code"]),
-                    ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-",
-                    str(len(json.loads(row["feed_errors"]))),
+                    str(past.id), utc_iso(past.started_at), utc_iso(past.finished_at) or "-",
+                    past.status, "-" if past.exit_code is None else str(past.exit_code),
+                    ", ".join(f"{k} {v}" for k, v in sorted(past.counts.items())) or "-",
+                    str(len(past.feed_errors)),
                 )
             console.print(table)
             feeds = Table(title="Feeds")
@@ -735,8 +734,8 @@ def backtest(
 ) -> None:
     """Does the signal lead prices? Event study of catalysts and backtest of the daily signal."""
     with user_errors():
-        from pipeline.backtest import BacktestSettings, backtest as run_backtest
-        from pipeline.backtest_data import parquet_catalysts, read_prices, store_catalysts
+        from pipeline.backtest.data import parquet_catalysts, read_prices, store_catalysts
+        from pipeline.backtest.study import BacktestSettings, backtest as run_backtest
 
         if (db is None) == (from_parquet is None):
             raise UserError("give the catalysts with exactly one of --db and --from-parquet")
@@ -756,7 +755,7 @@ def backtest(
             )
         report = run_backtest(inputs, series, asset, settings)
         if output is not None:
-            from pipeline.backtest_report import write_html
+            from pipeline.backtest.report import write_html
 
             write_html(report, output)
             typer.echo(f"wrote {output}", err=True)

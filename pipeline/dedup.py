@@ -1,8 +1,9 @@
 """Deduplication: never fetch a known story twice, and recognise a story already stored elsewhere.
 
 Three layers, cheapest first:
-1. Before fetching: `select_new_entries` drops entries whose canonical URL or GUID the store knows
-   (`Store.known_entry`) and entries repeated across this run's feeds.
+1. Before fetching: `select_new_entries` drops entries whose canonical URL (`canonicalize_url`:
+   tracking parameters and fragment dropped) or GUID the store knows (`Store.known_entry`), and
+   entries repeated across this run's feeds.
 2. After extraction, exact: `text_hash` of the text with case and whitespace normalised
    (`Store.article_by_text_hash`).
 3. After extraction, near: MinHash over 3-word shingles with an LSH index (`NearDuplicateIndex`),
@@ -31,6 +32,7 @@ import struct
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -51,6 +53,46 @@ MIN_CONTAINMENT_SHINGLES = 30  # below this, a text is too short for containment
 MAX_LENGTH_RATIO = 1.5  # containment counts only between texts of comparable length
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
+
+
+# Query parameters that identify a campaign or a click, never the document.
+TRACKING_PARAMETERS = frozenset({
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+    "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "oly_enc_id", "oly_anon_id", "vero_id",
+    "ref_src", "ref_url", "cmpid", "ncid", "ocid", "sr_share", "__twitter_impression",
+    "guccounter", "guce_referrer", "guce_referrer_sig", "_ga", "_gl", "spm", "at_medium",
+    "at_campaign", "xtor", "wt_mc", "s_cid", "rss", "feed",
+})
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonicalize_url(url: str) -> str:
+    """The identity of a link: tracking parameters, fragment, userinfo and default port dropped,
+    scheme and host lower-cased, remaining query parameters sorted. Unparseable input comes back
+    stripped but otherwise as given.
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in TRACKING_PARAMETERS and not key.lower().startswith(TRACKING_PREFIXES)
+    ]
+    query_text = urlencode(sorted(query), quote_via=quote, safe="")
+    return urlunsplit((scheme, host, parts.path or "/", query_text, ""))
 
 
 def normalize_text(text: str) -> str:

@@ -8,13 +8,13 @@ The run then goes through the same fetcher, extractor, models and store as `news
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pipeline.config import Config, parse_config
+from pipeline.exit_codes import EXIT_OK
 from pipeline.records import RunReport
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -124,20 +124,20 @@ def run_demo(output_dir: Path, *, workers: int = 1, processor=None) -> DemoResul
     db_path = output_dir / "demo.db"
     for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
         stale.unlink(missing_ok=True)  # the server's port changes per demo: start afresh
-    result = DemoResult(output_dir=output_dir, db_path=db_path, report=None)  # type: ignore[arg-type]
+    exported: dict[str, int] = {}
     with SamplesServer() as server, Store.open(db_path) as store:
         owned = processor is None
         processor = processor or Processor(workers=workers)
         try:
-            result.report = run_pipeline(demo_config(server.base_url), store, processor=processor)
+            report = run_pipeline(demo_config(server.base_url), store, processor=processor)
         finally:
             if owned:
                 processor.close()
-        store.finish_run(result.report, "ok", 0)
+        store.finish_run(report, "ok", EXIT_OK)
         for kind in ("catalysts", "figures"):
             path = output_dir / f"{kind}.csv"
-            result.exported[path.name] = export_table(store, kind, path, "csv", ExportFilters())
-    return result
+            exported[path.name] = export_table(store, kind, path, "csv", ExportFilters())
+    return DemoResult(output_dir, db_path, report, exported)
 
 
 def build_demo_db(path: Path, *, processor=None) -> Path:
@@ -149,10 +149,11 @@ def build_demo_db(path: Path, *, processor=None) -> Path:
 
 
 def print_summary(result: DemoResult) -> None:
-    import sqlite3
-
     from rich.console import Console
     from rich.table import Table
+
+    from pipeline.store import Store
+    from pipeline.store.summary_queries import catalysts_by_category, figures_by_metric
 
     console = Console()
     counts = result.report.counts
@@ -160,30 +161,25 @@ def print_summary(result: DemoResult) -> None:
         f"[bold]newsignal demo[/bold]: {counts.get('new', 0)} new entries -> "
         + ", ".join(f"{key} {value}" for key, value in sorted(counts.items()) if key != "new")
     )
-    with sqlite3.connect(result.db_path) as db:
-        directions = Counter(
-            dict(db.execute("SELECT direction, count(*) FROM catalysts GROUP BY direction"))
-        )
-        table = Table(title="Catalysts by category")
-        for column in ("category", "bearish", "bullish", "neutral", "total"):
-            table.add_column(column, justify="right" if column != "category" else "left")
-        rows = db.execute(
-            "SELECT category, sum(direction='bearish'), sum(direction='bullish'), "
-            "sum(direction='neutral'), count(*) FROM catalysts GROUP BY category ORDER BY 5 DESC"
-        ).fetchall()
-        for row in rows:
-            table.add_row(*(str(value) for value in row))
-        table.add_row("all", str(directions["bearish"]), str(directions["bullish"]),
-                      str(directions["neutral"]), str(sum(directions.values())), style="bold")
-        console.print(table)
-        figures = Table(title="Figures by metric")
-        figures.add_column("metric")
-        figures.add_column("count", justify="right")
-        for metric, count in db.execute(
-            "SELECT metric, count(*) FROM figures GROUP BY metric ORDER BY 2 DESC"
-        ):
-            figures.add_row(metric, str(count))
-        console.print(figures)
+    with Store.open(result.db_path) as store:
+        categories = catalysts_by_category(store)
+        metrics = figures_by_metric(store)
+    table = Table(title="Catalysts by category")
+    for column in ("category", "bearish", "bullish", "neutral", "total"):
+        table.add_column(column, justify="right" if column != "category" else "left")
+    for row in categories:
+        table.add_row(row.category, str(row.bearish), str(row.bullish), str(row.neutral),
+                      str(row.total))
+    totals = [sum(getattr(row, name) for row in categories)
+              for name in ("bearish", "bullish", "neutral", "total")]
+    table.add_row("all", *(str(total) for total in totals), style="bold")
+    console.print(table)
+    figures = Table(title="Figures by metric")
+    figures.add_column("metric")
+    figures.add_column("count", justify="right")
+    for metric, count in metrics:
+        figures.add_row(metric, str(count))
+    console.print(figures)
     for name, rows_written in result.exported.items():
         console.print(f"wrote {rows_written} rows to {result.output_dir / name}")
     console.print(f"database: {result.db_path}  (try: newsignal review --db {result.db_path})")

@@ -22,16 +22,17 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from pipeline.records import Catalyst, Conflict, Entity, Figure, StoredArticle
-from pipeline.signal import SignalRow, daily_signal
-from pipeline.store import Store, parse_utc, utc_iso
+from pipeline.records import Catalyst, Conflict, Entity, Figure, SignalRow, StoredArticle
+from pipeline.signal import daily_signal
+from pipeline.store import Store
 from pipeline.store.export_queries import TABLE_KINDS, export_records
+from pipeline.times import parse_utc, utc_iso
 
 if TYPE_CHECKING:  # pyarrow is imported only by Parquet exports: CSV runs start faster without it
     import pyarrow as pa
@@ -173,31 +174,14 @@ assert [f.name for f in fields(SignalRow)] == [c.name for c in COLUMNS["signal"]
 
 @dataclass(frozen=True, slots=True)
 class ExportFilters:
-    """Which rows to export; `since` is inclusive and `until` exclusive (see `parse_date_bound`)."""
+    """Which rows to export; `since` is inclusive and `until` exclusive (see
+    `pipeline.times.parse_date_bound`)."""
 
     since: datetime | None = None
     until: datetime | None = None
     asset: str | None = None
     min_confidence: float | None = None  # catalysts and signal only
     include_duplicates: bool = False  # not for signal, which counts each story once
-
-
-def parse_date_bound(text: str, *, end: bool = False) -> datetime:
-    """A command-line date or date-time as a UTC moment.
-
-    A bare date (`2026-02-06`) means the start of that UTC day, or with `end=True` (for `--until`)
-    the start of the next one, so `--until 2026-02-06` includes the whole 6th. A date-time without a
-    zone is taken as UTC.
-    """
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as error:
-        raise ExportError(f"not an ISO 8601 date: {text!r} (expected e.g. 2026-02-06)") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if end and "T" not in text and " " not in text.strip():
-        moment += timedelta(days=1)
-    return moment.astimezone(UTC)
 
 
 def guard_cell(text: str) -> str:

@@ -16,72 +16,23 @@ import hashlib
 import io
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from html import unescape
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from pipeline.config import FeedConfig
-from pipeline.records import FeedEntry
-from pipeline.store import FeedState, now_utc, utc_iso
+from pipeline.dedup import canonicalize_url
+from pipeline.records import FeedEntry, FeedRefresh, FeedState, ParsedFeed
+from pipeline.times import now_utc, utc_iso
 
 if TYPE_CHECKING:
     from pipeline.fetch import Fetcher
 
 log = logging.getLogger(__name__)
-
-# Query parameters that identify a campaign or a click, never the document.
-TRACKING_PARAMETERS = frozenset({
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
-    "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok", "oly_enc_id", "oly_anon_id", "vero_id",
-    "ref_src", "ref_url", "cmpid", "ncid", "ocid", "sr_share", "__twitter_impression",
-    "guccounter", "guce_referrer", "guce_referrer_sig", "_ga", "_gl", "spm", "at_medium",
-    "at_campaign", "xtor", "wt_mc", "s_cid", "rss", "feed",
-})
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def canonicalize_url(url: str) -> str:
-    """The identity of a link: tracking parameters, fragment, userinfo and default port dropped,
-    scheme and host lower-cased, remaining query parameters sorted. Unparseable input comes back
-    stripped but otherwise as given.
-    """
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return url
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if not host:
-        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
-    if port is not None and port != DEFAULT_PORTS.get(scheme):
-        host = f"{host}:{port}"
-    query = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if key.lower() not in TRACKING_PARAMETERS and not key.lower().startswith(TRACKING_PREFIXES)
-    ]
-    query_text = urlencode(sorted(query), quote_via=quote, safe="")
-    return urlunsplit((scheme, host, parts.path or "/", query_text, ""))
-
-
-@dataclass(slots=True)
-class ParsedFeed:
-    feed_name: str
-    entries: list[FeedEntry] = field(default_factory=list)
-    title: str | None = None
-    error: str | None = None  # why the feed is unusable, or what was wrong with a bozo one
-    bozo: bool = False
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (entry id or title, reason)
-    usable: bool = True  # False when nothing could be read from the body (`error` says why)
 
 
 def _entry_link(entry: Any, base_url: str) -> str | None:
@@ -209,19 +160,6 @@ def _parse_entry_by_entry(
 
 def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
-
-
-@dataclass(slots=True)
-class FeedRefresh:
-    """What one refresh of a feed produced. `state` is the feed's new state, to be saved."""
-
-    feed_name: str
-    entries: list[FeedEntry]
-    state: FeedState
-    error: str | None = None  # the feed could not be read this time (state counts the failure)
-    warning: str | None = None  # read, but not cleanly (a bozo feed whose entries were recovered)
-    not_modified: bool = False  # 304, or the same bytes as last time: nothing parsed
-    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 async def refresh_feed(fetcher: Fetcher, feed: FeedConfig, state: FeedState) -> FeedRefresh:

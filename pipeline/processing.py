@@ -19,7 +19,6 @@ import signal
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from pipeline.config import Settings
 from pipeline.extract import extract_article
@@ -28,6 +27,7 @@ from pipeline.records import (
     AnalysisFailure,
     Article,
     ArticleStatus,
+    ExtractedPage,
     FeedEntry,
     FetchResult,
 )
@@ -68,17 +68,6 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 def internal_error(error: BaseException) -> str:
     return f"{INTERNAL_ERROR}: {type(error).__name__}"
-
-
-@dataclass(slots=True)
-class ExtractedPage:
-    """A fetched page after extraction: what the store needs to record it, before NLP."""
-
-    entry: FeedEntry
-    article: Article
-    status: ArticleStatus  # PROCESSED means "go on to dedup and NLP"
-    reason: str | None = None
-    html_hash: str | None = None
 
 
 # Fetch outcomes that say the page itself is unusable (REJECTED), as opposed to a failure to

@@ -1,4 +1,5 @@
-"""Typed records passed between the stages.
+"""Typed records passed between the stages, and every other record that crosses a module
+boundary (what the store gives back, the daily signal's rows, the review app's views of a tag).
 
 Every stage takes and returns these; nothing here imports other project modules. Character offsets
 (`start_char`, `end_char`) always index into `Article.text`, so `text[start_char:end_char]` is the
@@ -8,8 +9,9 @@ evidence a researcher sees.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 
 class ArticleStatus(StrEnum):
@@ -39,6 +41,49 @@ class FeedEntry:
     title: str | None = None
     published_at: datetime | None = None  # timezone-aware UTC
     summary: str | None = None
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    """A feed's bytes parsed: its entries, and what was wrong with it."""
+
+    feed_name: str
+    entries: list[FeedEntry] = field(default_factory=list)
+    title: str | None = None
+    error: str | None = None  # why the feed is unusable, or what was wrong with a bozo one
+    bozo: bool = False
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (entry id or title, reason)
+    usable: bool = True  # False when nothing could be read from the body (`error` says why)
+
+
+@dataclass(slots=True)
+class FeedState:
+    """A feed's HTTP validators and health, kept by the store between runs. Timestamps are
+    ISO 8601 UTC text (`pipeline.times.utc_iso`)."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_fetched_at: str | None = None
+    last_success_at: str | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    entries_seen: int = 0
+
+
+@dataclass(slots=True)
+class FeedRefresh:
+    """What one refresh of a feed produced. `state` is the feed's new state, to be saved."""
+
+    feed_name: str
+    entries: list[FeedEntry]
+    state: FeedState
+    error: str | None = None  # the feed could not be read this time (state counts the failure)
+    warning: str | None = None  # read, but not cleanly (a bozo feed whose entries were recovered)
+    not_modified: bool = False  # 304, or the same bytes as last time: nothing parsed
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -74,6 +119,17 @@ class Article:
     canonical_url: str | None = None
     site_name: str | None = None
     reject_reason: str | None = None  # why no usable text was found, else None
+
+
+@dataclass(slots=True)
+class ExtractedPage:
+    """A fetched page after extraction: what the store needs to record it, before NLP."""
+
+    entry: FeedEntry
+    article: Article
+    status: ArticleStatus  # PROCESSED means "go on to dedup and NLP"
+    reason: str | None = None
+    html_hash: str | None = None
 
 
 @dataclass(slots=True)
@@ -147,6 +203,22 @@ class DatedCatalyst:
 
 
 @dataclass(slots=True)
+class SignalRow:
+    """One (UTC day, asset) of the daily signal."""
+
+    day: date
+    asset: str
+    catalysts: int  # novel catalysts: bullish + bearish + neutral
+    bullish: int
+    bearish: int
+    neutral: int
+    net_score: float  # in [-1, 1], rounded to 6 decimals
+    sources: int  # distinct feeds the novel catalysts came from
+    top_categories: list[str]  # most frequent first, ties by name, at most signal.TOP_CATEGORIES
+    repeats: int  # catalysts left out because their story was already seen
+
+
+@dataclass(slots=True)
 class Analysis:
     """Everything the NLP stages found in one article's text."""
 
@@ -181,6 +253,8 @@ class StoredArticle:
     reject_reason: str | None = None
     duplicate_of: int | None = None
     text: str = ""
+    fetched_at: datetime | None = None  # None where unknown (a backfill's dataset, an export)
+    authors: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -211,6 +285,100 @@ class ArchiveProblem:
 
 
 @dataclass(slots=True)
+class StoredTag:
+    """One of the model's tags as the store keeps it: the entity, figure or catalyst, with its row
+    id (what a reviewer's judgement points at) and the model that found it."""
+
+    id: int
+    article_id: int
+    tag: Entity | Figure | Catalyst
+    model: str
+
+    @property
+    def kind(self) -> str:
+        """`entity`, `figure` or `catalyst`: the kind a correction names."""
+        return type(self.tag).__name__.lower()
+
+    @property
+    def evidence(self) -> str:
+        """The text the tag stands on: a catalyst's sentence, an entity's or a figure's text."""
+        return self.tag.sentence if isinstance(self.tag, Catalyst) else self.tag.text
+
+
+@dataclass(slots=True)
+class StoredConflict:
+    """A conflict as the store keeps it: the row ids of its two figures."""
+
+    id: int
+    article_id: int
+    metric: str
+    period: str | None
+    first_figure_id: int
+    second_figure_id: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ArticleTags:
+    """The model's tags of one article, each list in text order (conflicts in row order)."""
+
+    entities: list[StoredTag] = field(default_factory=list)
+    figures: list[StoredTag] = field(default_factory=list)
+    catalysts: list[StoredTag] = field(default_factory=list)
+    conflicts: list[StoredConflict] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Correction:
+    """A reviewer's judgement of a tag (`accept`, `reject`, `correct`) or a catalyst added by hand
+    (`add`, no `target_id`). `fields` holds the reviewed values and, under "was", the tag as the
+    reviewer saw it; see `pipeline.store.review_queries`."""
+
+    id: int
+    article_id: int
+    target_kind: str  # entity, figure or catalyst
+    target_id: int | None
+    action: str
+    fields: dict[str, Any]
+    reviewer: str
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class ArticleFilter:
+    """What the review app's article list shows; every field is optional."""
+
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    source: str | None = None
+    asset: str | None = None
+    category: str | None = None
+    direction: str | None = None
+    status: str | None = None  # unreviewed, partly or reviewed
+    search: str | None = None  # case-insensitive substring of the title
+
+
+@dataclass(slots=True)
+class ArticleSummary:
+    """One line of the review app's article list: tag counts and review progress."""
+
+    id: int
+    title: str
+    source: str
+    url: str
+    published: datetime  # published, else fetched
+    entities: int
+    figures: int
+    catalysts: int
+    bearish: int
+    bullish: int
+    conflicts: int
+    judged: int  # catalysts and figures with a judgement
+    corrections: int  # judgements of any kind
+    review_status: str  # unreviewed, partly or reviewed (every catalyst and figure judged)
+
+
+@dataclass(slots=True)
 class RunReport:
     """The record of one `newsignal run`."""
 
@@ -222,3 +390,28 @@ class RunReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
     feeds: int = 0  # enabled feeds refreshed
     interrupted: bool = False
+
+
+@dataclass(slots=True)
+class CategoryCounts:
+    """How many catalysts of one category a database holds, per direction."""
+
+    category: str
+    bearish: int
+    bullish: int
+    neutral: int
+    total: int
+
+
+@dataclass(slots=True)
+class StoredRun:
+    """A run as the store records it (`newsignal status` lists them)."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    status: str  # running, ok, failed, interrupted or crashed
+    exit_code: int | None
+    counts: dict[str, int] = field(default_factory=dict)
+    feed_errors: dict[str, str] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)

@@ -21,23 +21,32 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pipeline.config import Config, FeedConfig, Settings
-from pipeline.dedup import NearDuplicateIndex, select_new_entries, similarity, text_hash
-from pipeline.feeds import canonicalize_url, refresh_feed
+from pipeline.dedup import (
+    NearDuplicateIndex,
+    TextSignature,
+    canonicalize_url,
+    select_new_entries,
+    similarity,
+    text_hash,
+)
+from pipeline.exit_codes import EXIT_CRASH, EXIT_FAILURES, EXIT_OK
+from pipeline.feeds import refresh_feed
 from pipeline.fetch import Fetcher
-from pipeline.processing import ExtractedPage, Processor, batched, internal_error
+from pipeline.processing import Processor, batched, internal_error
 from pipeline.records import (
     Analysis,
     AnalysisFailure,
     ArticleStatus,
+    ExtractedPage,
     FeedEntry,
+    FeedState,
     FetchResult,
     RunReport,
 )
-from pipeline.store import FeedState, Store, now_utc
+from pipeline.store import Store
+from pipeline.times import now_utc
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_LOCKED, EXIT_CRASH = 0, 1, 2, 3, 4
 
 
 class StopRequested(BaseException):
@@ -270,68 +279,73 @@ class ArticleWriter:
         """Decide each page's fate before any NLP runs, so duplicates are never analysed."""
         plans: list[PagePlan] = []
         for page in pages:
-            plan = PagePlan(page)
             try:
-                self._plan(plan, plans)
+                plan = self._plan(page, plans)
             except Exception as error:  # noqa: BLE001  (the per-article error policy)
                 log.exception("deduplication failed on %s", page.entry.url)
-                plan = PagePlan(page, status=ArticleStatus.FAILED, reason=internal_error(error))
+                plan = PagePlan(page, page.entry, ArticleStatus.FAILED, internal_error(error))
             plans.append(plan)
         return plans
 
-    def _plan(self, plan: PagePlan, plans: list[PagePlan]) -> None:
-        page = plan.page
-        self._use_page_canonical(plan, plans)
+    def _plan(self, page: ExtractedPage, earlier: list[PagePlan]) -> PagePlan:
+        entry, duplicate_of, duplicate_of_batch = self._page_canonical(page, earlier)
+        digest = signature = None
         if page.article.text:
-            plan.text_hash = text_hash(page.article.text)
-            plan.signature = self.near_duplicates.signature(page.article.text)
-            if plan.duplicate_of is None and plan.duplicate_of_batch is None:
-                plan.duplicate_of = self.store.article_by_text_hash(plan.text_hash)
-            if plan.duplicate_of is None and plan.duplicate_of_batch is None:
-                plan.duplicate_of = self.near_duplicates.find(plan.signature)
-            if plan.duplicate_of is None and plan.duplicate_of_batch is None:
-                plan.duplicate_of_batch = next(
+            digest = text_hash(page.article.text)
+            signature = self.near_duplicates.signature(page.article.text)
+            if duplicate_of is None and duplicate_of_batch is None:
+                duplicate_of = self.store.article_by_text_hash(digest)
+            if duplicate_of is None and duplicate_of_batch is None:
+                duplicate_of = self.near_duplicates.find(signature)
+            if duplicate_of is None and duplicate_of_batch is None:
+                duplicate_of_batch = next(
                     (
-                        earlier
-                        for earlier, other in enumerate(plans)
+                        index
+                        for index, other in enumerate(earlier)
                         if other.status is ArticleStatus.PROCESSED
                         and (
-                            other.text_hash == plan.text_hash
-                            or self._similar(other.signature, plan.signature)
+                            other.text_hash == digest
+                            or self._similar(other.signature, signature)
                         )
                     ),
                     None,
                 )
-        if page.status is ArticleStatus.PROCESSED and (
-            plan.duplicate_of is not None or plan.duplicate_of_batch is not None
+        status = page.status
+        if status is ArticleStatus.PROCESSED and (
+            duplicate_of is not None or duplicate_of_batch is not None
         ):
-            plan.status = ArticleStatus.DUPLICATE
+            status = ArticleStatus.DUPLICATE
+        return PagePlan(page, entry, status, page.reason, duplicate_of, duplicate_of_batch,
+                        digest, signature)
 
     def _similar(self, first, second) -> bool:
         if first is None or second is None or first.is_empty() or second.is_empty():
             return False
         return similarity(first, second) >= self.near_duplicates.threshold
 
-    def _use_page_canonical(self, plan: PagePlan, earlier: list[PagePlan]) -> None:
-        """Store under the page's own `rel=canonical` URL, unless that page is already known."""
-        entry = plan.page.entry
-        declared = plan.page.article.canonical_url
+    def _page_canonical(
+        self, page: ExtractedPage, earlier: list[PagePlan]
+    ) -> tuple[FeedEntry, int | None, int | None]:
+        """The entry to store the page under, and what it duplicates by its page-declared
+        `rel=canonical` URL: (entry, stored article, earlier page of the batch). The page is
+        stored under its own canonical URL unless that page is already known."""
+        entry = page.entry
+        declared = page.article.canonical_url
         if not declared:
-            return
+            return entry, None, None
         canonical = canonicalize_url(declared)
         if canonical == entry.canonical_url:
-            return
+            return entry, None, None
         probe = replace(entry, canonical_url=canonical)
         known = self.store.known_entry(replace(probe, guid=None))
+        if known is not None:
+            return entry, known, None
         in_batch = next(
             (i for i, other in enumerate(earlier) if other.entry.canonical_url == canonical), None
         )
-        if known is not None:
-            plan.duplicate_of = known
-        elif in_batch is not None:
-            plan.duplicate_of_batch = in_batch
-        else:
-            plan.entry = probe
+        if in_batch is not None:
+            return entry, None, in_batch
+        return probe, None, None
 
     def save(self, plan: PagePlan, analysis: Analysis | None, batch_ids: list[int]) -> int:
         duplicate_of = plan.duplicate_of
@@ -356,21 +370,20 @@ class ArticleWriter:
         return article_id
 
 
-@dataclass
+@dataclass(slots=True)
 class PagePlan:
+    """What becomes of one extracted page: the entry it is stored under (the page's own
+    canonical URL where it declares an unknown one), its status, and for a duplicate the
+    original; for a page with text, its hash and MinHash signature."""
+
     page: ExtractedPage
-    entry: FeedEntry = None  # type: ignore[assignment]
-    status: ArticleStatus = None  # type: ignore[assignment]
+    entry: FeedEntry
+    status: ArticleStatus
     reason: str | None = None
     duplicate_of: int | None = None  # a stored article
     duplicate_of_batch: int | None = None  # an earlier page of the same batch
     text_hash: str | None = None
-    signature: object = None
-
-    def __post_init__(self) -> None:
-        self.entry = self.entry or self.page.entry
-        self.status = self.status or self.page.status
-        self.reason = self.reason or self.page.reason
+    signature: TextSignature | None = None
 
 
 def run_pipeline(
@@ -389,8 +402,8 @@ def run_pipeline(
     alive): it is marked interrupted first. A crash records this run as crashed, then raises.
     """
     store.close_abandoned_runs()
-    report = RunReport(run_id=None, started_at=now_utc())
-    report.run_id = store.start_run(report.started_at)
+    started_at = now_utc()
+    report = RunReport(run_id=store.start_run(started_at), started_at=started_at)
     own_processor = processor is None
     try:
         processor = processor or Processor(settings=config.settings)
@@ -448,17 +461,17 @@ def _store_batch(writer, processor, batch, counts, report, stop) -> int:
     article; a failed analysis stores its article failed, with the reason."""
     with stop.interruptible():
         plans = writer.plan(processor.extract(batch))
-        originals = [plan for plan in plans if plan.status is ArticleStatus.PROCESSED]
-        results = processor.analyze([plan.page.article.text for plan in originals])
+        originals = [i for i, plan in enumerate(plans) if plan.status is ArticleStatus.PROCESSED]
+        results = processor.analyze([plans[i].page.article.text for i in originals])
     analyses: dict[int, Analysis] = {}
-    for plan, result in zip(originals, results):
+    for index, result in zip(originals, results):
         if isinstance(result, AnalysisFailure):
-            plan.status, plan.reason = ArticleStatus.FAILED, result.reason
+            plans[index] = replace(plans[index], status=ArticleStatus.FAILED, reason=result.reason)
         else:
-            analyses[id(plan)] = result
+            analyses[index] = result
     batch_ids: list[int] = []
-    for plan in plans:
-        batch_ids.append(writer.save(plan, analyses.get(id(plan)), batch_ids))
+    for index, plan in enumerate(plans):
+        batch_ids.append(writer.save(plan, analyses.get(index), batch_ids))
         counts[str(plan.status)] += 1
         if plan.status in (ArticleStatus.FAILED, ArticleStatus.REJECTED):
             report.failures.append((plan.entry.url, plan.reason or ""))
@@ -494,12 +507,12 @@ def reprocess(
     try:
         for batch in batched(rows, processor.batch_size):
             with stop.interruptible():
-                results = processor.analyze([row["text"] for row in batch])
-            for row, result in zip(batch, results):
+                results = processor.analyze([text for _, text in batch])
+            for (article_id, _), result in zip(batch, results):
                 if isinstance(result, AnalysisFailure):
-                    log.error("article %d keeps its tags: %s", row["id"], result.reason)
+                    log.error("article %d keeps its tags: %s", article_id, result.reason)
                 else:
-                    store.replace_analysis(row["id"], result, processor.model)
+                    store.replace_analysis(article_id, result, processor.model)
                 done += 1
                 if stop.is_set():
                     return done

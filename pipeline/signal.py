@@ -19,29 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pipeline.records import DatedCatalyst, Direction
+from pipeline.records import DatedCatalyst, Direction, SignalRow
 from pipeline.store import Store
 from pipeline.store.export_queries import signal_catalysts
 
 NOVELTY_WINDOW = timedelta(hours=24)
 TOP_CATEGORIES = 3
 DIRECTION_SIGN = {Direction.BULLISH: 1, Direction.BEARISH: -1, Direction.NEUTRAL: 0}
-
-
-@dataclass(slots=True)
-class SignalRow:
-    """One (UTC day, asset) of the daily signal."""
-
-    day: date
-    asset: str
-    catalysts: int  # novel catalysts: bullish + bearish + neutral
-    bullish: int
-    bearish: int
-    neutral: int
-    net_score: float  # in [-1, 1], rounded to 6 decimals
-    sources: int  # distinct feeds the novel catalysts came from
-    top_categories: list[str]  # most frequent first, ties by name, at most TOP_CATEGORIES
-    repeats: int  # catalysts left out because their story was already seen
 
 
 @dataclass(slots=True)

@@ -10,10 +10,12 @@ import tempfile
 import threading
 import time
 import contextlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from http_fixtures import LocalServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -89,6 +91,26 @@ def store(tmp_path):
 
     with Store.open(tmp_path / "test.db") as opened:
         yield opened
+
+
+@pytest.fixture()
+def review_db(tmp_path) -> tuple[Path, dict[str, int]]:
+    """The review tests' database (`builders.build_review_db`) and its article ids by name."""
+    from builders import build_review_db
+
+    path = tmp_path / "review.db"
+    return path, build_review_db(path)
+
+
+@pytest.fixture()
+def http_server() -> Iterator[LocalServer]:
+    """A started LocalServer (`http_fixtures`) on 127.0.0.1 with an empty route table; stopped
+    after the test."""
+    server = LocalServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextmanager

@@ -10,9 +10,8 @@
 A handler is a callable taking the `RecordedRequest` and returning a `Response`; a `Response` given
 directly is served as is on every call. A body may be bytes or an iterable of byte chunks (sent with
 chunked transfer encoding, so the client cannot know the length in advance). The `http_server`
-fixture gives a started server and stops it after the test; import it into a test module with
-`from http_fixtures import http_server` (the tests directory is on sys.path under pytest).
-Only ever bound to loopback addresses.
+fixture (conftest.py) gives a started server and stops it after the test. Only ever bound to
+loopback addresses.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import pytest
 
 
 @dataclass(slots=True)
@@ -249,16 +247,6 @@ def with_latency(handler: Handler | Response, seconds: float) -> Handler:
         return Response(response.status, response.headers, response.body, seconds)
 
     return delayed
-
-
-@pytest.fixture()
-def http_server() -> Iterator[LocalServer]:
-    """A started LocalServer on 127.0.0.1 with an empty route table; stopped after the test."""
-    server = LocalServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

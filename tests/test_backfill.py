@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from builders import warc_record
 from typer.testing import CliRunner
 
 from pipeline.backfill import BackfillError, BackfillOptions, run_backfill
 from pipeline.backfill.output import KINDS, FileOutput
 from pipeline.cli import app
 from pipeline.export import COLUMNS
-from tests.test_backfill_archives import warc_record
 
 SAMPLES = Path(__file__).resolve().parents[1] / "pipeline" / "samples" / "pages"
 BASE = "https://samples.example/"

@@ -7,14 +7,12 @@ No models load in this module.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
+from builders import warc_record
 
 from pipeline.backfill.archives import ArchiveError, FileEnd, read_archive, resolve_inputs
 from pipeline.records import ArchivePage, ArchiveProblem
@@ -28,21 +26,6 @@ def page_html(number: int) -> bytes:
         f"{number} says Bitcoin rose. " + "More words follow here. " * 40 + "</p></article>"
         "</body></html>"
     ).encode()
-
-
-def warc_record(url: str, body: bytes, *, gzip_member: bool = True, record_type: str = "response",
-                content_type: str = "text/html; charset=utf-8", status: str = "200 OK") -> bytes:
-    """One WARC record as its own bytes (one gzip member when `gzip_member`)."""
-    buffer = io.BytesIO()
-    writer = WARCWriter(buffer, gzip=gzip_member)
-    if record_type == "response":
-        headers = StatusAndHeaders(status, [("Content-Type", content_type)], protocol="HTTP/1.1")
-        record = writer.create_warc_record(url, "response", payload=io.BytesIO(body),
-                                           http_headers=headers)
-    else:
-        record = writer.create_warc_record(url, record_type, payload=io.BytesIO(body))
-    writer.write_record(record)
-    return buffer.getvalue()
 
 
 def items(path, ordinal: int = 0):

@@ -11,32 +11,34 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.backtest import (
-    BLOCK_HORIZONS,
-    CONFIDENCE_BUCKETS,
+from pipeline.backtest import BacktestError
+from pipeline.backtest.stats import (
     MIN_BLOCKS,
-    BacktestError,
-    BacktestSettings,
     Blocks,
-    CatalystInput,
-    PriceSeries,
-    anchor_close,
-    backtest,
     bootstrap_intervals,
-    collect_events,
-    confidence_bucket,
-    event_window_returns,
     mean_statistic,
     median_statistic,
     point_estimate,
-    signal_anchor_close,
     spearman_statistic,
     spread_statistic,
     t_quantile,
 )
+from pipeline.backtest.study import (
+    BLOCK_HORIZONS,
+    CONFIDENCE_BUCKETS,
+    BacktestSettings,
+    CatalystInput,
+    PriceSeries,
+    anchor_close,
+    backtest,
+    collect_events,
+    confidence_bucket,
+    event_window_returns,
+    signal_anchor_close,
+)
+from pipeline.backtest.synthetic import DIRECTION_SIGN as SIGN
+from pipeline.backtest.synthetic import planted_market, price_series, shuffled_dates
 from pipeline.records import DatedCatalyst, Direction
-from pipeline.synthetic import DIRECTION_SIGN as SIGN
-from pipeline.synthetic import planted_market, price_series, shuffled_dates
 
 BULLISH, BEARISH, NEUTRAL = Direction.BULLISH, Direction.BEARISH, Direction.NEUTRAL
 START = date(2020, 1, 1)

@@ -10,20 +10,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from test_signal import OUTFLOW, Said, publish
+from builders import OUTFLOW, Said, publish
 
-from pipeline.backtest import BacktestError, BacktestSettings, backtest
-from pipeline.backtest_data import (
+from pipeline.backtest import BacktestError
+from pipeline.backtest.data import (
     parquet_catalysts,
     parse_close_time,
     parse_prices,
     read_prices,
     store_catalysts,
 )
+from pipeline.backtest.study import BacktestSettings, backtest
+from pipeline.backtest.synthetic import planted_market
 from pipeline.export import COLUMNS, ExportFilters, export_table, parquet_schema
 from pipeline.records import Direction
 from pipeline.store import Store
-from pipeline.synthetic import planted_market
 
 # -- prices ----------------------------------------------------------------------------------------
 

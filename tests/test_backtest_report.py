@@ -9,16 +9,16 @@ import json
 import re
 
 import pytest
+from builders import Said, publish
 from PIL import Image
-from test_signal import Said, publish
 from typer.testing import CliRunner
 
-from pipeline.backtest import BacktestSettings, backtest
-from pipeline.backtest_data import store_catalysts
-from pipeline.backtest_report import render_html
+from pipeline.backtest.data import store_catalysts
+from pipeline.backtest.report import render_html
+from pipeline.backtest.study import BacktestSettings, backtest
+from pipeline.backtest.synthetic import planted_market, prices_csv
 from pipeline.cli import app
 from pipeline.store import Store
-from pipeline.synthetic import planted_market, prices_csv
 
 runner = CliRunner()
 HOSTILE_SOURCE = '<script>alert("feed")</script>'
@@ -82,7 +82,7 @@ def test_html_report_is_self_contained_and_escapes_feed_names(market, tmp_path):
 
 
 def test_same_inputs_same_report_bytes(market):
-    from pipeline.backtest_data import read_prices
+    from pipeline.backtest.data import read_prices
 
     inputs = store_catalysts(market / "news.db", asset="BTC")
     prices = read_prices(market / "btc.csv")

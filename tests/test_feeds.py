@@ -8,14 +8,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from http_fixtures import Response, http_server, sequence  # noqa: F401 - http_server: fixture
-from hypothesis import given
-from hypothesis import strategies as st
+from http_fixtures import Response, sequence
 
 from pipeline.config import FeedConfig, Settings, load_config
-from pipeline.feeds import canonicalize_url, parse_feed, refresh_feed
+from pipeline.feeds import parse_feed, refresh_feed
 from pipeline.fetch import Fetcher
-from pipeline.store import FeedState
+from pipeline.records import FeedState
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FEED_FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
@@ -90,48 +88,6 @@ def test_external_entities_are_not_resolved(tmp_path):
     parsed = parse_feed("x", body, "https://a.test/feed")
     assert "api-key-123" not in (parsed.title or "")
     assert len(parsed.entries) == 1
-
-
-@pytest.mark.parametrize(
-    ("url", "canonical"),
-    [
-        ("HTTPS://WWW.Example.COM:443/a/B?utm_source=x&b=2&a=1&fbclid=zz#frag",
-         "https://www.example.com/a/B?a=1&b=2"),
-        ("http://example.com", "http://example.com/"),
-        ("http://example.com:8080/x?gclid=1", "http://example.com:8080/x"),
-        ("https://user:secret@example.com/x", "https://example.com/x"),
-        ("https://example.com/x?q=a+b&q=c", "https://example.com/x?q=a%20b&q=c"),
-        ("https://example.com/x?UTM_Campaign=spring&page=2", "https://example.com/x?page=2"),
-        ("https://example.com./x?empty=", "https://example.com/x?empty="),
-        ("  https://example.com/x#  ", "https://example.com/x"),
-        ("https://[2001:DB8::1]:443/x", "https://[2001:db8::1]/x"),
-        ("https://example.com:99999/x", "https://example.com:99999/x"),  # unparseable port
-    ],
-)
-def test_canonicalize_url(url, canonical):
-    assert canonicalize_url(url) == canonical
-
-
-query_values = st.text(alphabet="abcXYZ019-_.~ %&=+", max_size=8)
-
-
-@given(
-    path=st.lists(st.text(alphabet="abcdef0123-_", min_size=1, max_size=6), max_size=4),
-    params=st.lists(st.tuples(st.sampled_from(["id", "page", "utm_medium", "fbclid", "q"]),
-                              query_values), max_size=5),
-    fragment=st.text(alphabet="abc#!", max_size=5),
-)
-def test_canonicalize_url_is_idempotent_and_order_free(path, params, fragment):
-    from urllib.parse import urlencode
-
-    base = "https://News.Example.com/" + "/".join(path)
-    url = base + "?" + urlencode(params) + "#" + fragment
-    reordered = base + "?" + urlencode(list(reversed(params)))
-    canonical = canonicalize_url(url)
-    assert canonicalize_url(canonical) == canonical
-    assert "#" not in canonical and "utm_" not in canonical and "fbclid" not in canonical
-    if len({key for key, _ in params}) == len(params):  # repeated keys keep their own order
-        assert canonicalize_url(reordered) == canonical
 
 
 def test_repository_feeds_yaml_is_valid():

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
-from http_fixtures import (  # noqa: F401 - http_server is a fixture
+from http_fixtures import (
     LocalServer,
     Response,
     endless_stream,
@@ -18,7 +18,6 @@ from http_fixtures import (  # noqa: F401 - http_server is a fixture
     gzipped,
     hang,
     html_page,
-    http_server,
     redirect,
     sequence,
     wait_for,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from builders import HOSTILE_TEXT, build_review_db
 from nbclient import NotebookClient
-from test_review import HOSTILE_TEXT, build_review_db
 
-from pipeline.backtest_data import store_catalysts
+from pipeline.backtest.data import store_catalysts
+from pipeline.backtest.synthetic import price_series, prices_csv, random_returns
 from pipeline.signal import daily_signal, story_sightings
 from pipeline.store import Store
-from pipeline.synthetic import price_series, prices_csv, random_returns
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))

@@ -5,177 +5,22 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from bs4 import BeautifulSoup
+from builders import BTC_TEXT, ETH_TEXT, HOSTILE_TEXT, HOSTILE_TITLE, MODEL
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.records import (
-    Analysis,
-    Article,
-    ArticleStatus,
-    Catalyst,
-    Conflict,
-    Direction,
-    Entity,
-    FeedEntry,
-    Figure,
-)
+from pipeline.records import ArticleFilter
 from pipeline.review import ReviewSetupError, create_app, export_corrections, serve
+from pipeline.review.forms import snapshot
 from pipeline.review.highlight import Highlight, paragraph_spans, render_text
 from pipeline.store import Store
 from pipeline.store import review_queries
-
-MODEL = "newsignal-direction-test-1"
-HOSTILE_TITLE = "<script>alert('title')</script> Exchange <b>hacked</b>"
-
-BTC_TEXT = (
-    "Bitcoin fell to $60,000 on Friday before recovering to $65,000, as sellers dominated "
-    "derivatives markets.\n\n"
-    "U.S. spot Bitcoin ETFs posted an outflow of $258 million on Thursday, the third straight day "
-    "of redemptions.\n\n"
-    "The crypto market lost $2.65 billion in liquidations over 24 hours, while another tracker "
-    "put the figure at $2.65 million.\n\n"
-    "The Fear and Greed Index dropped to 5, a level last seen during the 2022 collapse.\n\n"
-    "Analysts at Binance Research said a weaker dollar could support a rebound later this month."
-)
-ETH_TEXT = (
-    "Ether climbed 8% to $3,400 after staking deposits rose to a record 34 million ETH.\n\n"
-    "Spot Ether ETFs took in $91 million on Tuesday, their best day since January."
-)
-HOSTILE_TEXT = (
-    "Attackers drained $40 million from the exchange <script>alert('text')</script> hot wallet.\n\n"
-    "The page said <img src=x onerror=alert(1)> and \"quotes\" & ampersands stay text."
-)
-QUIET_TEXT = "The conference opens in Lisbon next week with panels on custody and tax rules."
-
-
-def span(text: str, snippet: str, after: int = 0) -> tuple[int, int]:
-    start = text.index(snippet, after)
-    return start, start + len(snippet)
-
-
-def entity(text: str, snippet: str, label: str, ticker: str | None = None) -> Entity:
-    start, end = span(text, snippet)
-    return Entity(snippet, label, start, end, ticker)
-
-
-def figure(text: str, snippet: str, value: float, unit: str, metric: str, **extra) -> Figure:
-    start, end = span(text, snippet)
-    return Figure(snippet, start, end, value, unit, metric, **extra)
-
-
-def catalyst(
-    text: str, sentence: str, category: str, direction: Direction, confidence: float,
-    assets: list[str], figures: list[Figure] = (),
-) -> Catalyst:
-    start, end = span(text, sentence)
-    return Catalyst(sentence, start, end, category, direction, confidence, assets,
-                    list(figures), MODEL)
-
-
-def btc_analysis() -> Analysis:
-    t = BTC_TEXT
-    low = figure(t, "$60,000", 60000, "USD", "price", asset="BTC")
-    high = figure(t, "$65,000", 65000, "USD", "price", asset="BTC")
-    outflow = figure(t, "an outflow of $258 million", -2.58e8, "USD", "etf_flow", asset="BTC",
-                     period="Thursday")
-    liquidations = figure(t, "$2.65 billion", 2.65e9, "USD", "liquidations", period="24h")
-    liquidations_small = figure(t, "$2.65 million", 2.65e6, "USD", "liquidations", period="24h")
-    start = t.index("dropped to 5") + len("dropped to ")
-    fear = Figure("5", start, start + 1, 5, "index_points", "fear_greed")
-    figures = [low, high, outflow, liquidations, liquidations_small, fear]
-    return Analysis(
-        entities=[
-            entity(t, "Bitcoin", "ASSET", "BTC"),
-            entity(t, "Bitcoin ETFs", "ASSET", "BTC"),
-            entity(t, "Binance Research", "COMPANY"),
-            entity(t, "Fear and Greed Index", "INDICATOR"),
-        ],
-        figures=figures,
-        catalysts=[
-            catalyst(t, t[: t.index("\n")], "price_action", Direction.BEARISH, 0.91, ["BTC"],
-                     [low, high]),
-            catalyst(t, "U.S. spot Bitcoin ETFs posted an outflow of $258 million on Thursday, "
-                     "the third straight day of redemptions.", "etf_flows", Direction.BEARISH,
-                     0.88, ["BTC"], [outflow]),
-            catalyst(t, "The Fear and Greed Index dropped to 5, a level last seen during the 2022 "
-                     "collapse.", "market_sentiment", Direction.BEARISH, 0.74, ["BTC"], [fear]),
-            catalyst(t, "Analysts at Binance Research said a weaker dollar could support a rebound"
-                     " later this month.", "macro", Direction.BULLISH, 0.67, ["BTC"]),
-        ],
-        conflicts=[Conflict("liquidations", "24h", liquidations, liquidations_small,
-                            "values differ 1000x")],
-    )
-
-
-def eth_analysis() -> Analysis:
-    t = ETH_TEXT
-    inflow = figure(t, "$91 million", 9.1e7, "USD", "etf_flow", asset="ETH", period="Tuesday")
-    price = figure(t, "$3,400", 3400, "USD", "price", asset="ETH")
-    return Analysis(
-        entities=[entity(t, "Ether", "ASSET", "ETH")],
-        figures=[price, inflow],
-        catalysts=[
-            catalyst(t, t[: t.index("\n")], "price_action", Direction.BULLISH, 0.93, ["ETH"],
-                     [price]),
-            catalyst(t, t[t.index("Spot Ether"):], "etf_flows", Direction.BULLISH, 0.9, ["ETH"],
-                     [inflow]),
-        ],
-    )
-
-
-def hostile_analysis() -> Analysis:
-    t = HOSTILE_TEXT
-    stolen = figure(t, "$40 million", 4e7, "USD", "hack_amount")
-    return Analysis(
-        entities=[entity(t, "<script>alert('text')</script>", "COMPANY")],
-        figures=[stolen],
-        catalysts=[catalyst(t, t[: t.index("\n")], "security", Direction.BEARISH, 0.8, [],
-                            [stolen]),
-                   catalyst(t, t[t.index("The page"):], "none", Direction.NEUTRAL, 0.55, [])],
-    )
-
-
-def save(store: Store, slug: str, source: str, title: str, text: str, published: datetime,
-         analysis: Analysis | None, status: ArticleStatus = ArticleStatus.PROCESSED) -> int:
-    url = f"https://news.example.com/{slug}"
-    entry = FeedEntry(source, url, url, guid=slug, title=title, published_at=published)
-    article = Article(url, title=title, text=text, published_at=published, language="en",
-                      authors=["Dana Reyes"])
-    return store.save_article(entry, article, status, analysis=analysis, model=MODEL)
-
-
-def build_review_db(path: Path) -> dict[str, int]:
-    """A small newsignal database for the review tests; returns article ids by name."""
-    with Store.open(path) as store:
-        ids = {
-            "btc": save(store, "btc-slides", "fxstreet",
-                        "Bitcoin slides to $60,000 as ETF outflows deepen", BTC_TEXT,
-                        datetime(2026, 2, 6, 9, 30, tzinfo=UTC), btc_analysis()),
-            "eth": save(store, "ether-rebounds", "coindesk",
-                        "Ether rebounds as staking deposits hit a record", ETH_TEXT,
-                        datetime(2026, 2, 10, 14, 0, tzinfo=UTC), eth_analysis()),
-            "hostile": save(store, "exchange-hacked", "fxstreet", HOSTILE_TITLE, HOSTILE_TEXT,
-                            datetime(2026, 2, 8, 7, 15, tzinfo=UTC), hostile_analysis()),
-            "quiet": save(store, "lisbon-conference", "coindesk",
-                          "Crypto conference opens in Lisbon", QUIET_TEXT,
-                          datetime(2026, 1, 20, 12, 0, tzinfo=UTC), Analysis()),
-            "failed": save(store, "gone", "coindesk", "A page that could not be fetched", "",
-                           datetime(2026, 2, 9, tzinfo=UTC), None, ArticleStatus.FAILED),
-        }
-    return ids
-
-
-@pytest.fixture()
-def review_db(tmp_path) -> tuple[Path, dict[str, int]]:
-    path = tmp_path / "review.db"
-    return path, build_review_db(path)
 
 
 @pytest.fixture()
@@ -270,12 +115,12 @@ def test_list_rejects_malformed_filters_with_a_reason(client):
 def test_list_pagination(review_db):
     path, ids = review_db
     with Store.open(path) as store:
-        filters = review_queries.ArticleFilter()
+        filters = ArticleFilter()
         first, total = review_queries.list_articles(store, filters, page=1, per_page=3)
         second, _ = review_queries.list_articles(store, filters, page=2, per_page=3)
     assert total == 4
-    assert [row["id"] for row in first] == [ids["eth"], ids["hostile"], ids["btc"]]
-    assert [row["id"] for row in second] == [ids["quiet"]]
+    assert [row.id for row in first] == [ids["eth"], ids["hostile"], ids["btc"]]
+    assert [row.id for row in second] == [ids["quiet"]]
 
 
 def test_review_status_moves_from_unreviewed_to_partly_to_reviewed(client, review_db):
@@ -284,8 +129,8 @@ def test_review_status_moves_from_unreviewed_to_partly_to_reviewed(client, revie
     token = csrf_of(article.text)
     with Store.open(path) as store:
         tags = review_queries.article_tags(store, ids["eth"])
-    targets = [("catalyst", row["id"]) for row in tags["catalyst"]]
-    targets += [("figure", row["id"]) for row in tags["figure"]]
+    targets = [("catalyst", stored.id) for stored in tags.catalysts]
+    targets += [("figure", stored.id) for stored in tags.figures]
     for number, (kind, target) in enumerate(targets):
         response = client.post(f"/articles/{ids['eth']}/review", data={
             "csrf_token": token, "target_kind": kind, "target_id": target, "action": "accept"})
@@ -318,9 +163,8 @@ def test_article_highlights_every_tag_at_its_offsets(client, review_db):
     with Store.open(path) as store:
         tags = review_queries.article_tags(store, ids["btc"])
     expected = {
-        f"{kind}-{row['id']}": BTC_TEXT[row["start_char"]:row["end_char"]]
-        for kind in ("entity", "figure", "catalyst")
-        for row in tags[kind]
+        f"{stored.kind}-{stored.id}": BTC_TEXT[stored.tag.start_char:stored.tag.end_char]
+        for stored in (*tags.entities, *tags.figures, *tags.catalysts)
     }
     assert highlighted == expected
     assert len(expected) == 14
@@ -527,20 +371,15 @@ def test_added_catalyst_offsets_must_lie_in_the_text(client, review_db, start, e
 def judge_some(path: Path, ids: dict[str, int]) -> dict[str, int]:
     with Store.open(path) as store:
         tags = {name: review_queries.article_tags(store, ids[name]) for name in ("btc", "eth")}
-        btc = {row["sentence"][:9]: row for row in tags["btc"]["catalyst"]}
+        btc = {stored.tag.sentence[:9]: stored for stored in tags["btc"].catalysts}
         etf, dollar, fear = btc["U.S. spot"], btc["Analysts "], btc["The Fear "]
-        outflow = next(r for r in tags["btc"]["figure"] if r["metric"] == "etf_flow")
-        ether = tags["eth"]["entity"][0]
+        outflow = next(s for s in tags["btc"].figures if s.tag.metric == "etf_flow")
+        ether = tags["eth"].entities[0]
 
-        def judge(article, kind, row, action, **changes):
-            was = {"sentence": row["sentence"], "start_char": row["start_char"],
-                   "end_char": row["end_char"], "direction": row["direction"],
-                   "category": row["category"], "confidence": row["confidence"],
-                   "assets": json.loads(row["assets"]), "model": row["model"]} \
-                if kind == "catalyst" else {k: row[k] for k in row.keys()}
+        def judge(article, kind, stored, action, **changes):
             return review_queries.add_correction(
-                store, article_id=ids[article], target_kind=kind, target_id=row["id"],
-                action=action, fields={"was": was, **changes}, reviewer="ana")
+                store, article_id=ids[article], target_kind=kind, target_id=stored.id,
+                action=action, fields={"was": snapshot(stored), **changes}, reviewer="ana")
 
         judge("btc", "catalyst", etf, "accept")
         judge("btc", "catalyst", fear, "reject")
@@ -553,8 +392,8 @@ def judge_some(path: Path, ids: dict[str, int]) -> dict[str, int]:
             fields={"sentence": sentence, "start_char": 0, "end_char": len(sentence),
                     "direction": "bullish", "category": "price_action", "assets": ["ETH"]},
             reviewer="ben")
-    return {"etf": etf["id"], "fear": fear["id"], "dollar": dollar["id"],
-            "outflow": outflow["id"], "ether": ether["id"], "added": added}
+    return {"etf": etf.id, "fear": fear.id, "dollar": dollar.id,
+            "outflow": outflow.id, "ether": ether.id, "added": added}
 
 
 def test_gold_export(review_db, tmp_path):

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_review import BTC_TEXT, HOSTILE_TITLE, build_review_db
+from builders import BTC_TEXT, HOSTILE_TITLE
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,12 +24,11 @@ pytestmark = [
 
 
 @pytest.fixture()
-def server(tmp_path, serve_app):
+def server(review_db, serve_app):
     """The review app served by uvicorn on a free 127.0.0.1 port, in a thread."""
     from pipeline.review import create_app
 
-    path = tmp_path / "review.db"
-    ids = build_review_db(path)
+    path, ids = review_db
     port = serve_app(create_app(path, reviewer="browser-test"))
     yield f"http://127.0.0.1:{port}", path, ids
 

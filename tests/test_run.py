@@ -29,7 +29,8 @@ from pipeline.demo import SAMPLES_DIR, SamplesServer
 from pipeline.processing import Processor
 from pipeline.records import FeedEntry, FetchResult, RunReport
 from pipeline.run import process_entries, run_pipeline
-from pipeline.store import Store, now_utc
+from pipeline.store import Store
+from pipeline.times import now_utc
 
 PAGES = SAMPLES_DIR / "pages"
 GOOD = {

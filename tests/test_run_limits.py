@@ -24,16 +24,16 @@ from pipeline.demo import SAMPLES_DIR
 from pipeline.nlp import build_nlp
 from pipeline.processing import Processor
 from pipeline.records import RunReport
+from pipeline.exit_codes import EXIT_CRASH, EXIT_FAILURES
 from pipeline.run import (
-    EXIT_CRASH,
-    EXIT_FAILURES,
     StopFlag,
     process_entries,
     run_exit_code,
     run_pipeline,
     stop_on_signals,
 )
-from pipeline.store import Store, now_utc
+from pipeline.store import Store
+from pipeline.times import now_utc
 
 GOOD_PAGES = {
     "/good/etf": SAMPLES_DIR / "pages/etf/daily-flows/2026-02-10-bitcoin-ether-etf-flows.html",
@@ -123,7 +123,7 @@ def test_a_bug_or_a_huge_text_in_one_article_fails_that_article_only(server, tmp
         assert len(stored["/long"]["text"]) > 2_000_000  # kept: reprocess may analyse it later
         assert stored["/boom"]["reject_reason"] == "internal_error: RuntimeError"
         assert run_exit_code(report, config.settings) == 0
-        assert store.recent_runs(1)[0]["status"] == "running"  # the CLI finishes it
+        assert store.recent_runs(1)[0].status == "running"  # the CLI finishes it
 
         # Neither is fetched again the next night: they are stored for good, with their reason.
         hits = dict(server.hits)
@@ -196,8 +196,8 @@ def test_a_killed_run_is_marked_interrupted_when_the_next_takes_the_lock(tmp_pat
     with Store.open(tmp_path / "killed.db") as store:
         killed = store.start_run(now_utc())  # a run whose process died before finishing
         run_pipeline(parse_config({"feeds": []}), store, processor=Processor(nlp))
-        rows = {row["id"]: row for row in store.recent_runs(5)}
-    assert rows[killed]["status"] == "interrupted" and rows[killed]["finished_at"]
+        runs = {run.id: run for run in store.recent_runs(5)}
+    assert runs[killed].status == "interrupted" and runs[killed].finished_at
 
 
 def test_a_crash_is_exit_4_with_one_line_naming_the_traceback(tmp_path, monkeypatch, capsys):
@@ -219,7 +219,7 @@ def test_a_crash_is_exit_4_with_one_line_naming_the_traceback(tmp_path, monkeypa
     assert "Traceback" in log_file.read_text(encoding="utf-8")
     with Store.open(db) as store:
         run = store.recent_runs(1)[0]
-    assert (run["status"], run["exit_code"]) == ("crashed", EXIT_CRASH)
+    assert (run.status, run.exit_code) == ("crashed", EXIT_CRASH)
 
 
 @pytest.mark.parametrize(

@@ -4,72 +4,20 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime
-from typing import NamedTuple
 
 import pyarrow.parquet as pq
 import pytest
+from builders import OUTFLOW, Said, publish
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from pipeline.export import ExportFilters, export_table
-from pipeline.records import (
-    Analysis,
-    Article,
-    ArticleStatus,
-    Catalyst,
-    Direction,
-    FeedEntry,
-    Figure,
-)
-from pipeline.signal import SignalRow, daily_signal, plot_signal
+from pipeline.records import Direction, SignalRow
+from pipeline.signal import daily_signal, plot_signal
 from pipeline.store import Store
 
 BULLISH, BEARISH, NEUTRAL = Direction.BULLISH, Direction.BEARISH, Direction.NEUTRAL
-
-
-class Said(NamedTuple):
-    """One catalyst sentence; `figure` is (snippet, metric, value) of a figure it cites."""
-
-    sentence: str
-    category: str
-    direction: Direction
-    confidence: float
-    assets: tuple[str, ...]
-    figure: tuple[str, str, float] | None = None
-
-
-def publish(
-    store: Store, source: str, slug: str, at: datetime, said: list[Said],
-    duplicate_of: int | None = None,
-) -> int:
-    text = "\n\n".join(item.sentence for item in said)
-    figures: list[Figure] = []
-    catalysts: list[Catalyst] = []
-    for item in said:
-        start = text.index(item.sentence)
-        cited = []
-        if item.figure is not None:
-            snippet, metric, value = item.figure
-            figure_start = start + item.sentence.index(snippet)
-            cited = [Figure(snippet, figure_start, figure_start + len(snippet), value, "USD",
-                            metric)]
-            figures.extend(cited)
-        catalysts.append(Catalyst(
-            item.sentence, start, start + len(item.sentence), item.category, item.direction,
-            item.confidence, list(item.assets), cited, "direction@test",
-        ))
-    url = f"https://{source}.example/{slug}"
-    return store.save_article(
-        FeedEntry(feed_name=source, url=url, canonical_url=url),
-        Article(url=url, title=slug, text=text, published_at=at, language="en"),
-        ArticleStatus.DUPLICATE if duplicate_of else ArticleStatus.PROCESSED,
-        analysis=Analysis(figures=figures, catalysts=catalysts),
-        duplicate_of=duplicate_of,
-    )
-
-
-OUTFLOW = ("an outflow of $258 million", "etf_flow", -2.58e8)
 
 
 def fill(store: Store) -> None:

@@ -16,6 +16,7 @@ from pipeline.records import (
     FeedEntry,
     Figure,
     RunReport,
+    StoredRun,
 )
 from pipeline.store import Store, StoreError
 from pipeline.store.schema import MIGRATIONS
@@ -165,10 +166,13 @@ def test_runs_are_recorded(store):
     report.finished_at = datetime(2026, 2, 6, 0, 5, tzinfo=UTC)
     report.counts = {"new": 3, "processed": 2, "failed": 1}
     report.feed_errors = {"desk": "http_500"}
+    report.failures = [("https://news.example/a", "timeout")]
     store.finish_run(report, "ok", 0)
-    (row,) = store.recent_runs()
-    assert row["status"] == "ok" and row["finished_at"] == "2026-02-06T00:05:00Z"
-    assert '"processed": 2' in row["counts"] and "http_500" in row["feed_errors"]
+    assert store.recent_runs() == [StoredRun(
+        id=report.run_id, started_at=report.started_at, finished_at=report.finished_at,
+        status="ok", exit_code=0, counts=report.counts, feed_errors=report.feed_errors,
+        failures=report.failures,
+    )]
 
 
 def test_online_backup_is_a_complete_database(store, tmp_path):

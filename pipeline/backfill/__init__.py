@@ -36,7 +36,7 @@ from pipeline.backfill.output import (
 from pipeline.backfill.pages import PageOutcome
 from pipeline.config import Settings
 from pipeline.records import ArchiveProblem, ArticleStatus, StoredArticle
-from pipeline.store import utc_iso
+from pipeline.times import utc_iso
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,16 @@ from pathlib import Path
 
 from pipeline.backfill.output import UNKNOWN_DAY, dataset, load_manifest, read_stored_articles
 from pipeline.dedup import text_hash
-from pipeline.records import Analysis, Catalyst, DatedCatalyst, Direction, Entity, Figure
-from pipeline.signal import NOVELTY_WINDOW, SignalRow, aggregate_signal
+from pipeline.records import (
+    Analysis,
+    Catalyst,
+    DatedCatalyst,
+    Direction,
+    Entity,
+    Figure,
+    SignalRow,
+)
+from pipeline.signal import NOVELTY_WINDOW, aggregate_signal
 from pipeline.store import Store
 
 

@@ -19,16 +19,16 @@ from urllib.parse import urlsplit
 
 from pipeline.backfill.archives import FileEnd
 from pipeline.config import Settings
-from pipeline.dedup import text_hash
-from pipeline.feeds import canonicalize_url
+from pipeline.dedup import canonicalize_url, text_hash
 from pipeline.fetch import judge_archived_page
-from pipeline.processing import ExtractedPage, Processor, extract_page
+from pipeline.processing import Processor, extract_page
 from pipeline.records import (
     Analysis,
     AnalysisFailure,
     ArchivePage,
     ArchiveProblem,
     ArticleStatus,
+    ExtractedPage,
     FeedEntry,
     FetchResult,
 )

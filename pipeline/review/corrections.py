@@ -27,26 +27,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipeline.records import Correction
 from pipeline.store import Store
 from pipeline.store import review_queries as queries
+from pipeline.times import utc_iso
 
 FORMATS = ("gold", "labelstudio")
 NOT_A_CATALYST = {"category": "none", "direction": "neutral"}
 
 
-def _gold_line(correction: Any) -> dict[str, Any]:
-    fields = json.loads(correction["fields"])
+def _gold_line(correction: Correction) -> dict[str, Any]:
+    fields = correction.fields
     was = fields.get("was", {})
-    kind = correction["target_kind"]
-    action = correction["action"]
+    kind = correction.target_kind
+    action = correction.action
     common = {
         "kind": kind,
         "action": action,
-        "article_id": correction["article_id"],
+        "article_id": correction.article_id,
         "source": "review",
-        "reviewer": correction["reviewer"],
-        "reviewed_at": correction["created_at"],
-        "correction_id": correction["id"],
+        "reviewer": correction.reviewer,
+        "reviewed_at": utc_iso(correction.created_at),
+        "correction_id": correction.id,
     }
     if kind == "catalyst":
         if action == "add":
@@ -72,7 +74,7 @@ def _gold_line(correction: Any) -> dict[str, Any]:
             "end_char": was["end_char"],
             "assets": fields.get("assets", was.get("assets", [])),
             **common,
-            "catalyst_id": correction["target_id"],
+            "catalyst_id": correction.target_id,
             "model_direction": was["direction"],
             "model_category": was["category"],
             "model_confidence": was.get("confidence"),
@@ -90,7 +92,7 @@ def _gold_line(correction: Any) -> dict[str, Any]:
         "start_char": was["start_char"],
         "end_char": was["end_char"],
         **common,
-        f"{kind}_id": correction["target_id"],
+        f"{kind}_id": correction.target_id,
         "model_values": {name: was.get(name) for name in names},
         "model": was.get("model"),
     }
@@ -102,7 +104,7 @@ def gold_records(
     """One gold record per judged tag (its latest judgement) and per added catalyst."""
     wanted = set(kinds)
     for correction in queries.latest_corrections_all(store):
-        if correction["target_kind"] in wanted:
+        if correction.target_kind in wanted:
             yield _gold_line(correction)
 
 
@@ -142,21 +144,25 @@ def label_studio_tasks(store: Store) -> list[dict[str, Any]]:
         states = queries.latest_corrections(store, article_id)
         predicted: list[dict[str, Any]] = []
         models = set()
-        for row in tags["catalyst"]:
-            models.add(row["model"])
+        for stored in tags.catalysts:
+            catalyst = stored.tag
+            models.add(stored.model)
             predicted += _catalyst_regions(
-                f"catalyst-{row['id']}", row["start_char"], row["end_char"], row["sentence"],
-                row["direction"], row["category"], row["confidence"],
+                f"catalyst-{stored.id}", catalyst.start_char, catalyst.end_char,
+                catalyst.sentence, str(catalyst.direction), catalyst.category,
+                catalyst.confidence,
             )
-        for row in tags["figure"]:
-            predicted.append(_region(f"figure-{row['id']}", row["start_char"], row["end_char"],
-                                     row["text"], "figure", row["metric"]))
-        for row in tags["entity"]:
-            predicted.append(_region(f"entity-{row['id']}", row["start_char"], row["end_char"],
-                                     row["text"], "entity", row["label"]))
+        for stored in tags.figures:
+            figure = stored.tag
+            predicted.append(_region(f"figure-{stored.id}", figure.start_char, figure.end_char,
+                                     figure.text, "figure", figure.metric))
+        for stored in tags.entities:
+            entity = stored.tag
+            predicted.append(_region(f"entity-{stored.id}", entity.start_char, entity.end_char,
+                                     entity.text, "entity", entity.label))
         annotated: list[dict[str, Any]] = []
         for (kind, tag_id), correction in sorted(states.items()):
-            if correction["action"] == "reject":
+            if correction.action == "reject":
                 continue
             record = _gold_line(correction)
             region_id = f"{kind}-{tag_id}"
@@ -173,19 +179,19 @@ def label_studio_tasks(store: Store) -> list[dict[str, Any]]:
         for correction in added:
             record = _gold_line(correction)
             annotated += _catalyst_regions(
-                f"added-{correction['id']}", record["start_char"], record["end_char"],
+                f"added-{correction.id}", record["start_char"], record["end_char"],
                 record["text"], record["direction"], record["category"],
             )
-        reviewers = sorted({c["reviewer"] for c in [*states.values(), *added]})
+        reviewers = sorted({c.reviewer for c in [*states.values(), *added]})
         tasks.append({
             "id": article_id,
             "data": {
-                "text": article["text"],
-                "title": article["title"],
-                "url": article["url"],
+                "text": article.text,
+                "title": article.title,
+                "url": article.url,
                 "article_id": article_id,
-                "source": article["source"],
-                "published": article["published"],
+                "source": article.source,
+                "published": utc_iso(article.published_at or article.fetched_at),
             },
             "predictions": [{"model_version": ", ".join(sorted(models)) or "newsignal",
                              "result": predicted}],
@@ -201,7 +207,7 @@ def label_studio_config(store: Store) -> str:
 
     choices = queries.filter_choices(store)
     categories = sorted({*choices["categories"], *(
-        json.loads(c["fields"]).get("category", "") for c in queries.added_catalysts(store)
+        c.fields.get("category", "") for c in queries.added_catalysts(store)
     ), NOT_A_CATALYST["category"]} - {""})
     labels = {
         "direction": ["bearish", "bullish", "neutral"],

@@ -2,7 +2,9 @@
 
 `Store.open(path)` connects in WAL mode and applies pending migrations. Every article is written by
 one call to `save_article` inside one transaction, so a crash never leaves half an article. Query
-helpers for exports and the review app live in sibling modules of this package.
+helpers for the exports and the signal, the review app, and the demo's summary live in sibling
+modules of this package; like `Store`'s own, they return decoded records (`pipeline.records`),
+never rows or JSON text.
 """
 
 from __future__ import annotations
@@ -11,12 +13,21 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from pipeline.records import Analysis, Article, ArticleStatus, FeedEntry, RunReport, StoredArticle
+from pipeline.records import (
+    Analysis,
+    Article,
+    ArticleStatus,
+    FeedEntry,
+    FeedState,
+    RunReport,
+    StoredArticle,
+    StoredRun,
+)
 from pipeline.store.schema import MIGRATIONS
+from pipeline.times import now_utc, parse_utc, utc_iso
 
 
 # Runs that may fetch one entry: a page still failing after this many nights is left alone.
@@ -32,39 +43,6 @@ _RETRYABLE = (
 
 class StoreError(Exception):
     """The database cannot be used (not a newsignal database, newer schema than this code, ...)."""
-
-
-def utc_iso(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a trailing Z; naive datetimes are taken to be UTC already."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_utc(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class FeedState:
-    name: str
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    last_fetched_at: str | None = None
-    last_success_at: str | None = None
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    entries_seen: int = 0
 
 
 class Store:
@@ -408,8 +386,9 @@ class Store:
                 (article_id, conflict.metric, conflict.period, first, second, conflict.reason),
             )
 
-    def articles_to_reprocess(self, since: datetime | None = None) -> Iterator[sqlite3.Row]:
-        """Original English articles with text, oldest first (for `newsignal reprocess`)."""
+    def articles_to_reprocess(self, since: datetime | None = None) -> Iterator[tuple[int, str]]:
+        """(id, text) of original English articles with text, oldest first (for `newsignal
+        reprocess`)."""
         query = (
             "SELECT id, text FROM articles WHERE status IN ('processed') AND duplicate_of IS NULL "
             "AND text != ''"
@@ -418,7 +397,7 @@ class Store:
         if since is not None:
             query += " AND coalesce(published_at, fetched_at) >= ?"
             params.append(utc_iso(since))
-        yield from self.connection.execute(query + " ORDER BY id", params).fetchall()
+        yield from map(tuple, self.connection.execute(query + " ORDER BY id", params).fetchall())
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -454,10 +433,21 @@ class Store:
                 ),
             )
 
-    def recent_runs(self, limit: int = 10) -> list[sqlite3.Row]:
-        return self.connection.execute(
+    def recent_runs(self, limit: int = 10) -> list[StoredRun]:
+        """The last `limit` runs, newest first."""
+        rows = self.connection.execute(
             "SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
+        return [
+            StoredRun(
+                id=row["id"], started_at=parse_utc(row["started_at"]),
+                finished_at=parse_utc(row["finished_at"]), status=row["status"],
+                exit_code=row["exit_code"], counts=json.loads(row["counts"]),
+                feed_errors=json.loads(row["feed_errors"]),
+                failures=[tuple(failure) for failure in json.loads(row["failures"])],
+            )
+            for row in rows
+        ]
 
     def backup(self, target: str | Path) -> None:
         """A consistent copy of the live database through SQLite's online backup API."""

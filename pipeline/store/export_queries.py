@@ -23,7 +23,8 @@ from pipeline.records import (
     Figure,
     StoredArticle,
 )
-from pipeline.store import Store, parse_utc, utc_iso
+from pipeline.store import Store
+from pipeline.times import parse_utc, utc_iso
 
 FETCH_SIZE = 2_000
 

@@ -1,4 +1,5 @@
-"""Queries for the review app and the corrections export.
+"""Queries for the review app and the corrections export; they return decoded records
+(`pipeline.records`: ArticleSummary, StoredArticle, ArticleTags, Correction).
 
 Review never touches the model's rows (entities, figures, catalysts): every judgement is a new row
 in `corrections`, and the latest one per tag (highest id) is that tag's current review state. A
@@ -10,11 +11,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-from pipeline.store import Store, now_utc, utc_iso
+from pipeline.records import (
+    ArticleFilter,
+    ArticleSummary,
+    ArticleTags,
+    ArticleStatus,
+    Catalyst,
+    Correction,
+    Direction,
+    Entity,
+    Figure,
+    StoredArticle,
+    StoredConflict,
+    StoredTag,
+)
+from pipeline.store import Store
+from pipeline.times import now_utc, parse_utc, utc_iso
 
 TAG_KINDS = ("entity", "figure", "catalyst")
 TAG_TABLES = {"entity": "entities", "figure": "figures", "catalyst": "catalysts"}
@@ -51,20 +66,6 @@ CASE WHEN n_corrections = 0 THEN 'unreviewed'
 
 # The order of the article list, newest first; "next article" follows it too.
 _ORDER = "published DESC, id DESC"
-
-
-@dataclass(slots=True)
-class ArticleFilter:
-    """What the article list shows; every field is optional."""
-
-    date_from: date | None = None
-    date_to: date | None = None  # inclusive
-    source: str | None = None
-    asset: str | None = None
-    category: str | None = None
-    direction: str | None = None
-    status: str | None = None  # one of REVIEW_STATUSES
-    search: str | None = None  # case-insensitive substring of the title
 
 
 def _escape_like(text: str) -> str:
@@ -123,9 +124,19 @@ def _filtered_summary(filters: ArticleFilter) -> tuple[str, list[Any]]:
     return query, params
 
 
+def _summary(row: sqlite3.Row) -> ArticleSummary:
+    return ArticleSummary(
+        id=row["id"], title=row["title"], source=row["source"], url=row["url"],
+        published=parse_utc(row["published"]), entities=row["n_entities"],
+        figures=row["n_figures"], catalysts=row["n_catalysts"], bearish=row["n_bearish"],
+        bullish=row["n_bullish"], conflicts=row["n_conflicts"], judged=row["n_reviewed"],
+        corrections=row["n_corrections"], review_status=row["review_status"],
+    )
+
+
 def list_articles(
     store: Store, filters: ArticleFilter, *, page: int = 1, per_page: int = 50
-) -> tuple[list[sqlite3.Row], int]:
+) -> tuple[list[ArticleSummary], int]:
     """One page of article summaries (newest first) and the number of matching articles."""
     offset = (max(page, 1) - 1) * per_page
     db = store.connection
@@ -136,7 +147,7 @@ def list_articles(
             f"SELECT * FROM ({query}) ORDER BY {_ORDER} LIMIT ? OFFSET ?",
             [*params, per_page, offset],
         ).fetchall()
-        return rows, total
+        return [_summary(row) for row in rows], total
     # Otherwise page first and summarise only the page: the tag counts are the costly part.
     where, params = _article_conditions(filters)
     condition = " AND ".join(where)
@@ -150,7 +161,7 @@ def list_articles(
         f"WHERE a.id IN ({page_ids})) ORDER BY {_ORDER}",
         [*params, per_page, offset],
     ).fetchall()
-    return rows, total
+    return [_summary(row) for row in rows], total
 
 
 def filter_choices(store: Store) -> dict[str, list[str]]:
@@ -174,30 +185,83 @@ def filter_choices(store: Store) -> dict[str, list[str]]:
     }
 
 
-def article(store: Store, article_id: int) -> sqlite3.Row | None:
-    return store.connection.execute(
-        "SELECT *, coalesce(published_at, fetched_at) AS published FROM articles WHERE id = ?",
-        (article_id,),
-    ).fetchone()
+def article(store: Store, article_id: int) -> StoredArticle | None:
+    row = store.connection.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+    if row is None:
+        return None
+    return StoredArticle(
+        id=row["id"], url=row["url"], canonical_url=row["canonical_url"], source=row["source"],
+        title=row["title"], published_at=parse_utc(row["published_at"]),
+        language=row["language"], status=ArticleStatus(row["status"]),
+        reject_reason=row["reject_reason"], duplicate_of=row["duplicate_of"], text=row["text"],
+        fetched_at=parse_utc(row["fetched_at"]), authors=json.loads(row["authors"] or "[]"),
+    )
 
 
-def article_tags(store: Store, article_id: int) -> dict[str, list[sqlite3.Row]]:
+def _entity(row: sqlite3.Row) -> StoredTag:
+    entity = Entity(row["text"], row["label"], row["start_char"], row["end_char"], row["ticker"])
+    return StoredTag(row["id"], row["article_id"], entity, row["model"])
+
+
+def _figure(row: sqlite3.Row) -> StoredTag:
+    figure = Figure(
+        row["text"], row["start_char"], row["end_char"], row["value"], row["unit"], row["metric"],
+        row["asset"], row["period"], row["qualifier"], row["value_high"], row["flag"],
+    )
+    return StoredTag(row["id"], row["article_id"], figure, row["model"])
+
+
+def _catalyst(row: sqlite3.Row) -> StoredTag:
+    catalyst = Catalyst(
+        row["sentence"], row["start_char"], row["end_char"], row["category"],
+        Direction(row["direction"]), row["confidence"], json.loads(row["assets"] or "[]"),
+        model=row["model"], event_type=row["event_type"],
+    )
+    return StoredTag(row["id"], row["article_id"], catalyst, row["model"])
+
+
+_TAG_DECODERS = {"entity": _entity, "figure": _figure, "catalyst": _catalyst}
+
+
+def _conflict(row: sqlite3.Row) -> StoredConflict:
+    return StoredConflict(
+        row["id"], row["article_id"], row["metric"], row["period"], row["first_figure_id"],
+        row["second_figure_id"], row["reason"],
+    )
+
+
+def _correction(row: sqlite3.Row) -> Correction:
+    return Correction(
+        id=row["id"], article_id=row["article_id"], target_kind=row["target_kind"],
+        target_id=row["target_id"], action=row["action"], fields=json.loads(row["fields"]),
+        reviewer=row["reviewer"], created_at=parse_utc(row["created_at"]),
+    )
+
+
+def article_tags(store: Store, article_id: int) -> ArticleTags:
     """The model's entities, figures, catalysts and conflicts of one article, in text order."""
     db = store.connection
     tags = {
-        kind: db.execute(
-            f"SELECT * FROM {table} WHERE article_id = ? ORDER BY start_char, end_char DESC, id",
-            (article_id,),
-        ).fetchall()
+        kind: [
+            _TAG_DECODERS[kind](row)
+            for row in db.execute(
+                f"SELECT * FROM {table} WHERE article_id = ? "
+                "ORDER BY start_char, end_char DESC, id",
+                (article_id,),
+            )
+        ]
         for kind, table in TAG_TABLES.items()
     }
-    tags["conflict"] = db.execute(
-        "SELECT * FROM conflicts WHERE article_id = ? ORDER BY id", (article_id,)
-    ).fetchall()
-    return tags
+    conflicts = [
+        _conflict(row)
+        for row in db.execute(
+            "SELECT * FROM conflicts WHERE article_id = ? ORDER BY id", (article_id,)
+        )
+    ]
+    return ArticleTags(tags["entity"], tags["figure"], tags["catalyst"], conflicts)
 
 
-def latest_corrections(store: Store, article_id: int) -> dict[tuple[str, int], sqlite3.Row]:
+def latest_corrections(store: Store, article_id: int) -> dict[tuple[str, int], Correction]:
     """The current review state of each judged tag of an article: (kind, tag id) -> correction."""
     rows = store.connection.execute(
         """
@@ -208,23 +272,24 @@ def latest_corrections(store: Store, article_id: int) -> dict[tuple[str, int], s
         """,
         (article_id,),
     ).fetchall()
-    return {(row["target_kind"], row["target_id"]): row for row in rows}
+    return {(row["target_kind"], row["target_id"]): _correction(row) for row in rows}
 
 
-def added_catalysts(store: Store, article_id: int | None = None) -> list[sqlite3.Row]:
+def added_catalysts(store: Store, article_id: int | None = None) -> list[Correction]:
     """Catalysts reviewers added by hand ("add" corrections), oldest first."""
     query = "SELECT * FROM corrections WHERE action = 'add'"
     params: tuple[Any, ...] = ()
     if article_id is not None:
         query += " AND article_id = ?"
         params = (article_id,)
-    return store.connection.execute(query + " ORDER BY id", params).fetchall()
+    return [_correction(row) for row in store.connection.execute(query + " ORDER BY id", params)]
 
 
-def tag_row(store: Store, kind: str, tag_id: int) -> sqlite3.Row | None:
-    return store.connection.execute(
+def stored_tag(store: Store, kind: str, tag_id: int) -> StoredTag | None:
+    row = store.connection.execute(
         f"SELECT * FROM {TAG_TABLES[kind]} WHERE id = ?", (tag_id,)
     ).fetchone()
+    return None if row is None else _TAG_DECODERS[kind](row)
 
 
 def add_correction(
@@ -279,9 +344,9 @@ def next_article_id(store: Store, article_id: int) -> int | None:
     return first[0] if first else None
 
 
-def latest_corrections_all(store: Store) -> list[sqlite3.Row]:
+def latest_corrections_all(store: Store) -> list[Correction]:
     """Every tag's current judgement plus every added catalyst, by article then correction id."""
-    return store.connection.execute(
+    rows = store.connection.execute(
         """
         SELECT r.* FROM corrections r
         WHERE r.action = 'add' OR (r.target_id IS NOT NULL AND r.id = (
@@ -290,6 +355,7 @@ def latest_corrections_all(store: Store) -> list[sqlite3.Row]:
         ORDER BY r.article_id, r.id
         """
     ).fetchall()
+    return [_correction(row) for row in rows]
 
 
 def reviewed_article_ids(store: Store) -> list[int]:

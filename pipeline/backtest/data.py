@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.backtest import BacktestError, CatalystInput, PriceSeries
+from pipeline.backtest import BacktestError
+from pipeline.backtest.study import CatalystInput, PriceSeries
 from pipeline.records import DatedCatalyst, Direction
 
 DATE_COLUMNS = ("date", "timestamp", "time", "datetime", "day")

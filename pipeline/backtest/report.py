@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pipeline.backtest import DIRECTIONS, BacktestReport
+from pipeline.backtest.study import DIRECTIONS, BacktestReport
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 COLOURS = {"bullish": "#2e7d32", "bearish": "#c62828", "neutral": "#757575"}
@@ -151,7 +151,7 @@ def render_html(report: BacktestReport) -> str:
         effects = [e for e in report.effects if e.grouping == grouping]
         groups = list(dict.fromkeys(e.group for e in effects))
         groupings.append((grouping, groups, effects))
-    return environment.get_template("backtest_report.html").render(
+    return environment.get_template("report.html").render(
         report=report,
         directions=[str(d) for d in DIRECTIONS],
         overall=[e for e in report.effects if e.grouping == "all"],

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
-from pipeline.backtest import PriceSeries
+from pipeline.backtest.study import PriceSeries
 from pipeline.records import DatedCatalyst, Direction
 
 DIRECTION_SIGN = {Direction.BULLISH: 1, Direction.BEARISH: -1, Direction.NEUTRAL: 0}
