@@ -6,9 +6,11 @@ import math
 
 import pytest
 import spacy
+import yaml
 
 from pipeline.nlp import MODELS_DIR, analyze
-from pipeline.nlp.figures import load_metrics
+from pipeline.nlp import conflicts  # noqa: F401 - registers newsignal_conflicts
+from pipeline.nlp.vocabulary import load_metrics
 from pipeline.records import Figure
 
 
@@ -270,7 +272,7 @@ def test_a_gap_that_is_no_scale_slip_needs_the_same_stated_period(nlp_no_catalys
 def test_conflicts_are_looked_up_not_found_by_comparing_every_pair(nlp_no_catalysts, monkeypatch):
     """A page of thousands of like figures: the pairs examined grow with the figures, not with
     their square, and an article gets at most MAX_CONFLICTS flags."""
-    from pipeline.nlp import figures as module
+    from pipeline.nlp import conflicts as module
 
     examined = []
     real = module._conflict_reason
@@ -319,3 +321,24 @@ def test_a_figure_too_large_to_be_meant_is_flagged_not_trusted(nlp_no_catalysts,
     assert any(f.flag for f in found) is flagged
     if flagged:
         assert next(f.flag for f in found if f.flag).startswith("implausible: ")
+
+
+def test_a_figure_words_file_missing_a_list_or_with_a_bad_pattern_is_refused(tmp_path) -> None:
+    from pipeline.nlp.vocabulary import load_figure_words
+
+    words = yaml.safe_load((MODELS_DIR / "figure_words.yaml").read_text(encoding="utf-8"))
+    assert load_figure_words(MODELS_DIR / "figure_words.yaml").qualifiers["over"] == "more than"
+    path = tmp_path / "figure_words.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in words.items() if k != "months"}))
+    with pytest.raises(ValueError, match="months"):
+        load_figure_words(path)
+    path.write_text(yaml.safe_dump({**words, "periods": [{"pattern": "(unclosed"}]}))
+    with pytest.raises(ValueError, match="bad period"):
+        load_figure_words(path)
+
+
+def test_a_metric_with_an_unknown_trait_is_refused(tmp_path) -> None:
+    path = tmp_path / "metrics.yaml"
+    path.write_text("metrics:\n  other: {description: x, units: [count], traits: [level]}\n")
+    with pytest.raises(ValueError, match="traits"):
+        load_metrics(path)

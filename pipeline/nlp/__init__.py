@@ -4,8 +4,8 @@ Components (each module registers its factories on import):
 - `newsignal_entities` (entities.py): an entity ruler placed *before* `ner`, patterns from
   `models/patterns/*.jsonl`; sets `Span._.ticker`.
 - `newsignal_figures` (figures.py): writes `doc.spans["figures"]`, each span with `Span._.figure`
-  (a `records.Figure`).
-- `newsignal_conflicts` (figures.py): writes `Doc._.conflicts` (a list of `records.Conflict`).
+  (a `records.Figure`); its vocabulary is `models/metrics.yaml` and `models/figure_words.yaml`.
+- `newsignal_conflicts` (conflicts.py): writes `Doc._.conflicts` (a list of `records.Conflict`).
 - `newsignal_catalysts` (catalysts.py): writes `doc.spans["catalysts"]`, each span with
   `Span._.catalyst` (a `records.Catalyst`), judged by the direction model.
 
@@ -55,7 +55,7 @@ def build_nlp(
     """`en_core_web_sm` with newsignal's components, configured from `models_dir`; the direction
     model is `models_dir/direction` unless `direction_model` names another (see `Settings`)."""
     # Imported for their side effect: registering the component factories with spaCy.
-    from pipeline.nlp import entities, figures  # noqa: F401
+    from pipeline.nlp import conflicts, entities, figures  # noqa: F401
 
     # Nothing downstream reads lemmas or coarse POS (the attribute_ruler's output, a fifth of
     # spaCy's time here); tags, entities and sentences are the same without them.
@@ -64,7 +64,11 @@ def build_nlp(
         "newsignal_entities", before="ner", config={"patterns_dir": str(models_dir / "patterns")}
     )
     nlp.add_pipe("newsignal_entity_cleanup", after="ner")
-    nlp.add_pipe("newsignal_figures", config={"metrics_path": str(models_dir / "metrics.yaml")})
+    nlp.add_pipe(
+        "newsignal_figures",
+        config={"metrics_path": str(models_dir / "metrics.yaml"),
+                "words_path": str(models_dir / "figure_words.yaml")},
+    )
     nlp.add_pipe("newsignal_conflicts")
     if catalysts:
         from pipeline.nlp import catalysts as _catalysts  # noqa: F401

@@ -8,10 +8,8 @@ with a unit (currency, percent, an asset ticker, ...) and plain numbers that a m
 - asset: the unit where it is a coin, else the nearest ASSET/COMPANY entity (left side preferred),
   unless the market as a whole is nearer ("the crypto market lost ...");
 - period and qualifier: phrases near the figure ("on Thursday", "more than").
+The words it reads around a number are data: `models/figure_words.yaml` (`vocabulary.py`).
 Results: `doc.spans["figures"]`, each span with `Span._.figure` (a `records.Figure`).
-
-`newsignal_conflicts` compares figures of one article with the same metric, asset and period and
-flags values that disagree by two orders of magnitude or more (`Doc._.conflicts`).
 """
 
 from __future__ import annotations
@@ -20,53 +18,29 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from pipeline.nlp import numbers
 from pipeline.nlp.numbers import Quantity
-from pipeline.records import Conflict, Figure
+from pipeline.nlp.vocabulary import (
+    FigureWords,
+    MetricsVocabulary,
+    load_figure_words,
+    load_metrics,
+    unit_kind,
+)
+from pipeline.records import Figure
 
 if not Span.has_extension("figure"):
     Span.set_extension("figure", default=None)
-if not Doc.has_extension("conflicts"):
-    Doc.set_extension("conflicts", default=[])
 
-CURRENCY_UNITS = numbers.CURRENCY_CODES
-UNIT_KINDS = {
-    "percent": "percent",
-    "ratio": "ratio",
-    "index_points": "index_points",
-    "count": "count",
-    "EH/s": "hashrate",
-    "basis_points": "basis_points",
-    "percentage_points": "percentage_points",
-}
-SHARE_METRICS = frozenset({"share_price", "share_price_change"})
-PRICE_MOVES = frozenset({"price_change", "share_price_change"})
-PRICES = frozenset({"price", "share_price"})
 MAX_PRICE = 1e7  # dollars per coin or share: above it a "price" is some other amount
 PRICE_MOVE_REACH = 6  # tokens (clause breaks count 3) from the asset to a move in currency
-CHANGE_METRICS = frozenset({"price_change", "market_cap_change", "share_price_change"})
-# Words before a figure that make it a level, not a change ("dropped to $60,000").
-LEVEL_WORDS = frozenset({"to", "at", "from", "near", "toward", "towards", "of", "above", "below",
-                         "around", "under", "over", "is", "was", "stood", "sits", "hovering", "as"})
-# Words right before a currency figure that make it a price level ("touched $60,000").
-PRICE_LEADS = frozenset({"to", "at", "touched", "touches", "hit", "hits", "reached", "reclaimed",
-                         "near", "around", "above", "below", "from", "tests", "tested", "retested",
-                         "breached", "broke", "topped", "toward", "towards", "under", "over", "is",
-                         "was", "trades", "traded", "trading", "fetching", "costs", "past",
-                         "beyond", "between", "and", "reclaim", "hold", "holds", "held", "of",
-                         "as", "target", "targets", "targeting", "stands", "sits"})
-POSITIONAL_WORDS = frozenset({"under", "above", "below", "around", "near", "beneath"})
-LEVEL_VERBS = frozenset({"toward", "towards", "target", "targets", "targeting", "reclaim",
-                         "reclaimed", "retest", "retested", "tests", "tested", "breaks", "broke"})
 INDICATOR_BONUS = 0.5
 MAX_ASSET_DISTANCE = 15  # tokens (weighted): farther entities are another clause's subject
 CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figure
@@ -74,166 +48,9 @@ CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figu
 # full stops must not make every figure read the whole of it (longer news sentences are rare).
 CONTEXT_TOKENS = 100
 _SPACES = re.compile(r"\s+")
-CLAUSE_BREAKS = frozenset({",", ";", ":", "(", "as", "while", "whereas", "but", "before", "after",
-                           "which", "amounting", "extending", "since", "compared", "versus", "vs"})
-NOT_FIGURE_AFTER = frozenset(
-    {"hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years", "minute",
-     "minutes", "seconds", "am", "pm", "a.m.", "p.m.", "th", "st", "nd", "rd", "consecutive",
-     "straight", "times", "-", "percentile"}
-)
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-          "sept", "oct", "nov", "dec")
-NEGATIVE_CUES = frozenset(
-    {"outflow", "outflows", "loss", "losses", "lost", "lose", "loses", "losing", "fell", "fall",
-     "falls", "falling", "dropped", "drop", "drops", "declined", "decline", "declines", "down",
-     "slid", "slide", "plunged", "plunge", "tumbled", "sank", "shed", "sheds", "lower", "decrease",
-     "decreased", "negative", "withdrawals", "withdrew", "redemptions", "sold", "sell", "sells",
-     "selling", "dumped", "offloaded", "retreated", "slumped", "dipped", "dip", "dips", "crashed",
-     "plummeted", "erased", "erases", "bleeding", "pulled", "shrank", "slipped", "off", "deficit",
-     "bleed", "bleeds", "cut", "cuts", "lowered", "eased", "eases", "leave", "left", "exit",
-     "exited", "slides", "sinks", "tumbles", "plunges"}
-)
-POSITIVE_CUES = frozenset(
-    {"inflow", "inflows", "profit", "profits", "income", "gain", "gains", "gained", "rose", "rise",
-     "rises", "up", "jumped", "jump", "surged", "surge", "rallied", "rally", "climbed", "increase",
-     "increased", "added", "adds", "bought", "buys", "purchased", "acquired", "higher", "poured",
-     "soared", "advanced", "rebounded", "positive", "earned", "accumulated", "hike", "hiked",
-     "raised", "raises", "grew", "grows"}
-)
-QUALIFIERS: tuple[tuple[str, str], ...] = (
-    ("more than", "more than"), ("over", "more than"), ("in excess of", "more than"),
-    ("upwards of", "more than"), ("exceeding", "more than"), ("exceeded", "more than"),
-    ("just over", "more than"), ("at least", "at least"), ("above", "above"),
-    ("below", "below"), ("under", "below"), ("less than", "less than"), ("fewer than", "less than"),
-    ("just under", "below"), ("roughly", "roughly"), ("about", "roughly"), ("around", "roughly"),
-    ("some", "roughly"), ("approximately", "approximately"), ("nearly", "nearly"),
-    ("almost", "nearly"), ("close to", "nearly"), ("up to", "up to"), ("at most", "up to"),
-    ("as much as", "up to"), ("as high as", "up to"), ("an estimated", "roughly"),
-)
-_QUALIFIER_RE = re.compile(
-    r"(?:^|\W)("
-    + "|".join(re.escape(words) for words, _ in sorted(QUALIFIERS, key=lambda q: -len(q[0])))
-    + r")\s+(?:a\s+|an\s+|the\s+)?$",
-    re.IGNORECASE,
-)
-_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-_MONTH_NAMES = (
-    "January|February|March|April|May|June|July|August|September|October|November|December"
-)
-PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
-    (re.compile(r"\b(?:last|past|previous)\s+24\s+hours\b|\b24[- ]?h(?:ours?|r)?\b|\bon the day\b",
-                re.I), "24h"),
-    (re.compile(r"\b(?:so far this month|month[- ]to[- ]date|MTD)\b", re.I), "month to date"),
-    (re.compile(r"\b(?:so far this year|year[- ]to[- ]date|YTD)\b", re.I), "year to date"),
-    (re.compile(r"\b(?:this|last|past|previous)\s+(?:week|month|quarter|year)\b", re.I), None),
-    (re.compile(r"\b(?:past|last)\s+(?:\w+\s+)?(?:days|weeks|months|years|sessions)\b", re.I),
-     None),
-    (re.compile(r"\bQ[1-4]\s+(?:of\s+)?(?:19|20)\d\d\b|\bQ[1-4]\b"), None),
-    (re.compile(r"\b(?:first|second|third|fourth)[- ]quarter(?:\s+of)?(?:\s+(?:19|20)\d\d)?\b",
-                re.I), None),
-    (re.compile(rf"\b(?:{_WEEKDAYS})\b"), None),
-    (re.compile(r"\b(?:today|yesterday|overnight|weekly|daily|monthly|annual(?:ly)?)\b", re.I),
-     None),
-    (re.compile(rf"\b(?:in|during|for|since)\s+(?:{_MONTH_NAMES})(?:\s+(?:19|20)\d\d)?\b"), None),
-    (re.compile(r"\b(?:in|during|for)\s+(?:19|20)\d\d\b"), None),
-)
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
-ALL_CUES = NEGATIVE_CUES | POSITIVE_CUES
 CHANGE_UNITS = frozenset({"percent", "basis_points", "percentage_points"})
-UP_PARTICLE_VERBS = frozenset({"made", "make", "makes", "making", "set", "sets", "picked", "pick",
-                               "ended", "end", "ends", "took", "take", "takes", "summed", "sum",
-                               "adds", "add", "added", "split", "signed", "sign", "backed", "back",
-                               "showed", "show", "shows", "turned", "turn", "turns", "drawn"})
-GIVE_UP = frozenset({"gave", "give", "gives", "giving", "given"})
-# Metrics whose figure, with no asset in its sentence, is about the last asset of its paragraph,
-# or else (where labels are given) the one the document names most ("Net income reached $433
-# million" in a Coinbase story).
-_COMPANY = ("COMPANY", "EXCHANGE")
-INHERITED_ASSET_LABELS: dict[str, tuple[str, ...]] = {
-    "price": ("ASSET",), "price_change": (), "share_price": _COMPANY,
-    "share_price_change": _COMPANY, "net_income": _COMPANY, "operating_income": _COMPANY,
-    "revenue": _COMPANY, "trading_volume": _COMPANY, "holdings": (), "purchase": (),
-    "etf_flow": ("ASSET",), "open_interest": (), "long_short_ratio": (), "funding_rate": (),
-    "hash_rate": ("ASSET",),
-}
-MARKET_ANCHORS = ("crypto market", "cryptocurrency market", "altcoin market",
-                  "digital asset market", "crypto markets", "total crypto market", "altcoins",
-                  "stablecoin market", "the market", "broader market", "crypto industry",
-                  "stablecoin", "stablecoins", "stablecoin supply")
-
-
-@dataclass(slots=True)
-class MetricSpec:
-    name: str
-    description: str
-    units: frozenset[str]
-    signed: bool
-    triggers: list[str]
-    with_any: list[str] = field(default_factory=list)
-    bare_unit: str | None = None
-    bare_window: int = 0
-    bare_after: bool = False
-    window: int | None = None
-    weight: float = 1.0
-    max_abs: dict[str, float] = field(default_factory=dict)  # per unit kind: larger is implausible
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsVocabulary:
-    """What `models/metrics.yaml` says: the metrics, the ETF tickers, the plausible sizes."""
-
-    metrics: dict[str, MetricSpec]
-    etf_tickers: frozenset[str]
-    max_abs: dict[str, float]  # per unit kind, for metrics that set no bound of their own
-
-    def implausible(self, figure: Figure) -> str | None:
-        """Why `figure` is too large to be meant, or None."""
-        kind = unit_kind(figure.unit)
-        bound = self.metrics[figure.metric].max_abs.get(kind, self.max_abs.get(kind))
-        largest = max(abs(figure.value), abs(figure.value_high or 0.0))
-        if bound is None or largest <= bound:
-            return None
-        return f"implausible: {largest:.3g} {figure.unit} is beyond {bound:.3g} for {figure.metric}"
-
-
-def load_metrics(path: Path) -> MetricsVocabulary:
-    """The vocabulary of `metrics.yaml`; a bad file is a programmer error."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    specs: dict[str, MetricSpec] = {}
-    for name, entry in raw["metrics"].items():
-        unknown = set(entry) - {"description", "units", "signed", "triggers", "with_any",
-                                "bare_unit", "bare_window", "bare_after", "window", "weight",
-                                "max_abs"}
-        if unknown:
-            raise ValueError(f"{path}: metric {name!r} has unknown keys {sorted(unknown)}")
-        specs[name] = MetricSpec(
-            name=name,
-            description=entry["description"],
-            units=frozenset(entry["units"]),
-            signed=bool(entry.get("signed", False)),
-            triggers=[str(t).lower() for t in entry.get("triggers") or []],
-            with_any=[str(t).lower() for t in entry.get("with_any") or []],
-            bare_unit=entry.get("bare_unit"),
-            bare_window=int(entry.get("bare_window", 0)),
-            bare_after=bool(entry.get("bare_after", False)),
-            window=entry.get("window"),
-            weight=float(entry.get("weight", 1.0)),
-            max_abs={kind: float(bound) for kind, bound in (entry.get("max_abs") or {}).items()},
-        )
-    if "other" not in specs:
-        raise ValueError(f"{path}: the vocabulary needs an 'other' metric")
-    return MetricsVocabulary(
-        specs,
-        frozenset(raw.get("etf_tickers") or []),
-        {kind: float(bound) for kind, bound in (raw.get("max_abs") or {}).items()},
-    )
-
-
-def unit_kind(unit: str) -> str:
-    if unit in CURRENCY_UNITS:
-        return "currency"
-    return UNIT_KINDS.get(unit, "asset")
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(slots=True)
@@ -247,9 +64,16 @@ class _Candidate:
 
 
 class FigureFinder:
-    def __init__(self, nlp: Language, name: str, vocabulary: MetricsVocabulary):
+    def __init__(
+        self, nlp: Language, name: str, vocabulary: MetricsVocabulary, words: FigureWords
+    ):
         self.name = name
         self.vocabulary = vocabulary
+        self.words = words
+        self.change_metrics = vocabulary.with_trait("change")
+        self.price_moves = vocabulary.with_trait("price_move")
+        self.price_levels = vocabulary.with_trait("price_level")
+        self.share_metrics = vocabulary.with_trait("share")
         self.metrics = metrics = vocabulary.metrics
         self.etf_tickers = vocabulary.etf_tickers
         self.triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -260,7 +84,7 @@ class FigureFinder:
                 self.triggers.add(spec.name, [nlp.make_doc(t) for t in spec.triggers])
             if spec.with_any:
                 self.co_triggers.add(spec.name, [nlp.make_doc(t) for t in spec.with_any])
-        self.anchors.add("MARKET", [nlp.make_doc(a) for a in MARKET_ANCHORS])
+        self.anchors.add("MARKET", [nlp.make_doc(a) for a in words.market_anchors])
 
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, text: str, layout: _Layout) -> list[_Candidate]:
@@ -298,7 +122,7 @@ class FigureFinder:
     # -- the component ---------------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
         trigger_hits = _Positions(
-            (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc) if not _particle(doc, s)
+            (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc) if not _particle(self.words, doc, s)
         )
         co_hits = _Positions((doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc))
         anchors = _Positions(("MARKET", s, e) for _, s, e in self.anchors(doc))
@@ -322,6 +146,7 @@ class FigureFinder:
                 doc, text, span, sent, layout.ents_within(sent.start, sent.end), layout,
                 trigger_hits.within(sent.start, sent.end), co_hits,
                 [(s, e) for _, s, e in anchors.within(sent.start, sent.end)], in_figures,
+                self.words,
             )
             figure = self._figure(context, candidate)
             if figure is None:
@@ -337,7 +162,7 @@ class FigureFinder:
         hits = ctx.trigger_hits
         unit = candidate.unit
         if unit is None:
-            if _not_a_figure(doc, span):
+            if _not_a_figure(self.words, doc, span):
                 return None
             bare = self._bare_metric(span, hits)
             if bare is None:
@@ -348,16 +173,15 @@ class FigureFinder:
             metric = self._metric(
                 ctx, unit, candidate.value, hits, _asset_before(ctx), asset_span
             )
-        if asset_span is None and metric in INHERITED_ASSET_LABELS:
-            asset_span = _asset_in_paragraph(ctx) or _asset_in_document(
-                ctx, INHERITED_ASSET_LABELS[metric]
-            )
+        inherit = self.metrics[metric].inherit_asset
+        if asset_span is None and inherit is not None:
+            asset_span = _asset_in_paragraph(ctx) or _asset_in_document(ctx, inherit)
         asset = unit if unit_kind(unit) == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
         if asset_span is not None and asset_span.label_ == "COMPANY":
             if asset in self.etf_tickers and unit_kind(unit) == "currency":
-                metric = "etf_flow" if metric in CHANGE_METRICS else metric
+                metric = "etf_flow" if metric in self.change_metrics else metric
             metric = {"price": "share_price", "price_change": "share_price_change"}.get(
                 metric, metric
             )
@@ -378,8 +202,8 @@ class FigureFinder:
             unit=unit,
             metric=metric,
             asset=asset,
-            period=_period(sent, start, end),
-            qualifier=_qualifier(text, start),
+            period=_period(self.words, sent, start, end),
+            qualifier=_qualifier(self.words, text, start),
             value_high=value_high,
         )
         figure.flag = self.vocabulary.implausible(figure)
@@ -410,11 +234,12 @@ class FigureFinder:
     ) -> str:
         doc, span = ctx.doc, ctx.span
         kind = unit_kind(unit)
-        previous = _previous_word(ctx.text, span)
+        words = self.words
+        previous = _previous_word(words, ctx.text, span)
         # "under $3,000", "around $0.41": a qualifier that places a level
-        positional = _raw_previous(doc, span) in POSITIONAL_WORDS
-        level = previous in LEVEL_WORDS or positional
-        price_lead = previous in PRICE_LEADS or positional
+        positional = _raw_previous(doc, span) in words.positional_words
+        level = previous in words.level_words or positional
+        price_lead = previous in words.price_leads or positional
         best_metric, best_score = "other", 0.0
         indicator_subject = _indicator_before(ctx)
         # An asset or company named just before a currency figure, with no metric named, is its
@@ -426,7 +251,7 @@ class FigureFinder:
                 best_metric, best_score = "price", 0.8 / (1 + asset_distance)
             elif kind == "percent" and not level and not indicator_subject:
                 best_metric, best_score = "price_change", 0.8 / (1 + asset_distance)
-        elif subject is None and kind == "currency" and (positional or previous in LEVEL_VERBS):
+        elif subject is None and kind == "currency" and (positional or previous in words.level_verbs):
             # "a close under $1.85": a price level of the asset the paragraph is about, unless
             # the sentence names another metric
             if _asset_in_paragraph(ctx) is not None:
@@ -439,17 +264,17 @@ class FigureFinder:
             spec = self.metrics[metric]
             if kind not in spec.units:
                 continue
-            if metric in PRICES and abs(value) >= MAX_PRICE:
+            if metric in self.price_levels and abs(value) >= MAX_PRICE:
                 continue
-            if metric in PRICE_MOVES and indicator_subject:
+            if metric in self.price_moves and indicator_subject:
                 continue  # "Mining difficulty rose 6.3%": the indicator moved, not a price
             if spec.with_any and not ctx.co_hits.near(metric, span.start, CO_TRIGGER_WINDOW):
                 continue
-            if metric in CHANGE_METRICS and level:
+            if metric in self.change_metrics and level:
                 continue
-            if metric in SHARE_METRICS and (subject is None or subject.label_ != "COMPANY"):
+            if metric in self.share_metrics and (subject is None or subject.label_ != "COMPANY"):
                 continue  # "a share of 61%" of a coin is no share price
-            if metric in PRICE_MOVES and kind == "currency" and (
+            if metric in self.price_moves and kind == "currency" and (
                 asset_distance is None or asset_distance > PRICE_MOVE_REACH
             ):
                 continue  # "the products have lost $740 million": no asset moved by that much
@@ -459,9 +284,9 @@ class FigureFinder:
             if spec.window is not None and (not before or span.start - end > spec.window):
                 continue
             gap = (end, span.start) if before else (span.end, start)
-            distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap)
+            distance = gap[1] - gap[0] + 4 * _breaks(words, doc, *gap)
             score = spec.weight / (1 + distance) * (1.0 if before else 0.6)
-            if before and doc[start].ent_type_ == "INDICATOR" and _breaks(doc, *gap) == 0:
+            if before and doc[start].ent_type_ == "INDICATOR" and _breaks(words, doc, *gap) == 0:
                 score += INDICATOR_BONUS  # "Open Interest in ETH futures dropped to $34 billion"
             if score > best_score:
                 best_metric, best_score = metric, score
@@ -469,31 +294,31 @@ class FigureFinder:
 
     def _sign(self, ctx: _Context, unit: str, metric: str) -> float | None:
         """-1/+1 from direction words, or None where the value keeps its sign."""
-        doc, span = ctx.doc, ctx.span
+        doc, span, words = ctx.doc, ctx.span, self.words
         if not self.metrics[metric].signed:
             # A change of a rate stated as such keeps its sign ("yields fell 4 basis points").
             if unit_kind(unit) not in CHANGE_UNITS:
                 return None
             # the verb right before, or before "by" ("cut rates by 25 basis points")
             for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
-                if doc[index].lower_ in ALL_CUES:
-                    return _cue_sign(doc, index)
+                if doc[index].lower_ in words.cues:
+                    return _cue_sign(words, doc, index)
                 if index == span.start - 1 and doc[index].lower_ != "by":
                     return None
             return None
         best: tuple[int, float] | None = None
         for token in ctx.sent:
-            if span.start <= token.i < span.end or token.lower_ not in ALL_CUES:
+            if span.start <= token.i < span.end or token.lower_ not in words.cues:
                 continue
             before = token.i < span.start
             gap = (token.i + 1, span.start) if before else (span.end, token.i)
-            distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap) + (0 if before else 2)
+            distance = gap[1] - gap[0] + 4 * _breaks(words, doc, *gap) + (0 if before else 2)
             if best is None or distance < best[0]:
-                best = (distance, _cue_sign(doc, token.i))
+                best = (distance, _cue_sign(words, doc, token.i))
         return best[1] if best else 1.0
 
     def _asset_entity(self, ctx: _Context) -> Span | None:
-        doc, span, sent = ctx.doc, ctx.span, ctx.sent
+        doc, span, sent, words = ctx.doc, ctx.span, ctx.sent, self.words
         candidates: list[Span] = [ent for ent in ctx.sent_ents if _is_subject_entity(ctx, ent)]
         candidates += [Span(doc, s, e, label="MARKET") for s, e in ctx.anchors if e <= sent.end]
         best: tuple[float, Span] | None = None
@@ -501,9 +326,10 @@ class FigureFinder:
             if ent.start < span.end and span.start < ent.end:
                 continue  # the unit of the figure itself ("1,000 BTC")
             if ent.end <= span.start:
-                distance = span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
+                distance = span.start - ent.end + 3 * _breaks(words, doc, ent.end, span.start)
             else:
-                distance = 1.5 * (ent.start - span.end) + 4 * _breaks(doc, span.end, ent.start) + 2
+                distance = (1.5 * (ent.start - span.end) + 4 * _breaks(words, doc, span.end, ent.start)
+                            + 2)
             if distance <= MAX_ASSET_DISTANCE and (best is None or distance < best[0]):
                 best = (distance, ent)
         return best[1] if best else None
@@ -523,6 +349,7 @@ class _Context:
     co_hits: _Positions
     anchors: list[tuple[int, int]]  # those inside `sent`
     in_figures: set[int]
+    words: FigureWords
 
 
 class _Layout:
@@ -673,7 +500,7 @@ def _asset_before(ctx: _Context) -> float | None:
     doc, span = ctx.doc, ctx.span
     for ent in reversed(ctx.sent_ents):
         if ent.end <= span.start and ent.label_ != "EXCHANGE" and _is_subject_entity(ctx, ent):
-            return span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
+            return span.start - ent.end + 3 * _breaks(ctx.words, doc, ent.end, span.start)
     return None
 
 
@@ -681,7 +508,7 @@ def _indicator_before(ctx: _Context) -> bool:
     """An INDICATOR entity earlier in the figure's clause (no clause break in between)."""
     for ent in reversed(ctx.sent_ents):
         if ent.end <= ctx.span.start and ent.label_ == "INDICATOR":
-            return _breaks(ctx.doc, ent.end, ctx.span.start) == 0
+            return _breaks(ctx.words, ctx.doc, ent.end, ctx.span.start) == 0
     return False
 
 
@@ -700,22 +527,22 @@ def _asset_in_document(ctx: _Context, labels: tuple[str, ...]) -> Span | None:
     return layout.most_named(layout.ents_before(ctx.span.start), labels)
 
 
-def _particle(doc: Doc, index: int) -> bool:
+def _particle(words: FigureWords, doc: Doc, index: int) -> bool:
     """ "up" in "made up", "set up", "up to": no direction word."""
     token = doc[index]
     if token.lower_ != "up":
         return False
     after = doc[index + 1].lower_ if index + 1 < len(doc) else ""
     before = doc[index - 1].lower_ if index > 0 else ""
-    return after == "to" or before in UP_PARTICLE_VERBS or before in GIVE_UP
+    return after == "to" or before in words.up_particle_verbs or before in words.give_up
 
 
-def _cue_sign(doc: Doc, index: int) -> float:
+def _cue_sign(words: FigureWords, doc: Doc, index: int) -> float:
     token = doc[index]
     lowered = token.lower_
-    if lowered == "up" and index > 0 and doc[index - 1].lower_ in GIVE_UP:
+    if lowered == "up" and index > 0 and doc[index - 1].lower_ in words.give_up:
         return -1.0
-    return -1.0 if lowered in NEGATIVE_CUES else 1.0
+    return -1.0 if lowered in words.negative_cues else 1.0
 
 
 def _raw_previous(doc: Doc, span: Span) -> str:
@@ -763,10 +590,10 @@ def _scale_of(text: str) -> float:
     return quantity.scale
 
 
-def _previous_word(text: str, span: Span) -> str:
+def _previous_word(words: FigureWords, text: str, span: Span) -> str:
     """The word before the figure; qualifiers ("more than"), articles and "record" skipped."""
     before = text[max(0, span.start_char - 40) : span.start_char].rsplit("\n", 1)[-1]
-    match = _QUALIFIER_RE.search(before[-30:])
+    match = words.qualifier_pattern.search(before[-30:])
     if match is not None:
         before = before[: len(before) - (len(before[-30:]) - match.start(1))]
     words = re.findall(r"[\w'’]+|[^\w\s]", before)
@@ -775,11 +602,11 @@ def _previous_word(text: str, span: Span) -> str:
     return words[-1].lower() if words else ""
 
 
-def _breaks(doc: Doc, start: int, end: int) -> int:
-    return sum(1 for token in doc[start:end] if token.lower_ in CLAUSE_BREAKS)
+def _breaks(words: FigureWords, doc: Doc, start: int, end: int) -> int:
+    return sum(1 for token in doc[start:end] if token.lower_ in words.clause_breaks)
 
 
-def _not_a_figure(doc: Doc, span: Span) -> bool:
+def _not_a_figure(words: FigureWords, doc: Doc, span: Span) -> bool:
     """Years, dates, times, ordinals and durations are numbers but not figures."""
     text = span.text
     digits = text.replace(",", "")
@@ -787,26 +614,25 @@ def _not_a_figure(doc: Doc, span: Span) -> bool:
         return True
     before = doc[span.start - 1].lower_ if span.start > 0 else ""
     after = doc[span.end].lower_ if span.end < len(doc) else ""
-    if before.rstrip(".") in MONTHS or after.rstrip(".") in MONTHS:
+    if before.rstrip(".") in words.months or after.rstrip(".") in words.months:
         return True
-    if after in NOT_FIGURE_AFTER or after == ":" or before == ":":
+    if after in words.not_figure_after or after == ":" or before == ":":
         return True
     return before in ("no.", "#", "number", "top", "page", "rank", "ranked", "q")
 
 
-def _qualifier(text: str, start: int) -> str | None:
-    match = _QUALIFIER_RE.search(text[max(0, start - 30) : start])
+def _qualifier(words: FigureWords, text: str, start: int) -> str | None:
+    match = words.qualifier_pattern.search(text[max(0, start - 30) : start])
     if match is None:
         return None
-    words = match.group(1).lower()
-    return dict(QUALIFIERS)[words]
+    return words.qualifiers[match.group(1).lower()]
 
 
-def _period(sent: Span, start: int, end: int) -> str | None:
+def _period(words: FigureWords, sent: Span, start: int, end: int) -> str | None:
     text = sent.text
     offset = sent.start_char
     best: tuple[int, str] | None = None
-    for pattern, canonical in PERIOD_PATTERNS:
+    for pattern, canonical in words.periods:
         for match in pattern.finditer(text):
             m_start, m_end = match.start() + offset, match.end() + offset
             if m_start < end and start < m_end:
@@ -835,103 +661,10 @@ def _canonical_period(phrase: str) -> str:
     return re.sub(r"\s+of\s+", " ", joined).strip()
 
 
-@Language.factory("newsignal_figures", default_config={"metrics_path": None})
-def make_figures(nlp: Language, name: str, metrics_path: str | None) -> FigureFinder:
-    path = Path(metrics_path) if metrics_path else Path(__file__).parents[2] / "models/metrics.yaml"
-    return FigureFinder(nlp, name, load_metrics(path))
-
-
-CONFLICT_RATIO = 100.0  # two orders of magnitude
-SCALE_SLIP_TOLERANCE = 0.02  # "$2.65 billion" vs "$2.65 million": a power of ten apart, +-2%
-# More flags than this in one article is a table of figures, not a slip of scale: the rest are
-# left unflagged (and the pairs not looked for) so that no page can make this step quadratic.
-MAX_CONFLICTS = 50
-_LARGEST_SLIP = 24  # powers of ten looked at for a scale slip (a yotta-fold apart)
-
-
-@Language.component("newsignal_conflicts")
-def find_conflicts(doc: Doc) -> Doc:
-    """Figures of one metric, unit and asset that disagree by two orders of magnitude or more.
-
-    Rules read metrics from context, so two figures of "one metric" may be two different things;
-    to keep the flag worth a researcher's time, a pair counts only where the gap looks like a slip
-    of scale (the same digits a power of ten apart, e.g. a headline's "$2.65 billion" against the
-    body's "$2.65 million"; an unstated period matches any) or both state the same period.
-
-    Pairs are found by looking up values, not by comparing every two figures: within a group of
-    one metric, unit, asset and sign, sorted by size, a slip is a value near v x 10^k, and a
-    same-period conflict a value at least 100 x v of that period.
-    """
-    figures = [span._.figure for span in doc.spans.get("figures", []) if span._.figure]
-    groups: dict[tuple, list[int]] = {}
-    for index, figure in enumerate(figures):
-        if figure.metric == "other" or figure.value == 0 or figure.value_high is not None:
-            continue
-        if figure.flag:  # an implausible figure is no evidence of a slip of scale
-            continue
-        key = (figure.metric, figure.unit, figure.asset, figure.value > 0)
-        groups.setdefault(key, []).append(index)
-    pairs: set[tuple[int, int]] = set()
-    for members in groups.values():
-        if len(members) > 1:
-            pairs.update(_conflicting_pairs(figures, members))
-    conflicts: list[Conflict] = []
-    for first_index, second_index in sorted(pairs):
-        first, second = figures[first_index], figures[second_index]
-        reason = _conflict_reason(first, second)
-        if reason is not None:
-            conflicts.append(
-                Conflict(metric=first.metric, period=first.period or second.period,
-                         first=first, second=second, reason=reason)
-            )
-            if len(conflicts) == MAX_CONFLICTS:
-                break
-    doc._.conflicts = conflicts
-    return doc
-
-
-def _conflicting_pairs(figures: list[Figure], members: list[int]) -> Iterator[tuple[int, int]]:
-    """Index pairs (earlier, later) of `members` that may conflict, at most MAX_CONFLICTS
-    candidates per figure and kind of conflict."""
-    ordered = sorted(members, key=lambda i: abs(figures[i].value))
-    sizes = [abs(figures[i].value) for i in ordered]
-    by_period: dict[str, tuple[list[int], list[float]]] = {}
-    for i in ordered:
-        if figures[i].period:
-            indices, values = by_period.setdefault(figures[i].period, ([], []))
-            indices.append(i)
-            values.append(abs(figures[i].value))
-    for i in members:
-        size = abs(figures[i].value)
-        for power in range(2, _LARGEST_SLIP + 1):
-            low = size * 10**power * (1 - SCALE_SLIP_TOLERANCE)
-            high = size * 10**power * (1 + SCALE_SLIP_TOLERANCE)
-            if low > sizes[-1]:
-                break
-            found = ordered[bisect_left(sizes, low) : bisect_right(sizes, high)]
-            for j in found[:MAX_CONFLICTS]:
-                yield (min(i, j), max(i, j))
-        if figures[i].period:
-            indices, values = by_period[figures[i].period]
-            found = indices[bisect_left(values, size * CONFLICT_RATIO) :]
-            for j in found[:MAX_CONFLICTS]:
-                yield (min(i, j), max(i, j))
-
-
-def _conflict_reason(first: Figure, second: Figure) -> str | None:
-    same = (second.metric, second.unit, second.asset) == (first.metric, first.unit, first.asset)
-    if not same or second.value == 0 or second.value_high is not None:
-        return None
-    if (first.value > 0) != (second.value > 0):
-        return None
-    if first.period and second.period and first.period != second.period:
-        return None
-    ratio = max(abs(first.value), abs(second.value)) / min(abs(first.value), abs(second.value))
-    if ratio < CONFLICT_RATIO:
-        return None
-    power = 10 ** round(math.log10(ratio))
-    if abs(ratio / power - 1) <= SCALE_SLIP_TOLERANCE:
-        return f"{first.text!r} and {second.text!r}: same digits, {power:,}-fold apart"
-    if first.period and first.period == second.period:
-        return f"{first.text!r} and {second.text!r} ({first.period}) differ {ratio:,.0f}-fold"
-    return None
+@Language.factory("newsignal_figures", default_config={"metrics_path": None, "words_path": None})
+def make_figures(
+    nlp: Language, name: str, metrics_path: str | None, words_path: str | None
+) -> FigureFinder:
+    metrics = Path(metrics_path) if metrics_path else DEFAULT_MODELS_DIR / "metrics.yaml"
+    words = Path(words_path) if words_path else DEFAULT_MODELS_DIR / "figure_words.yaml"
+    return FigureFinder(nlp, name, load_metrics(metrics), load_figure_words(words))
