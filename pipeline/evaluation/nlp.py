@@ -33,7 +33,7 @@ from pipeline.nlp import analyze
 from pipeline.records import Figure
 
 SCORED_LABELS = (
-    "ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
+    "ASSET", "EXCHANGE", "COMPANY", "FUND", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
 )
 VALUE_TOLERANCE = 0.005
 _FIGURE_KEYS = {"v": "value", "h": "value_high", "u": "unit", "m": "metric", "a": "asset",
