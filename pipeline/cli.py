@@ -640,6 +640,24 @@ def train_extraction_command(
         _print_report(report, False)
 
 
+@train_app.command("entities")
+def train_entities_command(
+    output: Annotated[Path, typer.Option(help="Where to write the trained recogniser.")] = REPO_ROOT / "models" / "entities" / "model",
+    data: Annotated[Path, typer.Option(help="Annotated markup: DIR/train/*.md and DIR/valid/*.md.")] = REPO_ROOT / "models" / "data" / "entities",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (the config's max_steps when absent).")] = None,
+) -> None:
+    """Train the entity recogniser with spaCy from models/entities/config.cfg (CPU, seeded)."""
+    with user_errors():
+        from pipeline.entity_training import EntityDataError, train_entities
+
+        try:
+            report = train_entities(output, data_dir=_existing_dir(data), seed=seed, steps=steps)
+        except EntityDataError as error:
+            raise UserError(str(error)) from None
+        _print_report(report, False)
+
+
 def _direction_model(path_or_id: str | None, *, shared: bool = False):
     """The shipped direction model, or the one named on the command line; `shared` loads it
     into the process-wide copy that pipelines built afterwards use."""

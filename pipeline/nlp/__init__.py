@@ -44,6 +44,14 @@ def load_base_model(**kwargs) -> Language:
     return spacy.load(spacy_model_name(), **kwargs)
 
 
+def load_entity_model(model_dir: Path) -> Language:
+    """The trained entity recogniser (`newsignal train entities`) as a one-component pipeline;
+    `build_nlp` adds its `ner` in place of en_core_web_sm's, with the base model's vocabulary."""
+    if not (Path(model_dir) / "ner").is_dir():
+        raise OSError(f"{model_dir}: no trained entity recogniser (run `newsignal train entities`)")
+    return spacy.load(model_dir, exclude=["vocab", "tokenizer"])
+
+
 def build_nlp(
     *,
     models_dir: Path = MODELS_DIR,
@@ -52,18 +60,20 @@ def build_nlp(
     direction_label_map: dict[str, str] | None = None,
     direction_int8: bool | None = None,
 ) -> Language:
-    """`en_core_web_sm` with newsignal's components, configured from `models_dir`; the direction
-    model is `models_dir/direction` unless `direction_model` names another (see `Settings`)."""
+    """`en_core_web_sm` with our entity recogniser in place of its `ner` and newsignal's
+    components, configured from `models_dir`; the direction model is `models_dir/direction`
+    unless `direction_model` names another (see `Settings`)."""
     # Imported for their side effect: registering the component factories with spaCy.
-    from pipeline.nlp import conflicts, entities, figures  # noqa: F401
+    from pipeline.nlp import conflicts, entities, entity_context, figures  # noqa: F401
 
     # Nothing downstream reads lemmas or coarse POS (the attribute_ruler's output, a fifth of
     # spaCy's time here); tags, entities and sentences are the same without them.
-    nlp = load_base_model(exclude=["lemmatizer", "attribute_ruler"])
-    nlp.add_pipe(
-        "newsignal_entities", before="ner", config={"patterns_dir": str(models_dir / "patterns")}
-    )
-    nlp.add_pipe("newsignal_entity_cleanup", after="ner")
+    nlp = load_base_model(exclude=["lemmatizer", "attribute_ruler", "ner"])
+    nlp.add_pipe("ner", source=load_entity_model(models_dir / "entities" / "model"))
+    nlp.add_pipe("newsignal_entities", config={"patterns_dir": str(models_dir / "patterns")})
+    nlp.add_pipe("newsignal_entity_context",
+                 config={"rules_path": str(models_dir / "entity_rules.yaml")})
+    nlp.add_pipe("newsignal_entity_cleanup")
     nlp.add_pipe(
         "newsignal_figures",
         config={"metrics_path": str(models_dir / "metrics.yaml"),
