@@ -42,6 +42,12 @@ if not Span.has_extension("figure"):
 MAX_PRICE = 1e7  # dollars per coin or share: above it a "price" is some other amount
 PRICE_MOVE_REACH = 6  # tokens (clause breaks count 3) from the asset to a move in currency
 INDICATOR_BONUS = 0.5
+# Parse attachment: how far up from a figure to look, which dependents of its heads count, and
+# the distance an attached trigger counts as, however far it stands in the text.
+ATTACHMENT_STEPS = 3
+ATTACHMENT_DEPS = frozenset({"nsubj", "nsubjpass", "compound", "amod", "poss", "dobj"})
+ATTACHED_DISTANCE = 1
+ADJACENT_AFTER = 1.2
 MAX_ASSET_DISTANCE = 15  # tokens (weighted): farther entities are another clause's subject
 CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figure
 # A figure's context is its sentence, but at most this many tokens either side: a text without
@@ -49,6 +55,10 @@ CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figu
 CONTEXT_TOKENS = 100
 _SPACES = re.compile(r"\s+")
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
+READING_REACH = 6  # tokens from a named indicator to a plain number that is its reading
+COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things it counts
+# A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
+_VOTE = re.compile(r"\bvot(?:ed|es?)\s+\d[\d,]*\s+(?:to|-)\s+\d|\d[\d,]*\s+(?:votes\s+)?(?:to|-)\s+\d[\d,]*\s+vote")
 CHANGE_UNITS = frozenset({"percent", "basis_points", "percentage_points"})
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -93,7 +103,7 @@ class FigureFinder:
             candidate = self._with_unit(text, layout, start, end, quantity)
             if candidate is not None:
                 candidates.append(candidate)
-        return _merge_ranges(text, candidates)
+        return _merge_ranges(text, candidates, self.words)
 
     def _with_unit(
         self, text: str, layout: _Layout, start: int, end: int, quantity: Quantity
@@ -161,15 +171,20 @@ class FigureFinder:
         doc, span, sent, text = ctx.doc, ctx.span, ctx.sent, ctx.text
         hits = ctx.trigger_hits
         unit = candidate.unit
+        bare_unit: str | None = None
         if unit is None:
-            if _not_a_figure(self.words, doc, span):
+            if _not_a_figure(self.words, doc, span) or _inside_entity(ctx):
                 return None
-            bare = self._bare_metric(span, hits)
-            if bare is None:
-                return None
-            metric, unit = bare
+            bare = self._bare_metric(ctx, hits)
+            if bare is not None:
+                metric, unit = bare
+            else:
+                bare_unit = _plain_unit(ctx)
+                if bare_unit is None:
+                    return None
+                unit = bare_unit
         asset_span = self._asset_entity(ctx)
-        if candidate.unit is not None:
+        if candidate.unit is not None or bare_unit is not None:
             metric = self._metric(
                 ctx, unit, candidate.value, hits, _asset_before(ctx), asset_span
             )
@@ -179,12 +194,8 @@ class FigureFinder:
         asset = unit if unit_kind(unit) == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
-        if asset_span is not None and asset_span.label_ == "COMPANY":
-            if asset in self.etf_tickers and unit_kind(unit) == "currency":
-                metric = "etf_flow" if metric in self.change_metrics else metric
-            metric = {"price": "share_price", "price_change": "share_price_change"}.get(
-                metric, metric
-            )
+        period = _period(self.words, sent, candidate.start, candidate.end)
+        metric = self._by_subject(ctx, metric, unit, asset, asset_span, period)
         value = candidate.value
         if not candidate.explicit_sign:
             sign = self._sign(ctx, unit, metric)
@@ -202,22 +213,61 @@ class FigureFinder:
             unit=unit,
             metric=metric,
             asset=asset,
-            period=_period(self.words, sent, start, end),
+            period=period,
             qualifier=_qualifier(self.words, text, start),
             value_high=value_high,
         )
         figure.flag = self.vocabulary.implausible(figure)
         return figure
 
-    def _bare_metric(self, span: Span, hits) -> tuple[str, str] | None:
+    def _by_subject(
+        self, ctx: _Context, metric: str, unit: str, asset: str | None, subject: Span | None,
+        period: str | None,
+    ) -> str:
+        """The metric as the figure's unit, subject and period settle what its words leave
+        open: a fund's holdings are its assets, a flow of an exchange is no fund flow, a flow
+        since launch is cumulative, a stablecoin's market value is its supply."""
+        kind = unit_kind(unit)
+        label = subject.label_ if subject is not None else None
+        if metric == "other" and kind == "hashrate":
+            return "hash_rate"
+        if label in ("COMPANY", "FUND"):
+            fund = label == "FUND" or asset in self.etf_tickers
+            if fund and kind == "currency" and metric in self.change_metrics:
+                metric = "etf_flow"
+            metric = {"price": "share_price", "price_change": "share_price_change"}.get(
+                metric, metric
+            )
+            if fund and metric == "holdings":
+                metric = "aum"
+        if metric == "etf_flow" and label == "EXCHANGE":
+            metric = "exchange_netflow"
+        if metric == "etf_flow" and period is not None and self.words.long_period.search(period):
+            metric = "cumulative_flow"
+        if metric in ("market_cap", "supply") and asset is not None and (
+            asset in self.vocabulary.stablecoins or re.search(r"USD|EUR", asset)
+        ):
+            metric = "stablecoin_supply"
+        return metric
+
+    def _bare_metric(self, ctx: _Context, hits) -> tuple[str, str] | None:
+        """A plain number's metric and unit where a metric that allows plain numbers names it
+        closely ("the long/short ratio fell to 0.88", "585,000 traders")."""
+        span = ctx.span
         best: tuple[float, str, str] | None = None
         for metric, start, end in hits:
             spec = self.metrics[metric]
             if spec.bare_unit is None:
                 continue
-            distance = start - span.end if spec.bare_after else span.start - end
+            after, before = start - span.end, span.start - end
+            distance = {"after": after, "before": before}.get(
+                spec.bare_side, after if after >= 0 else before
+            )
             if distance < 0 or distance >= spec.bare_window:
                 continue
+            gap = (span.end, start) if distance == after else (end, span.start)
+            if _breaks(self.words, ctx.doc, *gap):
+                continue  # "fell to 0.88 as traders flipped": another clause's word
             score = spec.weight / (1 + distance)
             if best is None or score > best[0]:
                 best = (score, metric, spec.bare_unit)
@@ -242,6 +292,7 @@ class FigureFinder:
         price_lead = previous in words.price_leads or positional
         best_metric, best_score = "other", 0.0
         indicator_subject = _indicator_before(ctx)
+        attached = _attached(doc, span)
         # An asset or company named just before a currency figure, with no metric named, is its
         # price ("Bitcoin touched $60,000"); before a percentage, its price change.
         if asset_distance is not None:
@@ -272,7 +323,9 @@ class FigureFinder:
                 continue
             if metric in self.change_metrics and level:
                 continue
-            if metric in self.share_metrics and (subject is None or subject.label_ != "COMPANY"):
+            if metric in self.share_metrics and (
+                subject is None or subject.label_ not in ("COMPANY", "FUND")
+            ):
                 continue  # "a share of 61%" of a coin is no share price
             if metric in self.price_moves and kind == "currency" and (
                 asset_distance is None or asset_distance > PRICE_MOVE_REACH
@@ -285,9 +338,16 @@ class FigureFinder:
                 continue
             gap = (end, span.start) if before else (span.end, start)
             distance = gap[1] - gap[0] + 4 * _breaks(words, doc, *gap)
-            score = spec.weight / (1 + distance) * (1.0 if before else 0.6)
+            if attached & set(range(start, end)):
+                # the figure hangs on this word in the parse: its verb, the noun it measures,
+                # or the subject of its verb ("Open Interest ... dropped to $34 billion")
+                distance = min(distance, ATTACHED_DISTANCE)
+            # after the figure a trigger weighs less, unless it is the figure's own unit phrase
+            # ("$49.10 per petahash per day", "$3,300 an ounce", "$0.07 per diluted share")
+            factor = 1.0 if before else ADJACENT_AFTER if gap[0] == gap[1] else 0.6
+            score = spec.weight / (1 + distance) * factor
             if before and doc[start].ent_type_ == "INDICATOR" and _breaks(words, doc, *gap) == 0:
-                score += INDICATOR_BONUS  # "Open Interest in ETH futures dropped to $34 billion"
+                score += INDICATOR_BONUS  # "The CME FedWatch tool puts the odds at 62%"
             if score > best_score:
                 best_metric, best_score = metric, score
         return best_metric
@@ -295,9 +355,11 @@ class FigureFinder:
     def _sign(self, ctx: _Context, unit: str, metric: str) -> float | None:
         """-1/+1 from direction words, or None where the value keeps its sign."""
         doc, span, words = ctx.doc, ctx.span, self.words
-        if not self.metrics[metric].signed:
-            # A change of a rate stated as such keeps its sign ("yields fell 4 basis points").
-            if unit_kind(unit) not in CHANGE_UNITS:
+        spec = self.metrics[metric]
+        if not spec.signed or "level_or_change" in spec.traits:
+            # A change stated as such keeps its sign ("yields fell 4 basis points"); a level of
+            # a metric that moves both ways ("lifted its rate to 22%") has none.
+            if unit_kind(unit) not in CHANGE_UNITS and "level_or_change" not in spec.traits:
                 return None
             # the verb right before, or before "by" ("cut rates by 25 basis points")
             for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
@@ -306,9 +368,14 @@ class FigureFinder:
                 if index == span.start - 1 and doc[index].lower_ != "by":
                     return None
             return None
+        # A level ("net income fell to $121 million") is signed by what it is (a loss, an
+        # outflow), not by how it moved.
+        level = _previous_word(words, ctx.text, span) in words.level_words
         best: tuple[int, float] | None = None
         for token in ctx.sent:
             if span.start <= token.i < span.end or token.lower_ not in words.cues:
+                continue
+            if level and token.lower_ in words.motion_cues:
                 continue
             before = token.i < span.start
             gap = (token.i + 1, span.start) if before else (span.end, token.i)
@@ -475,6 +542,53 @@ class _Positions:
         return index < len(starts) and starts[index] <= position + window
 
 
+def _inside_entity(ctx: _Context) -> bool:
+    """A number that is part of a name ("S&P 500", "House Bill 183")."""
+    return any(ent.start <= ctx.span.start and ctx.span.end <= ent.end
+               for ent in ctx.sent_ents)
+
+
+def _plain_unit(ctx: _Context) -> str | None:
+    """The unit of a plain number that no metric names: a reading of a named indicator right
+    before it ("the Brackenridge Miner Stress Index eased to 52": index points), or a count of
+    the things named right after it ("14,000 spoof orders", "voted 34 to 16")."""
+    doc, span = ctx.doc, ctx.span
+    for ent in reversed(ctx.sent_ents):
+        if ent.end <= span.start:
+            if (ent.label_ == "INDICATOR" and span.start - ent.end <= READING_REACH
+                    and not _breaks(ctx.words, doc, ent.end, span.start)):
+                return "index_points"
+            break
+    following = [t for t in doc[span.end : span.end + COUNT_REACH] if t.tag_ != "JJ"]
+    if following and following[0].tag_ in ("NNS", "NNPS") and (
+        following[0].lower_ not in ctx.words.not_figure_after
+    ):
+        return "count"
+    if _VOTE.search(ctx.text, max(0, span.start_char - 30), span.end_char + 12):
+        return "count"
+    return None
+
+
+def _attached(doc: Doc, span: Span) -> set[int]:
+    """Tokens a figure hangs on in the parse: its heads up to three steps up (the verb or noun
+    it is the object or modifier of), and the subjects and compounds of those (the noun phrase
+    the verb says it of). Empty without a parser."""
+    if not doc.has_annotation("DEP"):
+        return set()
+    found: set[int] = set()
+    token = span.root
+    for _ in range(ATTACHMENT_STEPS):
+        if token.head.i == token.i:
+            break
+        token = token.head
+        found.add(token.i)
+        for child in token.children:
+            if child.dep_ in ATTACHMENT_DEPS and not span.start <= child.i < span.end:
+                found.update(t.i for t in child.subtree if t.dep_ in ATTACHMENT_DEPS
+                             or t.i == child.i)
+    return found
+
+
 def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
     """An entity a figure can be about: has a ticker, is no other figure's unit, no pair quote."""
     if ctx.span.start <= ent.start < ctx.span.end:  # inside this very figure
@@ -483,7 +597,7 @@ def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
 
 
 def _is_subject(doc: Doc, ent: Span, in_figures: set[int]) -> bool:
-    if ent.label_ not in ("ASSET", "COMPANY", "EXCHANGE") or not ent._.ticker:
+    if ent.label_ not in ("ASSET", "COMPANY", "EXCHANGE", "FUND") or not ent._.ticker:
         return False
     if ent.start in in_figures:  # another figure's unit
         return False
@@ -549,8 +663,11 @@ def _raw_previous(doc: Doc, span: Span) -> str:
     return doc[span.start - 1].lower_ if span.start > 0 else ""
 
 
-def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
-    """"$1.2 million to $3.5 million", "between 4% and 5%", "4-5%" -> one candidate."""
+def _merge_ranges(
+    text: str, candidates: list[_Candidate], words: FigureWords
+) -> list[_Candidate]:
+    """"$1.2 million to $3.5 million", "between 4% and 5%", "4-5%" -> one candidate; not a move
+    and the level it reached ("lost $186 billion to $3.02 trillion")."""
     merged: list[_Candidate] = []
     index = 0
     while index < len(candidates):
@@ -565,7 +682,10 @@ def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
             )
             units_agree = low.unit is None or high.unit is None or low.unit == high.unit
             from_move = re.search(r"\bfrom\s+$", before) is not None
-            if joined and units_agree and not from_move and high.unit is not None:
+            moved = re.fullmatch(r"\s*to\s*", joint) is not None and (
+                _last_word(text[max(0, low.start - 40) : low.start], words) in words.motion_cues
+            )
+            if joined and units_agree and not from_move and not moved and high.unit is not None:
                 low_value = low.value
                 low_text = text[low.start : low.end]
                 high_text = text[high.start : high.end]
@@ -580,6 +700,15 @@ def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
         merged.append(low)
         index += 1
     return merged
+
+
+def _last_word(before: str, words: FigureWords) -> str:
+    """The last word of `before`, a qualifier ending it ("about", "more than") skipped."""
+    match = words.qualifier_pattern.search(before)
+    if match is not None:
+        before = before[: match.start(1)]
+    found = re.findall(r"[\w'’]+", before)
+    return found[-1].lower() if found else ""
 
 
 def _scale_of(text: str) -> float:

@@ -21,12 +21,13 @@ UNIT_KINDS = {
     "ratio": "ratio",
     "index_points": "index_points",
     "count": "count",
-    "EH/s": "hashrate",
+    "hashrate": "hashrate",
     "basis_points": "basis_points",
     "percentage_points": "percentage_points",
 }
 # What a metric's `traits` in metrics.yaml may say of it (see that file's header).
-METRIC_TRAITS = frozenset({"change", "price_level", "price_move", "share"})
+METRIC_TRAITS = frozenset({"change", "price_level", "price_move", "share", "level_or_change"})
+BARE_SIDES = frozenset({"before", "after", "either"})
 
 
 def unit_kind(unit: str) -> str:
@@ -45,7 +46,7 @@ class MetricSpec:
     with_any: list[str] = field(default_factory=list)
     bare_unit: str | None = None
     bare_window: int = 0
-    bare_after: bool = False
+    bare_side: str = "before"  # where the trigger of a plain number is: before, after, either
     window: int | None = None
     weight: float = 1.0
     max_abs: dict[str, float] = field(default_factory=dict)  # per unit kind: larger is implausible
@@ -62,6 +63,7 @@ class MetricsVocabulary:
     metrics: dict[str, MetricSpec]
     etf_tickers: frozenset[str]
     max_abs: dict[str, float]  # per unit kind, for metrics that set no bound of their own
+    stablecoins: frozenset[str] = frozenset()
 
     def with_trait(self, trait: str) -> frozenset[str]:
         """Names of the metrics that have `trait`."""
@@ -78,7 +80,7 @@ class MetricsVocabulary:
 
 
 _METRIC_KEYS = frozenset({"description", "units", "signed", "triggers", "with_any", "bare_unit",
-                          "bare_window", "bare_after", "window", "weight", "max_abs", "traits",
+                          "bare_window", "bare_side", "window", "weight", "max_abs", "traits",
                           "inherit_asset"})
 
 
@@ -95,6 +97,10 @@ def load_metrics(path: Path) -> MetricsVocabulary:
             raise ValueError(f"{path}: metric {name!r} has unknown traits "
                              f"{sorted(traits - METRIC_TRAITS)}")
         inherit = entry.get("inherit_asset")
+        bare_side = entry.get("bare_side", "before")
+        if bare_side not in BARE_SIDES:
+            raise ValueError(f"{path}: metric {name!r} has bare_side {bare_side!r}, not one of "
+                             f"{sorted(BARE_SIDES)}")
         specs[name] = MetricSpec(
             name=name,
             description=entry["description"],
@@ -104,7 +110,7 @@ def load_metrics(path: Path) -> MetricsVocabulary:
             with_any=[str(t).lower() for t in entry.get("with_any") or []],
             bare_unit=entry.get("bare_unit"),
             bare_window=int(entry.get("bare_window", 0)),
-            bare_after=bool(entry.get("bare_after", False)),
+            bare_side=bare_side,
             window=entry.get("window"),
             weight=float(entry.get("weight", 1.0)),
             max_abs={kind: float(bound) for kind, bound in (entry.get("max_abs") or {}).items()},
@@ -117,6 +123,7 @@ def load_metrics(path: Path) -> MetricsVocabulary:
         specs,
         frozenset(raw.get("etf_tickers") or []),
         {kind: float(bound) for kind, bound in (raw.get("max_abs") or {}).items()},
+        frozenset(raw.get("stablecoins") or []),
     )
 
 
@@ -126,6 +133,7 @@ class FigureWords:
 
     negative_cues: frozenset[str]
     positive_cues: frozenset[str]
+    motion_cues: frozenset[str]  # cues that say how a figure moved, not what it is
     up_particle_verbs: frozenset[str]
     give_up: frozenset[str]
     level_words: frozenset[str]
@@ -139,18 +147,27 @@ class FigureWords:
     qualifiers: dict[str, str]  # phrase before a figure -> qualifier recorded
     periods: tuple[tuple[re.Pattern[str], str | None], ...]  # (pattern, period or None)
     qualifier_pattern: re.Pattern[str]  # a qualifier ending a text (then maybe an article)
+    long_period: re.Pattern[str]  # a period over which flows are cumulative
     cues: frozenset[str]  # negative and positive
 
 
-_WORD_LISTS = ("negative_cues", "positive_cues", "up_particle_verbs", "give_up", "level_words",
+_WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
+               "level_words",
                "price_leads", "positional_words", "level_verbs", "clause_breaks",
                "not_figure_after", "months")
+
+
+def _compile(path: Path, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.I)
+    except (re.error, TypeError) as error:
+        raise ValueError(f"{path}: bad pattern {pattern!r} ({error})") from error
 
 
 def load_figure_words(path: Path) -> FigureWords:
     """The word lists of `figure_words.yaml`; a missing list or a bad pattern is a ValueError."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    expected = {*_WORD_LISTS, "market_anchors", "qualifiers", "periods"}
+    expected = {*_WORD_LISTS, "market_anchors", "qualifiers", "periods", "long_periods"}
     if not isinstance(raw, dict) or set(raw) != expected:
         found = set(raw) if isinstance(raw, dict) else set()
         raise ValueError(f"{path}: needs exactly the keys {sorted(expected)}; missing "
@@ -176,5 +193,6 @@ def load_figure_words(path: Path) -> FigureWords:
         qualifiers=qualifiers,
         periods=tuple(periods),
         qualifier_pattern=qualifier_pattern,
+        long_period=_compile(path, raw["long_periods"]),
         cues=lists["negative_cues"] | lists["positive_cues"],
     )
