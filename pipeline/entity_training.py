@@ -33,7 +33,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
 from pipeline.evaluation.nlp import parse_markup
-from pipeline.nlp import MODELS_DIR, load_base_model, load_entity_model, spacy_model_name
+from pipeline.nlp import (
+    MODELS_DIR,
+    load_base_model,
+    load_entity_model,
+    spacy_model_name,
+    split_abbreviation_hyphens,
+)
 from pipeline.nlp.registered import BASE_COMPONENTS
 
 log = logging.getLogger(__name__)
@@ -127,7 +133,7 @@ def train_entities(
     if not train_paths or not valid_paths:
         raise EntityDataError(f"{data_dir}: needs train/*.md and valid/*.md")
     base_model = spacy_model_name()
-    tokenizer = load_base_model(exclude=list(BASE_COMPONENTS))
+    tokenizer = split_abbreviation_hyphens(load_base_model(exclude=list(BASE_COMPONENTS)))
     train_docs, train_corpus = markup_docs(train_paths, tokenizer)
     valid_docs, valid_corpus = markup_docs(valid_paths, tokenizer)
     for note in train_corpus.unaligned + valid_corpus.unaligned:
@@ -228,7 +234,8 @@ def _validation_scores(model_dir: Path, valid_docs: list[Doc]) -> dict:
     """spaCy's entity scores of the saved recogniser alone on the validation docs."""
     from spacy.training import Example
 
-    nlp = load_base_model(exclude=list(BASE_COMPONENTS))  # its vocabulary's norms, as in use
+    # the base model's vocabulary (its norms) and the pipeline's tokenizer, as in use
+    nlp = split_abbreviation_hyphens(load_base_model(exclude=list(BASE_COMPONENTS)))
     nlp.add_pipe("ner", source=load_entity_model(model_dir))
     examples = [Example(nlp.make_doc(doc.text), doc) for doc in valid_docs]
     performance = nlp.evaluate(examples)

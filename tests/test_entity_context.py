@@ -141,7 +141,8 @@ def test_shipped_rules_load() -> None:
 
 def test_a_bad_rules_file_is_refused(tmp_path) -> None:
     path = tmp_path / "rules.yaml"
-    path.write_text("law_patterns: ['(unclosed']\nname_endings: []\nheads: {}\ninstruments: []\n")
+    path.write_text("law_patterns: ['(unclosed']\nname_endings: []\nheads: {}\ninstruments: []\n"
+                    "issuer_countries: []\nlaw_words: []\n")
     with pytest.raises(ValueError, match="rules.yaml"):
         EntityRules.load(path)
 

@@ -41,6 +41,10 @@ _FIGURE_KEYS = {"v": "value", "h": "value_high", "u": "unit", "m": "metric", "a"
                 "p": "period", "q": "qualifier"}
 
 
+class GoldError(ValueError):
+    """A gold file is malformed (the message names it)."""
+
+
 # -- gold files ----------------------------------------------------------------------------------
 def parse_markup(markup: str) -> tuple[str, dict]:
     """(plain text, {"entities": [...], "figures": [...]}) of an annotated markup text."""
@@ -125,7 +129,7 @@ def gold_articles(gold_dir: Path, pattern: str = "*") -> list[tuple[str, str, di
             try:
                 text, annotations = parse_markup(markup_path.read_text(encoding="utf-8"))
             except ValueError as error:
-                raise ValueError(f"{markup_path}: {error}") from error
+                raise GoldError(f"{markup_path}: {error}") from error
             articles.append((markup_path.stem, text, annotations))
     return articles
 
@@ -551,6 +555,6 @@ def _gold_in_page(page: Path, gold: list[dict]) -> tuple[str, list[dict], list[d
     return text, found, lost
 
 
-__all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "PRF",
+__all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "GoldError", "PRF",
            "catalyst_gold_articles", "evaluate_article_catalysts", "evaluate_entities",
            "evaluate_figures", "gold_articles", "parse_markup", "write_gold"]

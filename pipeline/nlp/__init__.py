@@ -44,9 +44,23 @@ def load_base_model(**kwargs) -> Language:
     return spacy.load(spacy_model_name(), **kwargs)
 
 
+def split_abbreviation_hyphens(nlp: Language) -> Language:
+    """`nlp` with its tokenizer splitting "U.S.-listed" after the abbreviation, as the
+    recogniser's training does (`newsignal.tokenizer.v1` in pipeline/nlp/registered.py)."""
+    from spacy.util import compile_infix_regex
+
+    from pipeline.nlp.registered import ABBREVIATION_HYPHEN
+
+    infixes = [*nlp.Defaults.infixes, ABBREVIATION_HYPHEN]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    return nlp
+
+
 def load_entity_model(model_dir: Path) -> Language:
     """The trained entity recogniser (`newsignal train entities`) as a one-component pipeline;
     `build_nlp` adds its `ner` in place of en_core_web_sm's, with the base model's vocabulary."""
+    from pipeline.nlp import registered  # noqa: F401 - the functions its config names
+
     if not (Path(model_dir) / "ner").is_dir():
         raise OSError(f"{model_dir}: no trained entity recogniser (run `newsignal train entities`)")
     return spacy.load(model_dir, exclude=["vocab", "tokenizer"])
@@ -68,7 +82,9 @@ def build_nlp(
 
     # Nothing downstream reads lemmas or coarse POS (the attribute_ruler's output, a fifth of
     # spaCy's time here); tags, entities and sentences are the same without them.
-    nlp = load_base_model(exclude=["lemmatizer", "attribute_ruler", "ner"])
+    nlp = split_abbreviation_hyphens(
+        load_base_model(exclude=["lemmatizer", "attribute_ruler", "ner"])
+    )
     nlp.add_pipe("ner", source=load_entity_model(models_dir / "entities" / "model"))
     nlp.add_pipe("newsignal_entities", config={"patterns_dir": str(models_dir / "patterns")})
     nlp.add_pipe("newsignal_entity_context",

@@ -170,7 +170,7 @@ def _merge(recognised: list[Span], listed: list[Span]) -> list[Span]:
     for ent in list(result):
         inside = [span for span in listed if ent.start <= span.start and span.end <= ent.end
                   and (span.start, span.end) != (ent.start, ent.end)]
-        words = [token for token in ent if token.is_alpha or token.like_num]
+        words = [token for token in ent if any(char.isalnum() for char in token.text)]
         covered = {token.i for span in inside for token in span}
         if inside and 2 * sum(token.i in covered for token in words) > len(words):
             result.remove(ent)

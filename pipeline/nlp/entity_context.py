@@ -49,6 +49,10 @@ _UNDER_SYMBOL = re.compile(
     rf"\bunder the (?:ticker symbol|stock symbol|ticker|symbol)\s+[\"“']?(?P<ticker>{_TICKER})\b"
 )
 SHARE_WORDS = frozenset({"shares", "stock", "share"})  # "NGDH shares": a ticker
+HEADING_ENDS = frozenset({",", ".", ":", "—", "–", "-"})  # after a dateline or a heading
+MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august",
+                    "september", "october", "november", "december"})
+_PERIOD = re.compile(r"(?:[QH][1-4]|FY|fiscal)\s?(?:19|20)?\d\d|(?:19|20)\d\d")  # "Q1 2025" is no name
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,8 @@ class EntityRules:
     name_endings: frozenset[str]
     heads: dict[str, str]  # last word of a name -> its label
     instruments: frozenset[str]  # words after a government name that make it a security
+    issuer_countries: frozenset[str]  # countries written before such a security's name
+    law_words: frozenset[str]  # one of these, or a number, makes a longer name a law's
 
     @classmethod
     def load(cls, path: Path) -> EntityRules:
@@ -70,6 +76,8 @@ class EntityRules:
                 heads={str(word): label for label, words in raw["heads"].items()
                        for word in words},
                 instruments=frozenset(str(word) for word in raw["instruments"]),
+                issuer_countries=frozenset(str(word) for word in raw["issuer_countries"]),
+                law_words=frozenset(str(word).lower() for word in raw["law_words"]),
             )
         except (KeyError, TypeError, AttributeError, re.error) as error:
             raise ValueError(f"{path}: {error!r}") from error
@@ -135,6 +143,7 @@ class EntityContext:
         self._government(doc, mentions)
         self._heads(mentions)
         self._not_names(doc, mentions)
+        self._consistent(doc, mentions)
         _Tickers(doc, mentions).link()
         self._cashtags(doc, mentions)
         doc.ents = mentions.spans()
@@ -152,7 +161,13 @@ class EntityContext:
                     mentions.put(span.start, span.end, "LAW")
 
     def _endings(self, doc: Doc, mentions: _Mentions) -> None:
+        """Words that belong to a name next to it: a corporate ending ("..., Inc."), the year
+        of a law ("2026 Budget Act")."""
         for mention in list(mentions):
+            if mention.label == "LAW" and mention.start > 0 and (
+                _PERIOD.fullmatch(doc[mention.start - 1].text)
+            ):
+                mentions.put(mention.start - 1, mention.end, "LAW")
             if mention.label not in ("COMPANY", "FUND", "EXCHANGE"):
                 continue
             end = mention.end
@@ -169,6 +184,8 @@ class EntityContext:
                 continue
             if mention.end < len(doc) and doc[mention.end].lower_ in self.rules.instruments:
                 del mentions.by_span[(mention.start, mention.end)]
+                if doc[mention.start].text in self.rules.issuer_countries:  # "US Treasury bills"
+                    mentions.put(mention.start, mention.start + 1, "COUNTRY")
                 continue
             start = mention.start
             while start > 0 and mention.start - start < 2 and _names_place(doc, start - 1, mentions):
@@ -176,14 +193,57 @@ class EntityContext:
             if start < mention.start:
                 mentions.put(start, mention.end, "GOV_BODY")
 
+    def _consistent(self, doc: Doc, mentions: _Mentions) -> None:
+        """One name, one label in a document: every mention of a name takes the label most of
+        its mentions have (the first on a tie), and where the same words stand unrecognised
+        elsewhere they are that name too."""
+        labels: dict[str, list[str]] = {}
+        for mention in mentions:
+            labels.setdefault(mentions.text(mention), []).append(mention.label)
+        for mention in mentions:
+            votes = labels[mentions.text(mention)]
+            best = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
+            if best != mention.label:
+                mention.label = best
+                mention.ticker = mention.ticker if best in TICKER_LABELS else ""
+        for name, votes in labels.items():
+            if len(name) < 3 or not name[:1].isupper() or doc.vocab[name.lower()].is_stop:
+                continue
+            label = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
+            for start, end in _occurrences(doc, name):
+                if not any(m.start < end and start < m.end for m in mentions):
+                    mentions.put(start, end, label)
+
     def _not_names(self, doc: Doc, mentions: _Mentions) -> None:
-        """A single capitalised word opening a sentence that the tagger reads as no noun
-        ("Together, the funds ...") is no name."""
+        """What looks like a name and is not: a single capitalised word opening a sentence
+        that the tagger reads as no noun ("Together, the funds ..."), a capitalised heading or
+        dateline opening a line ("TULSA, Okla. —", "GOVERNANCE."), a period ("Q1 2025"), and a
+        headline's verb taken into a name ("Wexford Brokerage Swings" -> "Wexford Brokerage")."""
         for mention in list(mentions):
             token = doc[mention.start]
-            if (mention.end - mention.start == 1 and token.is_sent_start and not mention.ticker
-                    and token.tag_ and not token.tag_.startswith("NN")):
+            single = mention.end - mention.start == 1
+            if single and token.is_sent_start and not mention.ticker and token.tag_ and (
+                not token.tag_.startswith("NN")
+            ):
                 del mentions.by_span[(mention.start, mention.end)]
+            elif (not mention.ticker and _opens_line(doc, mention.start)
+                  and all(t.is_upper and t.is_alpha and len(t) > 3
+                          for t in doc[mention.start : mention.end])
+                  and (mention.end == len(doc) or doc[mention.end].text in HEADING_ENDS
+                       or doc[mention.end].is_space)):
+                del mentions.by_span[(mention.start, mention.end)]
+            elif _PERIOD.fullmatch(mentions.text(mention)):
+                del mentions.by_span[(mention.start, mention.end)]
+            elif mention.label == "LAW" and not single and (
+                not any(t.lower_ in self.rules.law_words or t.like_num
+                        for t in doc[mention.start : mention.end])
+                or any(t.lower_ in MONTHS for t in doc[mention.start : mention.end])
+            ):
+                del mentions.by_span[(mention.start, mention.end)]  # "the Middle East", a date
+            elif not single and doc[mention.end - 1].tag_.startswith("VB"):
+                end = mention.end - 1
+                del mentions.by_span[(mention.start, mention.end)]
+                mentions.put(mention.start, end, mention.label, mention.ticker)
 
     def _cashtags(self, doc: Doc, mentions: _Mentions) -> None:
         """A cashtag ("$WOOF") is a token or a stock, not a fund, unless the text states it
@@ -338,6 +398,14 @@ def _short_forms(doc: Doc, name: str) -> list[str]:
             continue
         forms.append(form)
     return forms
+
+
+def _opens_line(doc: Doc, index: int) -> bool:
+    """Whether token `index` is the first of the text or of a line."""
+    if index == 0:
+        return True
+    previous = doc[index - 1]
+    return "\n" in previous.whitespace_ or (previous.is_space and "\n" in previous.text)
 
 
 def _names_place(doc: Doc, index: int, mentions: _Mentions) -> bool:

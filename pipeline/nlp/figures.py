@@ -244,8 +244,9 @@ class FigureFinder:
             metric = "exchange_netflow"
         if metric == "etf_flow" and period is not None and self.words.long_period.search(period):
             metric = "cumulative_flow"
-        if metric in ("market_cap", "supply") and asset is not None and (
-            asset in self.vocabulary.stablecoins or re.search(r"USD|EUR", asset)
+        if metric in ("market_cap", "supply", "other") and asset is not None and (
+            kind in ("currency", "asset")
+            and (asset in self.vocabulary.stablecoins or re.search(r"USD|EUR", asset))
         ):
             metric = "stablecoin_supply"
         return metric
@@ -291,7 +292,6 @@ class FigureFinder:
         level = previous in words.level_words or positional
         price_lead = previous in words.price_leads or positional
         best_metric, best_score = "other", 0.0
-        indicator_subject = _indicator_before(ctx)
         attached = _attached(doc, span)
         # An asset or company named just before a currency figure, with no metric named, is its
         # price ("Bitcoin touched $60,000"); before a percentage, its price change.
@@ -300,7 +300,7 @@ class FigureFinder:
                 best_metric, best_score = "price", 1.5 / (1 + asset_distance)
             elif kind == "currency" and asset_distance <= 1:
                 best_metric, best_score = "price", 0.8 / (1 + asset_distance)
-            elif kind == "percent" and not level and not indicator_subject:
+            elif kind == "percent" and not level:
                 best_metric, best_score = "price_change", 0.8 / (1 + asset_distance)
         elif subject is None and kind == "currency" and (positional or previous in words.level_verbs):
             # "a close under $1.85": a price level of the asset the paragraph is about, unless
@@ -317,14 +317,12 @@ class FigureFinder:
                 continue
             if metric in self.price_levels and abs(value) >= MAX_PRICE:
                 continue
-            if metric in self.price_moves and indicator_subject:
-                continue  # "Mining difficulty rose 6.3%": the indicator moved, not a price
             if spec.with_any and not ctx.co_hits.near(metric, span.start, CO_TRIGGER_WINDOW):
                 continue
             if metric in self.change_metrics and level:
                 continue
             if metric in self.share_metrics and (
-                subject is None or subject.label_ not in ("COMPANY", "FUND")
+                subject is None or subject.label_ not in ("COMPANY", "FUND", "EXCHANGE")
             ):
                 continue  # "a share of 61%" of a coin is no share price
             if metric in self.price_moves and kind == "currency" and (
@@ -616,14 +614,6 @@ def _asset_before(ctx: _Context) -> float | None:
         if ent.end <= span.start and ent.label_ != "EXCHANGE" and _is_subject_entity(ctx, ent):
             return span.start - ent.end + 3 * _breaks(ctx.words, doc, ent.end, span.start)
     return None
-
-
-def _indicator_before(ctx: _Context) -> bool:
-    """An INDICATOR entity earlier in the figure's clause (no clause break in between)."""
-    for ent in reversed(ctx.sent_ents):
-        if ent.end <= ctx.span.start and ent.label_ == "INDICATOR":
-            return _breaks(ctx.words, ctx.doc, ent.end, ctx.span.start) == 0
-    return False
 
 
 def _asset_in_paragraph(ctx: _Context) -> Span | None:
