@@ -84,9 +84,9 @@ def test_exports_hold_catalysts_and_figures_with_their_evidence(demo):
         float(row["value"])
 
 
-# Share of the demo corpus's figures whose metric the vocabulary does not name (0.10 measured
-# with the shipped rules; one figure is 0.4 point of it).
-DEMO_OTHER_SHARE_CEILING = 0.13
+# Share of the demo corpus's figures whose metric the vocabulary does not name (0.081 measured,
+# 21 of 260; one figure is 0.4 point of it; the goal is 0.10).
+DEMO_OTHER_SHARE_CEILING = 0.10
 
 
 def test_few_demo_figures_are_left_without_a_metric(demo):

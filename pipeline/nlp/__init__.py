@@ -1,8 +1,13 @@
 """The spaCy pipeline: `en_core_web_sm` plus newsignal's registered components.
 
 Components (each module registers its factories on import):
-- `newsignal_entities` (entities.py): an entity ruler placed *before* `ner`, patterns from
-  `models/patterns/*.jsonl`; sets `Span._.ticker`.
+- `ner`: the trained entity recogniser of `models/entities/model` (`newsignal train entities`) in
+  place of en_core_web_sm's, for newsignal's labels.
+- `newsignal_entities` (entities.py): the gazetteer ruler after `ner`, patterns from
+  `models/patterns/*.jsonl`, merged with what the recogniser found; sets `Span._.ticker`.
+- `newsignal_entity_context` (entity_context.py): laws by number, name endings and heads, and
+  the tickers the text states, linked within the document (`models/entity_rules.yaml`).
+- `newsignal_entity_cleanup` (entities.py): only our labels, no possessives.
 - `newsignal_figures` (figures.py): writes `doc.spans["figures"]`, each span with `Span._.figure`
   (a `records.Figure`); its vocabulary is `models/metrics.yaml` and `models/figure_words.yaml`.
 - `newsignal_conflicts` (conflicts.py): writes `Doc._.conflicts` (a list of `records.Conflict`).
@@ -10,7 +15,8 @@ Components (each module registers its factories on import):
   `Span._.catalyst` (a `records.Catalyst`), judged by the direction model.
 
 `build_nlp()` makes the whole pipeline once per process; `analyze(doc)` turns a processed Doc into
-an `Analysis` record, so the rest of the project never touches spaCy objects.
+an `Analysis` record, so the rest of the project never touches spaCy objects. A user's own
+pipeline can add the components by name after importing these modules.
 """
 
 from __future__ import annotations

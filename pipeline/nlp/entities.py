@@ -1,11 +1,14 @@
-"""Entity ruler for market news: assets, exchanges, companies, people, gov bodies, laws, indicators.
+"""The gazetteer: known assets, exchanges, companies, funds, people, bodies, laws, indicators.
 
-`newsignal_entities` runs *before* spaCy's `ner`, so our spans are fixed and `ner` labels only what
-is left. Patterns live in `models/patterns/*.jsonl`, one JSON object a line:
+`newsignal_entities` runs *after* the trained recogniser (`ner`) as a high-precision ruler and the
+linker of known names to tickers: a listed name that covers what the recogniser found there
+replaces it, one inside a longer recognised name stays out (unless listed names make up most of
+it), one where the recogniser found nothing is added (see `_merge`). Patterns live in
+`models/patterns/*.jsonl`, one JSON object a line:
 
     {"label": "ASSET", "pattern": [{"LOWER": "bitcoin"}], "id": "BTC"}
 
-- `id`: the canonical ticker for ASSET, COMPANY and listed EXCHANGE (read back as `Span._.ticker`),
+- `id`: the canonical ticker for ASSET, COMPANY, FUND and listed EXCHANGE (read as `Span._.ticker`),
   else a canonical name (or "" when there is none).
 - `context: "ticker"`: an ambiguous ticker ("ONE", "SAND", "LINK") that only counts with a sign of
   being a ticker: "$" before it, parentheses around it, an amount before it, a pair ("LINK-USDT"),
@@ -15,8 +18,8 @@ is left. Patterns live in `models/patterns/*.jsonl`, one JSON object a line:
 - `propagate: true`: once matched in context, the same capitalised word elsewhere in the document
   gets the same label ("Strategy (MSTR) ... Strategy posted a loss"), except after a determiner.
 
-`newsignal_entity_cleanup` runs *after* `ner`: countries become COUNTRY, possessive endings leave
-person and organisation spans.
+`newsignal_entity_cleanup` has the last word: only newsignal's labels, without a possessive
+ending or a leading "the".
 """
 
 from __future__ import annotations
