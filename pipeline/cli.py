@@ -542,26 +542,36 @@ def eval_extraction(
 
 @eval_app.command("entities")
 def eval_entities(
-    gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + .json).")] = REPO_ROOT / "models" / "data" / "gold",
+    gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + .json, or markup .md).")] = REPO_ROOT / "models" / "data" / "gold",
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Precision, recall and F1 per entity label on the team's gold articles."""
+    """Precision, recall and F1 per entity label, and ticker linking where the text states the
+    ticker, on gold articles (or a directory of annotated markup)."""
     with user_errors():
-        from pipeline.evaluation.nlp import evaluate_entities
+        from pipeline.evaluation.nlp import GoldError, evaluate_entities
 
-        _print_report(evaluate_entities(_existing_dir(gold)), json_output)
+        try:
+            report = evaluate_entities(_existing_dir(gold))
+        except GoldError as error:
+            raise UserError(str(error)) from None
+        _print_report(report, json_output)
 
 
 @eval_app.command("figures")
 def eval_figures(
-    gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + .json).")] = REPO_ROOT / "models" / "data" / "gold",
+    gold: Annotated[Path, typer.Option(help="Directory of gold articles (.txt + .json, or markup .md).")] = REPO_ROOT / "models" / "data" / "gold",
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Figures found (value and unit), and metric, asset and sign accuracy, on gold articles."""
+    """Figures found (value and unit), metric, asset and sign accuracy, and the share left
+    without a metric, on gold articles (or a directory of annotated markup)."""
     with user_errors():
-        from pipeline.evaluation.nlp import evaluate_figures
+        from pipeline.evaluation.nlp import GoldError, evaluate_figures
 
-        _print_report(evaluate_figures(_existing_dir(gold)), json_output)
+        try:
+            report = evaluate_figures(_existing_dir(gold))
+        except GoldError as error:
+            raise UserError(str(error)) from None
+        _print_report(report, json_output)
 
 
 @eval_app.command("catalysts")
@@ -636,6 +646,24 @@ def train_extraction_command(
         try:
             report = train_chooser([_existing_dir(path) for path in benches], output, seed=seed)
         except (BenchmarkError, ValueError) as error:
+            raise UserError(str(error)) from None
+        _print_report(report, False)
+
+
+@train_app.command("entities")
+def train_entities_command(
+    output: Annotated[Path, typer.Option(help="Where to write the trained recogniser.")] = REPO_ROOT / "models" / "entities" / "model",
+    data: Annotated[Path, typer.Option(help="Annotated markup: DIR/train/*.md and DIR/valid/*.md.")] = REPO_ROOT / "models" / "data" / "entities",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    steps: Annotated[Optional[int], typer.Option(min=1, help="Training steps (the config's max_steps when absent).")] = None,
+) -> None:
+    """Train the entity recogniser with spaCy from models/entities/config.cfg (CPU, seeded)."""
+    with user_errors():
+        from pipeline.entity_training import EntityDataError, train_entities
+
+        try:
+            report = train_entities(output, data_dir=_existing_dir(data), seed=seed, steps=steps)
+        except EntityDataError as error:
             raise UserError(str(error)) from None
         _print_report(report, False)
 

@@ -17,6 +17,7 @@ COMMANDS = [
     ["run"], ["reprocess"], ["status"], ["export"], ["process"], ["classify"], ["demo"],
     ["review"], ["backup"], ["eval", "extraction"], ["eval", "entities"], ["eval", "figures"],
     ["eval", "catalysts"], ["eval", "direction"], ["train", "direction"], ["train", "extraction"],
+    ["train", "entities"],
     ["plot", "signal"], ["backtest"],
 ]
 
@@ -162,3 +163,27 @@ def test_eval_catalysts_scores_the_gold_articles_given(tmp_path):
     no_model = runner.invoke(app, ["eval", "catalysts", "--gold", str(tmp_path),
                                    "--model", str(tmp_path / "no-model")])
     assert no_model.exit_code == 2 and no_model.output.count("cannot load direction model") == 1
+
+
+def test_eval_entities_and_figures_read_a_directory_of_markup(tmp_path):
+    """The training data's layout (markup only) is gold too: --gold scores it, FUND, tickers
+    and the share of figures with no metric included."""
+    (tmp_path / "one.md").write_text(
+        "⟦Northgate Digital Holdings, Inc.|COMPANY|NGDH⟧ (⟦NASDAQ|EXCHANGE|⟧: "
+        "⟦NGDH|COMPANY|NGDH⟧) said the ⟦Kestrel Bitcoin Strategy ETF|FUND|KBTS⟧ "
+        "(⟦KBTS|FUND|KBTS⟧) drew ⟪$40 million|v=40000000;u=USD;m=etf_flow⟫ on Monday.\n",
+        encoding="utf-8",
+    )
+    entities = runner.invoke(app, ["eval", "entities", "--gold", str(tmp_path), "--json"])
+    assert entities.exit_code == 0, entities.output
+    report = json.loads(entities.output)
+    assert report["articles"] == 1 and "FUND" in report["per_label"]
+    assert report["tickers_all"]["stated"] == 4  # every mention of NGDH and KBTS names
+    figures = runner.invoke(app, ["eval", "figures", "--gold", str(tmp_path), "--json"])
+    assert figures.exit_code == 0, figures.output
+    assert 0.0 <= json.loads(figures.output)["other_share"] <= 1.0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.md").write_text("⟦x|NOPE|⟧\n", encoding="utf-8")
+    refused = runner.invoke(app, ["eval", "entities", "--gold", str(bad)])
+    assert refused.exit_code == 2 and "x.md" in refused.output

@@ -84,6 +84,18 @@ def test_exports_hold_catalysts_and_figures_with_their_evidence(demo):
         float(row["value"])
 
 
+# Share of the demo corpus's figures whose metric the vocabulary does not name (0.081 measured,
+# 21 of 260; one figure is 0.4 point of it; the goal is 0.10).
+DEMO_OTHER_SHARE_CEILING = 0.10
+
+
+def test_few_demo_figures_are_left_without_a_metric(demo):
+    result, _ = demo
+    with open(result.output_dir / "figures.csv", newline="", encoding="utf-8") as handle:
+        metrics = [row["metric"] for row in csv.DictReader(handle)]
+    assert metrics.count("other") <= DEMO_OTHER_SHARE_CEILING * len(metrics), metrics
+
+
 def test_a_second_run_finds_nothing_new(tmp_path, nlp):
     processor = Processor(nlp)
     with SamplesServer() as server, Store.open(tmp_path / "again.db") as store:

@@ -33,7 +33,7 @@ def ents(nlp, text: str) -> list[tuple[str, str, str | None]]:
         ("The SEC dropped the case.", ("SEC", "GOV_BODY", None)),
         ("The Federal Reserve held rates.", ("Federal Reserve", "GOV_BODY", None)),
         ("The US Treasury declined to comment.", ("US Treasury", "GOV_BODY", None)),
-        ("Open Interest fell again.", ("Open Interest", "INDICATOR", None)),
+        ("CME FedWatch puts the odds of a cut at 62%.", ("CME FedWatch", "INDICATOR", None)),
         ("The Fear and Greed Index reads 20.", ("Fear and Greed Index", "INDICATOR", None)),
         ("Scott Bessent spoke on Friday.", ("Scott Bessent", "PERSON", None)),
         ("Talks between the two sides in Oman resume.", ("Oman", "COUNTRY", None)),

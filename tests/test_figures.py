@@ -6,9 +6,11 @@ import math
 
 import pytest
 import spacy
+import yaml
 
 from pipeline.nlp import MODELS_DIR, analyze
-from pipeline.nlp.figures import load_metrics
+from pipeline.nlp import conflicts  # noqa: F401 - registers newsignal_conflicts
+from pipeline.nlp.vocabulary import load_metrics
 from pipeline.records import Figure
 
 
@@ -54,7 +56,7 @@ def only(nlp, text: str) -> Figure:
         ("Bitcoin dominance climbed to 61%.", 61.0, "percent", "dominance", "BTC"),
         ("Trading volume on Binance reached $38 billion.", 3.8e10, "USD", "trading_volume", None),
         ("MSTR shares closed at $106.", 106.0, "USD", "share_price", "MSTR"),
-        ("The network hash rate reached 1,040 EH/s.", 1040.0, "EH/s", "hash_rate", None),
+        ("The network hash rate reached 1,040 EH/s.", 1.04e21, "hashrate", "hash_rate", None),
     ],
 )
 def test_value_unit_metric_asset(nlp_no_catalysts, text, value, unit, metric, asset) -> None:
@@ -104,7 +106,7 @@ def test_a_move_from_one_price_to_another_is_two_figures(nlp_no_catalysts) -> No
     "text",
     [
         "The report was published on October 7, 2025.",
-        "In Q4 2025 the company had 3 articles on the topic.",
+        "In Q4 2025 the company met its board.",
         "Markets open at 09:30 and close at 16:00.",
         "It was the 7th straight week of gains.",
         "Call +1 212-555-0199 for details.",
@@ -270,7 +272,7 @@ def test_a_gap_that_is_no_scale_slip_needs_the_same_stated_period(nlp_no_catalys
 def test_conflicts_are_looked_up_not_found_by_comparing_every_pair(nlp_no_catalysts, monkeypatch):
     """A page of thousands of like figures: the pairs examined grow with the figures, not with
     their square, and an article gets at most MAX_CONFLICTS flags."""
-    from pipeline.nlp import figures as module
+    from pipeline.nlp import conflicts as module
 
     examined = []
     real = module._conflict_reason
@@ -319,3 +321,70 @@ def test_a_figure_too_large_to_be_meant_is_flagged_not_trusted(nlp_no_catalysts,
     assert any(f.flag for f in found) is flagged
     if flagged:
         assert next(f.flag for f in found if f.flag).startswith("implausible: ")
+
+
+def test_a_figure_words_file_missing_a_list_or_with_a_bad_pattern_is_refused(tmp_path) -> None:
+    from pipeline.nlp.vocabulary import load_figure_words
+
+    words = yaml.safe_load((MODELS_DIR / "figure_words.yaml").read_text(encoding="utf-8"))
+    assert load_figure_words(MODELS_DIR / "figure_words.yaml").qualifiers["over"] == "more than"
+    path = tmp_path / "figure_words.yaml"
+    path.write_text(yaml.safe_dump({k: v for k, v in words.items() if k != "months"}))
+    with pytest.raises(ValueError, match="months"):
+        load_figure_words(path)
+    path.write_text(yaml.safe_dump({**words, "periods": [{"pattern": "(unclosed"}]}))
+    with pytest.raises(ValueError, match="bad period"):
+        load_figure_words(path)
+
+
+def test_a_metric_with_an_unknown_trait_is_refused(tmp_path) -> None:
+    path = tmp_path / "metrics.yaml"
+    path.write_text("metrics:\n  other: {description: x, units: [count], traits: [level]}\n")
+    with pytest.raises(ValueError, match="traits"):
+        load_metrics(path)
+
+
+# The metrics the vocabulary grew by (and a few it had), each in a sentence of the kind news
+# writes it; plain numbers that count things or read a named indicator are figures too.
+@pytest.mark.parametrize(
+    ("text", "value", "unit", "metric"),
+    [
+        ("Northgate said its holdings reached 4,210 BTC at the end of June.", 4210.0, "BTC", "holdings"),
+        ("The fund now has $1.9 billion in assets under management.", 1.9e9, "USD", "aum"),
+        ("Quillon Labs raised $85 million in a Series B round.", 8.5e7, "USD", "capital_raised"),
+        ("The board authorised a share repurchase program of up to $25 million.", 2.5e7, "USD", "buyback"),
+        ("Hashprice averaged $49.10 per petahash per day in the quarter.", 49.1, "USD", "hashprice"),
+        ("The network block reward is now 3.125 BTC.", 3.125, "BTC", "block_reward"),
+        ("Mining difficulty rose 4.7% at the latest adjustment.", 4.7, "percent", "difficulty"),
+        ("The company priced convertible notes carrying a 0.75% coupon.", 0.75, "percent", "coupon_rate"),
+        ("The bill lets the treasurer place up to 5% of idle funds in bitcoin.", 5.0, "percent", "allocation"),
+        ("Hackers stole $38.6 million from the lending protocol.", 3.86e7, "USD", "stolen_funds"),
+        ("Tether froze $9.8 million of the stolen stablecoins.", 9.8e6, "USD", "frozen_funds"),
+        ("The attacker returned $18 million to the bridge on Friday.", 1.8e7, "USD", "recovered_funds"),
+        ("Spot bitcoin ETFs have drawn net inflows of $41.8 billion since launch.", 4.18e10, "USD", "cumulative_flow"),
+        ("CME FedWatch puts the probability of a June cut at 62%.", 62.0, "percent", "rate_probability"),
+        ("The 10-year Treasury yield rose 6 basis points to 4.38%.", 6.0, "basis_points", "bond_yield"),
+        ("The U.S. dollar index slid 0.6% to 97.7.", -0.6, "percent", "dollar_index"),
+        ("Consumer prices rose 3.2% from a year earlier, the CPI report showed.", 3.2, "percent", "inflation_rate"),
+        ("The kimchi premium widened to 5.2% on Thursday.", 5.2, "percent", "premium"),
+        ("The regulator fined the exchange $4.3 million for compliance failures.", 4.3e6, "USD", "fine"),
+        ("Total value locked on the protocol fell to $88 million.", 8.8e7, "USD", "tvl"),
+        ("Employers added 22,000 jobs in August.", 22000.0, "count", "payrolls"),
+        ("The unemployment rate rose to 4.3%.", 4.3, "percent", "unemployment_rate"),
+        ("The White House will impose a 35% tariff on imports.", 35.0, "percent", "tariff_rate"),
+        ("The reform would cut the tax on trading gains to a flat 20%.", 20.0, "percent", "tax_rate"),
+        ("Options worth $5.8 billion in notional value expire on Friday.", 5.8e9, "USD", "options_notional"),
+        ("Solvane recorded 1.84 million daily active addresses on Thursday.", 1.84e6, "count", "active_addresses"),
+        ("Net income came to $9.3 million, or $0.07 per diluted share.", 0.07, "USD", "eps"),
+        ("The Series B valued the company at $1.1 billion.", 1.1e9, "USD", "valuation"),
+        ("Exchanges saw net outflows of 38,400 BTC last week.", -38400.0, "BTC", "exchange_netflow"),
+        ("About 120 million ARDN tokens unlock on Tuesday.", 1.2e8, "ARDN", "token_unlock"),
+        ("Stablecoin supply passed $300 billion this month.", 3e11, "USD", "stablecoin_supply"),
+        ("The Montana Senate voted 34 to 16 to pass the bill.", 34.0, "count", "other"),
+        ("The Brackenridge Miner Stress Index eased to 52 on Friday.", 52.0, "index_points", "other"),
+    ],
+)
+def test_metrics_of_the_grown_vocabulary(nlp_no_catalysts, text, value, unit, metric) -> None:
+    found = [(f.value, f.unit, f.metric) for f in figures(nlp_no_catalysts, text)]
+    assert any(math.isclose(v, value, rel_tol=1e-9) and (u, m) == (unit, metric)
+               for v, u, m in found), found

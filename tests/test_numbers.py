@@ -68,10 +68,22 @@ HAND_CASES = [
     ("0.5 percentage point", 0.5, "percentage_points"),
     ("50 points", 50.0, "index_points"),
     ("12 pts", 12.0, "index_points"),
-    ("1,040 EH/s", 1040.0, "EH/s"),
-    ("1 zettahash", 1000.0, "EH/s"),
-    ("850 exahashes per second", 850.0, "EH/s"),
-    ("600,000 TH/s", 0.6, "EH/s"),
+    ("1,040 EH/s", 1.04e21, "hashrate"),
+    ("1 zettahash", 1e21, "hashrate"),
+    ("850 exahashes per second", 8.5e20, "hashrate"),
+    ("600,000 TH/s", 6e17, "hashrate"),
+    ("3.4 PH/s", 3.4e15, "hashrate"),
+    ("KSh 312 million", 3.12e8, "KES"),
+    ("₽48 billion", 4.8e10, "RUB"),
+    ("R$2.2 billion", 2.2e9, "BRL"),
+    ("NZ$40", 40.0, "NZD"),
+    ("NOK 1.6 billion", 1.6e9, "NOK"),
+    ("AED 600,000", 6e5, "AED"),
+    ("5 billion tenge", 5e9, "KZT"),
+    ("18.4p", 0.184, "GBP"),
+    ("31.4 pence", 0.314, "GBP"),
+    ("1.6 times", 1.6, "ratio"),
+    ("20x", 20.0, "ratio"),
     ("minus 2%", -2.0, "percent"),
     ("-0.012%", -0.012, "percent"),
     (".5%", 0.5, "percent"),
@@ -127,6 +139,8 @@ def test_not_a_quantity(text: str) -> None:
         ("down -2% and up +3%", ["-2%", "+3%"]),
         ("from 4-5%", ["4", "5%"]),  # a hyphen between numbers is no minus sign
         ("Q4 2025", ["2025"]),
+        # "x" is a multiple only right after the digits; "p" (pence) too
+        ("an 8x leverage, 2 x 4, 12p and 5 p", ["8x", "2", "4", "12p", "5"]),
         ("valued at $1.2bn, or €1.1bn", ["$1.2bn", "€1.1bn"]),
         # Exponent notation is no amount: "10^400 BTC" once became 400 BTC.
         ("a supply of 10^400 BTC and 2**64 coins, then 5%", ["5%"]),
@@ -141,7 +155,7 @@ def test_find_quantities(text: str, found: list[str]) -> None:
     [(2.65e9, "USD", "$2.65 billion"), (1500.0, "BTC", "1,500 BTC"), (-4.3, "percent", "-4.3%"),
      (0.9594, "ratio", "0.9594"), (5.0, "index_points", "5 points"), (585000.0, "count", "585,000"),
      (2.8e12, "USD", "$2.8 trillion"), (1e-05, "USD", "$0.00001"), (25.0, "basis_points",
-     "25 basis points"), (1040.0, "EH/s", "1,040 EH/s"), (3.5e6, "EUR", "€3.5 million")],
+     "25 basis points"), (1.04e21, "hashrate", "1,040 EH/s"), (3.5e6, "EUR", "€3.5 million")],
 )
 def test_format(value: float, unit: str, text: str) -> None:
     assert numbers.format(value, unit) == text

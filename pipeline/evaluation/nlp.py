@@ -22,6 +22,7 @@ u unit, m metric, a asset, p period, q qualifier; entities may sit inside a figu
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,11 +34,15 @@ from pipeline.nlp import analyze
 from pipeline.records import Figure
 
 SCORED_LABELS = (
-    "ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
+    "ASSET", "EXCHANGE", "COMPANY", "FUND", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
 )
 VALUE_TOLERANCE = 0.005
 _FIGURE_KEYS = {"v": "value", "h": "value_high", "u": "unit", "m": "metric", "a": "asset",
                 "p": "period", "q": "qualifier"}
+
+
+class GoldError(ValueError):
+    """A gold file is malformed (the message names it)."""
 
 
 # -- gold files ----------------------------------------------------------------------------------
@@ -112,11 +117,20 @@ def write_gold(markup_path: Path, gold_dir: Path) -> Path:
 
 
 def gold_articles(gold_dir: Path, pattern: str = "*") -> list[tuple[str, str, dict]]:
-    """(name, text, annotations) of every `<name>.txt` (name matching `pattern`) with its json."""
+    """(name, text, annotations) of every `<name>.txt` (name matching `pattern`) with its json;
+    in a directory of markup only (the training data), of every `<name>.md` read as markup."""
     articles = []
-    for text_path in sorted(Path(gold_dir).glob(f"{pattern}.txt")):
+    text_paths = sorted(Path(gold_dir).glob(f"{pattern}.txt"))
+    for text_path in text_paths:
         annotations = json.loads(text_path.with_suffix(".json").read_text(encoding="utf-8"))
         articles.append((text_path.stem, text_path.read_text(encoding="utf-8"), annotations))
+    if not text_paths:
+        for markup_path in sorted(Path(gold_dir).glob(f"{pattern}.md")):
+            try:
+                text, annotations = parse_markup(markup_path.read_text(encoding="utf-8"))
+            except ValueError as error:
+                raise GoldError(f"{markup_path}: {error}") from error
+            articles.append((markup_path.stem, text, annotations))
     return articles
 
 
@@ -149,10 +163,32 @@ class PRF:
 
 
 @dataclass(slots=True)
+class TickerScore:
+    """Gold entities whose ticker the text states, and how many of them came out with it."""
+
+    stated: int = 0
+    linked: int = 0
+
+    @property
+    def accuracy(self) -> float:
+        return self.linked / self.stated if self.stated else 0.0
+
+    def to_dict(self) -> dict:
+        return {"stated": self.stated, "linked": self.linked, "accuracy": round(self.accuracy, 4)}
+
+
+@dataclass(slots=True)
 class EntityReport:
     per_label: dict[str, PRF] = field(default_factory=dict)
     articles: int = 0
     errors: list[str] = field(default_factory=list)  # "name: missed/extra LABEL 'text'"
+    # Per gold label: entities whose ticker the text states somewhere, found with that ticker.
+    tickers: dict[str, TickerScore] = field(default_factory=dict)
+
+    @property
+    def ticker_total(self) -> TickerScore:
+        return TickerScore(sum(t.stated for t in self.tickers.values()),
+                           sum(t.linked for t in self.tickers.values()))
 
     @property
     def micro(self) -> PRF:
@@ -166,14 +202,22 @@ class EntityReport:
     def to_dict(self) -> dict:
         return {"articles": self.articles,
                 "per_label": {label: s.to_dict() for label, s in self.per_label.items()},
-                "micro": self.micro.to_dict(), "errors": list(self.errors)}
+                "micro": self.micro.to_dict(),
+                "tickers": {label: t.to_dict() for label, t in self.tickers.items()},
+                "tickers_all": self.ticker_total.to_dict(), "errors": list(self.errors)}
 
     def format(self) -> str:
-        lines = [f"Entities over {self.articles} gold articles (exact span and label)",
-                 f"{'label':<10} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"]
+        lines = [f"Entities over {self.articles} gold articles (exact span and label; ticker: "
+                 "of gold entities whose ticker the text states, found with it)",
+                 f"{'label':<10} {'P':>6} {'R':>6} {'F1':>6} {'tp':>4} {'fp':>4} {'fn':>4}"
+                 f" {'ticker':>7} {'of':>4}"]
         for label, s in [*self.per_label.items(), ("all", self.micro)]:
+            ticker = self.ticker_total if label == "all" else self.tickers.get(label)
+            linked = (f" {ticker.accuracy:7.3f} {ticker.stated:4d}" if ticker and ticker.stated
+                      else "")
             lines.append(f"{label:<10} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} "
-                         f"{s.true_positives:4d} {s.false_positives:4d} {s.false_negatives:4d}")
+                         f"{s.true_positives:4d} {s.false_positives:4d} {s.false_negatives:4d}"
+                         + linked)
         return "\n".join(lines)
 
 
@@ -188,6 +232,8 @@ class FigureReport:
     articles: int = 0
     errors: list[str] = field(default_factory=list)
     confusions: Counter = field(default_factory=Counter)  # (gold metric, predicted metric)
+    found: int = 0  # figures the pipeline gave, matched or not
+    found_other: int = 0  # of those, with metric `other`
 
     def _share(self, count: int) -> float:
         return count / self.matched if self.matched else 0.0
@@ -208,12 +254,21 @@ class FigureReport:
     def period_accuracy(self) -> float:
         return self._share(self.period_correct)
 
+    @property
+    def other_share(self) -> float:
+        """Share of the figures found that got no metric of the vocabulary."""
+        return self.found_other / self.found if self.found else 0.0
+
     def to_dict(self) -> dict:
         return {"articles": self.articles, "value_unit": self.value_unit.to_dict(),
                 "matched": self.matched, "metric_accuracy": round(self.metric_accuracy, 4),
                 "asset_accuracy": round(self.asset_accuracy, 4),
                 "sign_accuracy": round(self.sign_accuracy, 4),
-                "period_accuracy": round(self.period_accuracy, 4), "errors": list(self.errors)}
+                "period_accuracy": round(self.period_accuracy, 4),
+                "found": self.found, "other_share": round(self.other_share, 4),
+                "confusions": {f"{gold}->{got}": n for (gold, got), n in
+                               self.confusions.most_common()},
+                "errors": list(self.errors)}
 
     def format(self) -> str:
         s = self.value_unit
@@ -224,6 +279,8 @@ class FigureReport:
             f"over {self.matched} matched figures: metric {self.metric_accuracy:.3f}, "
             f"asset {self.asset_accuracy:.3f}, sign {self.sign_accuracy:.3f}, "
             f"period {self.period_accuracy:.3f}",
+            f"metric other: {self.found_other} of {self.found} figures found "
+            f"({self.other_share:.3f})",
         ])
 
 
@@ -243,13 +300,25 @@ def evaluate_entities(
     `pattern` picks articles by name, e.g. "heldout_*" for those written after tuning.
     """
     nlp = _default_nlp(nlp)
-    report = EntityReport(per_label={label: PRF() for label in SCORED_LABELS})
+    report = EntityReport(per_label={label: PRF() for label in SCORED_LABELS},
+                          tickers={label: TickerScore() for label in SCORED_LABELS})
     for name, text, annotations in gold_articles(gold_dir, pattern):
         report.articles += 1
         gold = {(e["start"], e["end"], e["label"]) for e in annotations["entities"]}
         doc = nlp(text)
         predicted = {(e.start_char, e.end_char, e.label_) for e in doc.ents
                      if e.label_ in SCORED_LABELS}
+        tickers = {(e.start_char, e.end_char): e._.get("ticker") for e in doc.ents
+                   if e.has_extension("ticker")}
+        for entity in annotations["entities"]:
+            if entity["ticker"] and _states(text, entity["ticker"]):
+                score = report.tickers[entity["label"]]
+                score.stated += 1
+                found = tickers.get((entity["start"], entity["end"]))
+                score.linked += found == entity["ticker"]
+                if found != entity["ticker"]:
+                    report.errors.append(f"{name}: ticker of {entity['text']!r} is {found!r}, "
+                                         f"not {entity['ticker']!r}")
         for start, end, label in gold | predicted:
             score = report.per_label[label]
             if (start, end, label) in gold and (start, end, label) in predicted:
@@ -261,6 +330,11 @@ def evaluate_entities(
                 score.false_negatives += 1
                 report.errors.append(f"{name}: missed {label} {text[start:end]!r}")
     return report
+
+
+def _states(text: str, ticker: str) -> bool:
+    """Whether `text` writes `ticker` as a word of its own ("(NGDH)", "$NGDH", "NGDH shares")."""
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(ticker)}(?![A-Za-z0-9])", text) is not None
 
 
 def _values_agree(gold: dict, figure: Figure) -> bool:
@@ -303,9 +377,11 @@ def evaluate_figures(
     report = FigureReport()
     for name, text, annotations in gold_articles(gold_dir, pattern):
         report.articles += 1
+        found = analyze(nlp(text)).figures
+        report.found += len(found)
+        report.found_other += sum(figure.metric == "other" for figure in found)
         pairs, unmatched = _match_by_overlap(
-            annotations["figures"], analyze(nlp(text)).figures, _gold_span, _record_span,
-            _values_agree,
+            annotations["figures"], found, _gold_span, _record_span, _values_agree,
         )
         for gold, match in pairs:
             if match is None:
@@ -479,6 +555,6 @@ def _gold_in_page(page: Path, gold: list[dict]) -> tuple[str, list[dict], list[d
     return text, found, lost
 
 
-__all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "PRF",
+__all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "GoldError", "PRF",
            "catalyst_gold_articles", "evaluate_article_catalysts", "evaluate_entities",
            "evaluate_figures", "gold_articles", "parse_markup", "write_gold"]

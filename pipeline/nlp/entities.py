@@ -1,11 +1,14 @@
-"""Entity ruler for market news: assets, exchanges, companies, people, gov bodies, laws, indicators.
+"""The gazetteer: known assets, exchanges, companies, funds, people, bodies, laws, indicators.
 
-`newsignal_entities` runs *before* spaCy's `ner`, so our spans are fixed and `ner` labels only what
-is left. Patterns live in `models/patterns/*.jsonl`, one JSON object a line:
+`newsignal_entities` runs *after* the trained recogniser (`ner`) as a high-precision ruler and the
+linker of known names to tickers: a listed name that covers what the recogniser found there
+replaces it, one inside a longer recognised name stays out (unless listed names make up most of
+it), one where the recogniser found nothing is added (see `_merge`). Patterns live in
+`models/patterns/*.jsonl`, one JSON object a line:
 
     {"label": "ASSET", "pattern": [{"LOWER": "bitcoin"}], "id": "BTC"}
 
-- `id`: the canonical ticker for ASSET, COMPANY and listed EXCHANGE (read back as `Span._.ticker`),
+- `id`: the canonical ticker for ASSET, COMPANY, FUND and listed EXCHANGE (read as `Span._.ticker`),
   else a canonical name (or "" when there is none).
 - `context: "ticker"`: an ambiguous ticker ("ONE", "SAND", "LINK") that only counts with a sign of
   being a ticker: "$" before it, parentheses around it, an amount before it, a pair ("LINK-USDT"),
@@ -15,8 +18,8 @@ is left. Patterns live in `models/patterns/*.jsonl`, one JSON object a line:
 - `propagate: true`: once matched in context, the same capitalised word elsewhere in the document
   gets the same label ("Strategy (MSTR) ... Strategy posted a loss"), except after a determiner.
 
-`newsignal_entity_cleanup` runs *after* `ner`: countries become COUNTRY, possessive endings leave
-person and organisation spans.
+`newsignal_entity_cleanup` has the last word: only newsignal's labels, without a possessive
+ending or a leading "the".
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-TICKER_LABELS = frozenset({"ASSET", "COMPANY", "EXCHANGE"})
+TICKER_LABELS = frozenset({"ASSET", "COMPANY", "EXCHANGE", "FUND"})
 CUSTOM_LABELS = (
-    "ASSET", "EXCHANGE", "COMPANY", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
+    "ASSET", "EXCHANGE", "COMPANY", "FUND", "PERSON", "GOV_BODY", "LAW", "INDICATOR", "COUNTRY"
 )
 # Words after a ticker that show it is one ("LINK price", "SAND futures").
 TICKER_CONTEXT_AFTER = frozenset(
@@ -139,17 +142,43 @@ class EntityRuler:
                 start, end = start + rule.keep[0], start + rule.keep[1]
             pending.append((rule, start, end))
         named = {rule.ident for rule, _, _ in pending if rule.context is None and rule.ident}
+        rejected: set[tuple[int, int]] = set()
         for rule, start, end in pending:
             if (rule.context == "ticker" and rule.ident not in named
                     and not _looks_like_ticker(doc, start, end)):
+                rejected.add((start, end))  # "The LINK between the two": a word, whoever says
                 continue
             found.append(Span(doc, start, end, label=rule.label, span_id=rule.ident))
             if rule.propagate:
                 propagating[doc[start:end].text] = rule
         found.extend(_propagated(doc, propagating))
-        kept = [ent for ent in doc.ents if ent.label_ not in CUSTOM_LABELS]
-        doc.ents = filter_spans(found + kept)
+        recognised = [ent for ent in doc.ents if (ent.start, ent.end) not in rejected]
+        doc.ents = _merge(recognised, filter_spans(found))
         return doc
+
+
+def _merge(recognised: list[Span], listed: list[Span]) -> list[Span]:
+    """The recogniser's entities with the list's: a listed name that covers what the recogniser
+    found there (or more: "Coinbase Global" over "Coinbase") replaces it, label and ticker; one
+    inside a longer recognised name ("Bitcoin" in "iShares Bitcoin Trust") or crossing one
+    leaves the recogniser's, unless listed names make up most of its words ("LINK-USDT pair",
+    "U.S. Bitcoin ETFs": those names); one where it found nothing is added."""
+    result = list(recognised)
+    for span in listed:
+        overlapping = [ent for ent in result if ent.start < span.end and span.start < ent.end]
+        if all(span.start <= ent.start and ent.end <= span.end for ent in overlapping):
+            for ent in overlapping:
+                result.remove(ent)
+            result.append(span)
+    for ent in list(result):
+        inside = [span for span in listed if ent.start <= span.start and span.end <= ent.end
+                  and (span.start, span.end) != (ent.start, ent.end)]
+        words = [token for token in ent if any(char.isalnum() for char in token.text)]
+        covered = {token.i for span in inside for token in span}
+        if inside and 2 * sum(token.i in covered for token in words) > len(words):
+            result.remove(ent)
+            result.extend(filter_spans(inside))
+    return sorted(result, key=lambda ent: ent.start)
 
 
 def _looks_like_ticker(doc: Doc, start: int, end: int) -> bool:
@@ -189,30 +218,22 @@ def make_entities(nlp: Language, name: str, patterns_dir: str | None) -> EntityR
     return EntityRuler(nlp, name, load_patterns(directory))
 
 
-COUNTRY_NAMES = frozenset(
-    json.loads(line)["id"]
-    for line in (Path(__file__).parents[2] / "models/patterns/countries.jsonl")
-    .read_text(encoding="utf-8")
-    .splitlines()
-    if line.strip()
-)
-
-
 @Language.component("newsignal_entity_cleanup")
 def entity_cleanup(doc: Doc) -> Doc:
-    """After `ner`: GPE countries -> COUNTRY; "Saylor's" -> "Saylor" (people, organisations)."""
+    """Last word on `doc.ents`: only newsignal's labels (the recogniser started from one with
+    OntoNotes labels, which training taught it to leave); spans without a possessive ending
+    ("Saylor's" -> "Saylor") or a leading "the"."""
     cleaned: list[Span] = []
     for ent in doc.ents:
-        label = ent.label_
-        if label == "GPE" and ent.text in COUNTRY_NAMES:
-            label = "COUNTRY"
+        if ent.label_ not in CUSTOM_LABELS:
+            continue
         start, end = ent.start, ent.end
-        if label in ("PERSON", "ORG") and end - start > 1 and doc[end - 1].text in POSSESSIVES:
+        if end - start > 1 and doc[end - 1].text in POSSESSIVES:
             end -= 1
-        if label in ("PERSON", "ORG") and end - start > 1 and doc[start].lower_ == "the":
+        if end - start > 1 and doc[start].lower_ == "the":
             start += 1
-        if label != ent.label_ or (start, end) != (ent.start, ent.end):
-            ent = Span(doc, start, end, label=label, span_id=ent.id)
+        if (start, end) != (ent.start, ent.end):
+            ent = Span(doc, start, end, label=ent.label_, span_id=ent.id)
         cleaned.append(ent)
     doc.ents = cleaned
     return doc

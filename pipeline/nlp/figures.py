@@ -8,10 +8,8 @@ with a unit (currency, percent, an asset ticker, ...) and plain numbers that a m
 - asset: the unit where it is a coin, else the nearest ASSET/COMPANY entity (left side preferred),
   unless the market as a whole is nearer ("the crypto market lost ...");
 - period and qualifier: phrases near the figure ("on Thursday", "more than").
+The words it reads around a number are data: `models/figure_words.yaml` (`vocabulary.py`).
 Results: `doc.spans["figures"]`, each span with `Span._.figure` (a `records.Figure`).
-
-`newsignal_conflicts` compares figures of one article with the same metric, asset and period and
-flags values that disagree by two orders of magnitude or more (`Doc._.conflicts`).
 """
 
 from __future__ import annotations
@@ -20,220 +18,49 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from pipeline.nlp import numbers
 from pipeline.nlp.numbers import Quantity
-from pipeline.records import Conflict, Figure
+from pipeline.nlp.vocabulary import (
+    FigureWords,
+    MetricsVocabulary,
+    load_figure_words,
+    load_metrics,
+    unit_kind,
+)
+from pipeline.records import Figure
 
 if not Span.has_extension("figure"):
     Span.set_extension("figure", default=None)
-if not Doc.has_extension("conflicts"):
-    Doc.set_extension("conflicts", default=[])
 
-CURRENCY_UNITS = numbers.CURRENCY_CODES
-UNIT_KINDS = {
-    "percent": "percent",
-    "ratio": "ratio",
-    "index_points": "index_points",
-    "count": "count",
-    "EH/s": "hashrate",
-    "basis_points": "basis_points",
-    "percentage_points": "percentage_points",
-}
-SHARE_METRICS = frozenset({"share_price", "share_price_change"})
-PRICE_MOVES = frozenset({"price_change", "share_price_change"})
-PRICES = frozenset({"price", "share_price"})
 MAX_PRICE = 1e7  # dollars per coin or share: above it a "price" is some other amount
 PRICE_MOVE_REACH = 6  # tokens (clause breaks count 3) from the asset to a move in currency
-CHANGE_METRICS = frozenset({"price_change", "market_cap_change", "share_price_change"})
-# Words before a figure that make it a level, not a change ("dropped to $60,000").
-LEVEL_WORDS = frozenset({"to", "at", "from", "near", "toward", "towards", "of", "above", "below",
-                         "around", "under", "over", "is", "was", "stood", "sits", "hovering", "as"})
-# Words right before a currency figure that make it a price level ("touched $60,000").
-PRICE_LEADS = frozenset({"to", "at", "touched", "touches", "hit", "hits", "reached", "reclaimed",
-                         "near", "around", "above", "below", "from", "tests", "tested", "retested",
-                         "breached", "broke", "topped", "toward", "towards", "under", "over", "is",
-                         "was", "trades", "traded", "trading", "fetching", "costs", "past",
-                         "beyond", "between", "and", "reclaim", "hold", "holds", "held", "of",
-                         "as", "target", "targets", "targeting", "stands", "sits"})
-POSITIONAL_WORDS = frozenset({"under", "above", "below", "around", "near", "beneath"})
-LEVEL_VERBS = frozenset({"toward", "towards", "target", "targets", "targeting", "reclaim",
-                         "reclaimed", "retest", "retested", "tests", "tested", "breaks", "broke"})
 INDICATOR_BONUS = 0.5
+# Parse attachment: how far up from a figure to look, which dependents of its heads count, and
+# the distance an attached trigger counts as, however far it stands in the text.
+ATTACHMENT_STEPS = 3
+ATTACHMENT_DEPS = frozenset({"nsubj", "nsubjpass", "compound", "amod", "poss", "dobj"})
+ATTACHED_DISTANCE = 1
+ADJACENT_AFTER = 1.2
 MAX_ASSET_DISTANCE = 15  # tokens (weighted): farther entities are another clause's subject
 CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figure
 # A figure's context is its sentence, but at most this many tokens either side: a text without
 # full stops must not make every figure read the whole of it (longer news sentences are rare).
 CONTEXT_TOKENS = 100
 _SPACES = re.compile(r"\s+")
-CLAUSE_BREAKS = frozenset({",", ";", ":", "(", "as", "while", "whereas", "but", "before", "after",
-                           "which", "amounting", "extending", "since", "compared", "versus", "vs"})
-NOT_FIGURE_AFTER = frozenset(
-    {"hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years", "minute",
-     "minutes", "seconds", "am", "pm", "a.m.", "p.m.", "th", "st", "nd", "rd", "consecutive",
-     "straight", "times", "-", "percentile"}
-)
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-          "sept", "oct", "nov", "dec")
-NEGATIVE_CUES = frozenset(
-    {"outflow", "outflows", "loss", "losses", "lost", "lose", "loses", "losing", "fell", "fall",
-     "falls", "falling", "dropped", "drop", "drops", "declined", "decline", "declines", "down",
-     "slid", "slide", "plunged", "plunge", "tumbled", "sank", "shed", "sheds", "lower", "decrease",
-     "decreased", "negative", "withdrawals", "withdrew", "redemptions", "sold", "sell", "sells",
-     "selling", "dumped", "offloaded", "retreated", "slumped", "dipped", "dip", "dips", "crashed",
-     "plummeted", "erased", "erases", "bleeding", "pulled", "shrank", "slipped", "off", "deficit",
-     "bleed", "bleeds", "cut", "cuts", "lowered", "eased", "eases", "leave", "left", "exit",
-     "exited", "slides", "sinks", "tumbles", "plunges"}
-)
-POSITIVE_CUES = frozenset(
-    {"inflow", "inflows", "profit", "profits", "income", "gain", "gains", "gained", "rose", "rise",
-     "rises", "up", "jumped", "jump", "surged", "surge", "rallied", "rally", "climbed", "increase",
-     "increased", "added", "adds", "bought", "buys", "purchased", "acquired", "higher", "poured",
-     "soared", "advanced", "rebounded", "positive", "earned", "accumulated", "hike", "hiked",
-     "raised", "raises", "grew", "grows"}
-)
-QUALIFIERS: tuple[tuple[str, str], ...] = (
-    ("more than", "more than"), ("over", "more than"), ("in excess of", "more than"),
-    ("upwards of", "more than"), ("exceeding", "more than"), ("exceeded", "more than"),
-    ("just over", "more than"), ("at least", "at least"), ("above", "above"),
-    ("below", "below"), ("under", "below"), ("less than", "less than"), ("fewer than", "less than"),
-    ("just under", "below"), ("roughly", "roughly"), ("about", "roughly"), ("around", "roughly"),
-    ("some", "roughly"), ("approximately", "approximately"), ("nearly", "nearly"),
-    ("almost", "nearly"), ("close to", "nearly"), ("up to", "up to"), ("at most", "up to"),
-    ("as much as", "up to"), ("as high as", "up to"), ("an estimated", "roughly"),
-)
-_QUALIFIER_RE = re.compile(
-    r"(?:^|\W)("
-    + "|".join(re.escape(words) for words, _ in sorted(QUALIFIERS, key=lambda q: -len(q[0])))
-    + r")\s+(?:a\s+|an\s+|the\s+)?$",
-    re.IGNORECASE,
-)
-_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
-_MONTH_NAMES = (
-    "January|February|March|April|May|June|July|August|September|October|November|December"
-)
-PERIOD_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
-    (re.compile(r"\b(?:last|past|previous)\s+24\s+hours\b|\b24[- ]?h(?:ours?|r)?\b|\bon the day\b",
-                re.I), "24h"),
-    (re.compile(r"\b(?:so far this month|month[- ]to[- ]date|MTD)\b", re.I), "month to date"),
-    (re.compile(r"\b(?:so far this year|year[- ]to[- ]date|YTD)\b", re.I), "year to date"),
-    (re.compile(r"\b(?:this|last|past|previous)\s+(?:week|month|quarter|year)\b", re.I), None),
-    (re.compile(r"\b(?:past|last)\s+(?:\w+\s+)?(?:days|weeks|months|years|sessions)\b", re.I),
-     None),
-    (re.compile(r"\bQ[1-4]\s+(?:of\s+)?(?:19|20)\d\d\b|\bQ[1-4]\b"), None),
-    (re.compile(r"\b(?:first|second|third|fourth)[- ]quarter(?:\s+of)?(?:\s+(?:19|20)\d\d)?\b",
-                re.I), None),
-    (re.compile(rf"\b(?:{_WEEKDAYS})\b"), None),
-    (re.compile(r"\b(?:today|yesterday|overnight|weekly|daily|monthly|annual(?:ly)?)\b", re.I),
-     None),
-    (re.compile(rf"\b(?:in|during|for|since)\s+(?:{_MONTH_NAMES})(?:\s+(?:19|20)\d\d)?\b"), None),
-    (re.compile(r"\b(?:in|during|for)\s+(?:19|20)\d\d\b"), None),
-)
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
-ALL_CUES = NEGATIVE_CUES | POSITIVE_CUES
+READING_REACH = 6  # tokens from a named indicator to a plain number that is its reading
+COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things it counts
+# A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
+_VOTE = re.compile(r"\bvot(?:ed|es?)\s+\d[\d,]*\s+(?:to|-)\s+\d|\d[\d,]*\s+(?:votes\s+)?(?:to|-)\s+\d[\d,]*\s+vote")
 CHANGE_UNITS = frozenset({"percent", "basis_points", "percentage_points"})
-UP_PARTICLE_VERBS = frozenset({"made", "make", "makes", "making", "set", "sets", "picked", "pick",
-                               "ended", "end", "ends", "took", "take", "takes", "summed", "sum",
-                               "adds", "add", "added", "split", "signed", "sign", "backed", "back",
-                               "showed", "show", "shows", "turned", "turn", "turns", "drawn"})
-GIVE_UP = frozenset({"gave", "give", "gives", "giving", "given"})
-# Metrics whose figure, with no asset in its sentence, is about the last asset of its paragraph,
-# or else (where labels are given) the one the document names most ("Net income reached $433
-# million" in a Coinbase story).
-_COMPANY = ("COMPANY", "EXCHANGE")
-INHERITED_ASSET_LABELS: dict[str, tuple[str, ...]] = {
-    "price": ("ASSET",), "price_change": (), "share_price": _COMPANY,
-    "share_price_change": _COMPANY, "net_income": _COMPANY, "operating_income": _COMPANY,
-    "revenue": _COMPANY, "trading_volume": _COMPANY, "holdings": (), "purchase": (),
-    "etf_flow": ("ASSET",), "open_interest": (), "long_short_ratio": (), "funding_rate": (),
-    "hash_rate": ("ASSET",),
-}
-MARKET_ANCHORS = ("crypto market", "cryptocurrency market", "altcoin market",
-                  "digital asset market", "crypto markets", "total crypto market", "altcoins",
-                  "stablecoin market", "the market", "broader market", "crypto industry",
-                  "stablecoin", "stablecoins", "stablecoin supply")
-
-
-@dataclass(slots=True)
-class MetricSpec:
-    name: str
-    description: str
-    units: frozenset[str]
-    signed: bool
-    triggers: list[str]
-    with_any: list[str] = field(default_factory=list)
-    bare_unit: str | None = None
-    bare_window: int = 0
-    bare_after: bool = False
-    window: int | None = None
-    weight: float = 1.0
-    max_abs: dict[str, float] = field(default_factory=dict)  # per unit kind: larger is implausible
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsVocabulary:
-    """What `models/metrics.yaml` says: the metrics, the ETF tickers, the plausible sizes."""
-
-    metrics: dict[str, MetricSpec]
-    etf_tickers: frozenset[str]
-    max_abs: dict[str, float]  # per unit kind, for metrics that set no bound of their own
-
-    def implausible(self, figure: Figure) -> str | None:
-        """Why `figure` is too large to be meant, or None."""
-        kind = unit_kind(figure.unit)
-        bound = self.metrics[figure.metric].max_abs.get(kind, self.max_abs.get(kind))
-        largest = max(abs(figure.value), abs(figure.value_high or 0.0))
-        if bound is None or largest <= bound:
-            return None
-        return f"implausible: {largest:.3g} {figure.unit} is beyond {bound:.3g} for {figure.metric}"
-
-
-def load_metrics(path: Path) -> MetricsVocabulary:
-    """The vocabulary of `metrics.yaml`; a bad file is a programmer error."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    specs: dict[str, MetricSpec] = {}
-    for name, entry in raw["metrics"].items():
-        unknown = set(entry) - {"description", "units", "signed", "triggers", "with_any",
-                                "bare_unit", "bare_window", "bare_after", "window", "weight",
-                                "max_abs"}
-        if unknown:
-            raise ValueError(f"{path}: metric {name!r} has unknown keys {sorted(unknown)}")
-        specs[name] = MetricSpec(
-            name=name,
-            description=entry["description"],
-            units=frozenset(entry["units"]),
-            signed=bool(entry.get("signed", False)),
-            triggers=[str(t).lower() for t in entry.get("triggers") or []],
-            with_any=[str(t).lower() for t in entry.get("with_any") or []],
-            bare_unit=entry.get("bare_unit"),
-            bare_window=int(entry.get("bare_window", 0)),
-            bare_after=bool(entry.get("bare_after", False)),
-            window=entry.get("window"),
-            weight=float(entry.get("weight", 1.0)),
-            max_abs={kind: float(bound) for kind, bound in (entry.get("max_abs") or {}).items()},
-        )
-    if "other" not in specs:
-        raise ValueError(f"{path}: the vocabulary needs an 'other' metric")
-    return MetricsVocabulary(
-        specs,
-        frozenset(raw.get("etf_tickers") or []),
-        {kind: float(bound) for kind, bound in (raw.get("max_abs") or {}).items()},
-    )
-
-
-def unit_kind(unit: str) -> str:
-    if unit in CURRENCY_UNITS:
-        return "currency"
-    return UNIT_KINDS.get(unit, "asset")
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(slots=True)
@@ -247,9 +74,16 @@ class _Candidate:
 
 
 class FigureFinder:
-    def __init__(self, nlp: Language, name: str, vocabulary: MetricsVocabulary):
+    def __init__(
+        self, nlp: Language, name: str, vocabulary: MetricsVocabulary, words: FigureWords
+    ):
         self.name = name
         self.vocabulary = vocabulary
+        self.words = words
+        self.change_metrics = vocabulary.with_trait("change")
+        self.price_moves = vocabulary.with_trait("price_move")
+        self.price_levels = vocabulary.with_trait("price_level")
+        self.share_metrics = vocabulary.with_trait("share")
         self.metrics = metrics = vocabulary.metrics
         self.etf_tickers = vocabulary.etf_tickers
         self.triggers = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -260,7 +94,7 @@ class FigureFinder:
                 self.triggers.add(spec.name, [nlp.make_doc(t) for t in spec.triggers])
             if spec.with_any:
                 self.co_triggers.add(spec.name, [nlp.make_doc(t) for t in spec.with_any])
-        self.anchors.add("MARKET", [nlp.make_doc(a) for a in MARKET_ANCHORS])
+        self.anchors.add("MARKET", [nlp.make_doc(a) for a in words.market_anchors])
 
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, text: str, layout: _Layout) -> list[_Candidate]:
@@ -269,7 +103,7 @@ class FigureFinder:
             candidate = self._with_unit(text, layout, start, end, quantity)
             if candidate is not None:
                 candidates.append(candidate)
-        return _merge_ranges(text, candidates)
+        return _merge_ranges(text, candidates, self.words)
 
     def _with_unit(
         self, text: str, layout: _Layout, start: int, end: int, quantity: Quantity
@@ -298,7 +132,7 @@ class FigureFinder:
     # -- the component ---------------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
         trigger_hits = _Positions(
-            (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc) if not _particle(doc, s)
+            (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc) if not _particle(self.words, doc, s)
         )
         co_hits = _Positions((doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc))
         anchors = _Positions(("MARKET", s, e) for _, s, e in self.anchors(doc))
@@ -322,6 +156,7 @@ class FigureFinder:
                 doc, text, span, sent, layout.ents_within(sent.start, sent.end), layout,
                 trigger_hits.within(sent.start, sent.end), co_hits,
                 [(s, e) for _, s, e in anchors.within(sent.start, sent.end)], in_figures,
+                self.words,
             )
             figure = self._figure(context, candidate)
             if figure is None:
@@ -336,31 +171,31 @@ class FigureFinder:
         doc, span, sent, text = ctx.doc, ctx.span, ctx.sent, ctx.text
         hits = ctx.trigger_hits
         unit = candidate.unit
+        bare_unit: str | None = None
         if unit is None:
-            if _not_a_figure(doc, span):
+            if _not_a_figure(self.words, doc, span) or _inside_entity(ctx):
                 return None
-            bare = self._bare_metric(span, hits)
-            if bare is None:
-                return None
-            metric, unit = bare
+            bare = self._bare_metric(ctx, hits)
+            if bare is not None:
+                metric, unit = bare
+            else:
+                bare_unit = _plain_unit(ctx)
+                if bare_unit is None:
+                    return None
+                unit = bare_unit
         asset_span = self._asset_entity(ctx)
-        if candidate.unit is not None:
+        if candidate.unit is not None or bare_unit is not None:
             metric = self._metric(
                 ctx, unit, candidate.value, hits, _asset_before(ctx), asset_span
             )
-        if asset_span is None and metric in INHERITED_ASSET_LABELS:
-            asset_span = _asset_in_paragraph(ctx) or _asset_in_document(
-                ctx, INHERITED_ASSET_LABELS[metric]
-            )
+        inherit = self.metrics[metric].inherit_asset
+        if asset_span is None and inherit is not None:
+            asset_span = _asset_in_paragraph(ctx) or _asset_in_document(ctx, inherit)
         asset = unit if unit_kind(unit) == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
-        if asset_span is not None and asset_span.label_ == "COMPANY":
-            if asset in self.etf_tickers and unit_kind(unit) == "currency":
-                metric = "etf_flow" if metric in CHANGE_METRICS else metric
-            metric = {"price": "share_price", "price_change": "share_price_change"}.get(
-                metric, metric
-            )
+        period = _period(self.words, sent, candidate.start, candidate.end)
+        metric = self._by_subject(ctx, metric, unit, asset, asset_span, period)
         value = candidate.value
         if not candidate.explicit_sign:
             sign = self._sign(ctx, unit, metric)
@@ -378,22 +213,62 @@ class FigureFinder:
             unit=unit,
             metric=metric,
             asset=asset,
-            period=_period(sent, start, end),
-            qualifier=_qualifier(text, start),
+            period=period,
+            qualifier=_qualifier(self.words, text, start),
             value_high=value_high,
         )
         figure.flag = self.vocabulary.implausible(figure)
         return figure
 
-    def _bare_metric(self, span: Span, hits) -> tuple[str, str] | None:
+    def _by_subject(
+        self, ctx: _Context, metric: str, unit: str, asset: str | None, subject: Span | None,
+        period: str | None,
+    ) -> str:
+        """The metric as the figure's unit, subject and period settle what its words leave
+        open: a fund's holdings are its assets, a flow of an exchange is no fund flow, a flow
+        since launch is cumulative, a stablecoin's market value is its supply."""
+        kind = unit_kind(unit)
+        label = subject.label_ if subject is not None else None
+        if metric == "other" and kind == "hashrate":
+            return "hash_rate"
+        if label in ("COMPANY", "FUND"):
+            fund = label == "FUND" or asset in self.etf_tickers
+            if fund and kind == "currency" and metric in self.change_metrics:
+                metric = "etf_flow"
+            metric = {"price": "share_price", "price_change": "share_price_change"}.get(
+                metric, metric
+            )
+            if fund and metric == "holdings":
+                metric = "aum"
+        if metric == "etf_flow" and label == "EXCHANGE":
+            metric = "exchange_netflow"
+        if metric == "etf_flow" and period is not None and self.words.long_period.search(period):
+            metric = "cumulative_flow"
+        if metric in ("market_cap", "supply", "other") and asset is not None and (
+            kind in ("currency", "asset")
+            and (asset in self.vocabulary.stablecoins or re.search(r"USD|EUR", asset))
+        ):
+            metric = "stablecoin_supply"
+        return metric
+
+    def _bare_metric(self, ctx: _Context, hits) -> tuple[str, str] | None:
+        """A plain number's metric and unit where a metric that allows plain numbers names it
+        closely ("the long/short ratio fell to 0.88", "585,000 traders")."""
+        span = ctx.span
         best: tuple[float, str, str] | None = None
         for metric, start, end in hits:
             spec = self.metrics[metric]
             if spec.bare_unit is None:
                 continue
-            distance = start - span.end if spec.bare_after else span.start - end
+            after, before = start - span.end, span.start - end
+            distance = {"after": after, "before": before}.get(
+                spec.bare_side, after if after >= 0 else before
+            )
             if distance < 0 or distance >= spec.bare_window:
                 continue
+            gap = (span.end, start) if distance == after else (end, span.start)
+            if _breaks(self.words, ctx.doc, *gap):
+                continue  # "fell to 0.88 as traders flipped": another clause's word
             score = spec.weight / (1 + distance)
             if best is None or score > best[0]:
                 best = (score, metric, spec.bare_unit)
@@ -410,13 +285,14 @@ class FigureFinder:
     ) -> str:
         doc, span = ctx.doc, ctx.span
         kind = unit_kind(unit)
-        previous = _previous_word(ctx.text, span)
+        words = self.words
+        previous = _previous_word(words, ctx.text, span)
         # "under $3,000", "around $0.41": a qualifier that places a level
-        positional = _raw_previous(doc, span) in POSITIONAL_WORDS
-        level = previous in LEVEL_WORDS or positional
-        price_lead = previous in PRICE_LEADS or positional
+        positional = _raw_previous(doc, span) in words.positional_words
+        level = previous in words.level_words or positional
+        price_lead = previous in words.price_leads or positional
         best_metric, best_score = "other", 0.0
-        indicator_subject = _indicator_before(ctx)
+        attached = _attached(doc, span)
         # An asset or company named just before a currency figure, with no metric named, is its
         # price ("Bitcoin touched $60,000"); before a percentage, its price change.
         if asset_distance is not None:
@@ -424,9 +300,9 @@ class FigureFinder:
                 best_metric, best_score = "price", 1.5 / (1 + asset_distance)
             elif kind == "currency" and asset_distance <= 1:
                 best_metric, best_score = "price", 0.8 / (1 + asset_distance)
-            elif kind == "percent" and not level and not indicator_subject:
+            elif kind == "percent" and not level:
                 best_metric, best_score = "price_change", 0.8 / (1 + asset_distance)
-        elif subject is None and kind == "currency" and (positional or previous in LEVEL_VERBS):
+        elif subject is None and kind == "currency" and (positional or previous in words.level_verbs):
             # "a close under $1.85": a price level of the asset the paragraph is about, unless
             # the sentence names another metric
             if _asset_in_paragraph(ctx) is not None:
@@ -439,17 +315,17 @@ class FigureFinder:
             spec = self.metrics[metric]
             if kind not in spec.units:
                 continue
-            if metric in PRICES and abs(value) >= MAX_PRICE:
+            if metric in self.price_levels and abs(value) >= MAX_PRICE:
                 continue
-            if metric in PRICE_MOVES and indicator_subject:
-                continue  # "Mining difficulty rose 6.3%": the indicator moved, not a price
             if spec.with_any and not ctx.co_hits.near(metric, span.start, CO_TRIGGER_WINDOW):
                 continue
-            if metric in CHANGE_METRICS and level:
+            if metric in self.change_metrics and level:
                 continue
-            if metric in SHARE_METRICS and (subject is None or subject.label_ != "COMPANY"):
+            if metric in self.share_metrics and (
+                subject is None or subject.label_ not in ("COMPANY", "FUND", "EXCHANGE")
+            ):
                 continue  # "a share of 61%" of a coin is no share price
-            if metric in PRICE_MOVES and kind == "currency" and (
+            if metric in self.price_moves and kind == "currency" and (
                 asset_distance is None or asset_distance > PRICE_MOVE_REACH
             ):
                 continue  # "the products have lost $740 million": no asset moved by that much
@@ -459,41 +335,55 @@ class FigureFinder:
             if spec.window is not None and (not before or span.start - end > spec.window):
                 continue
             gap = (end, span.start) if before else (span.end, start)
-            distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap)
-            score = spec.weight / (1 + distance) * (1.0 if before else 0.6)
-            if before and doc[start].ent_type_ == "INDICATOR" and _breaks(doc, *gap) == 0:
-                score += INDICATOR_BONUS  # "Open Interest in ETH futures dropped to $34 billion"
+            distance = gap[1] - gap[0] + 4 * _breaks(words, doc, *gap)
+            if attached & set(range(start, end)):
+                # the figure hangs on this word in the parse: its verb, the noun it measures,
+                # or the subject of its verb ("Open Interest ... dropped to $34 billion")
+                distance = min(distance, ATTACHED_DISTANCE)
+            # after the figure a trigger weighs less, unless it is the figure's own unit phrase
+            # ("$49.10 per petahash per day", "$3,300 an ounce", "$0.07 per diluted share")
+            factor = 1.0 if before else ADJACENT_AFTER if gap[0] == gap[1] else 0.6
+            score = spec.weight / (1 + distance) * factor
+            if before and doc[start].ent_type_ == "INDICATOR" and _breaks(words, doc, *gap) == 0:
+                score += INDICATOR_BONUS  # "The CME FedWatch tool puts the odds at 62%"
             if score > best_score:
                 best_metric, best_score = metric, score
         return best_metric
 
     def _sign(self, ctx: _Context, unit: str, metric: str) -> float | None:
         """-1/+1 from direction words, or None where the value keeps its sign."""
-        doc, span = ctx.doc, ctx.span
-        if not self.metrics[metric].signed:
-            # A change of a rate stated as such keeps its sign ("yields fell 4 basis points").
-            if unit_kind(unit) not in CHANGE_UNITS:
+        doc, span, words = ctx.doc, ctx.span, self.words
+        spec = self.metrics[metric]
+        if not spec.signed or "level_or_change" in spec.traits:
+            # A change stated as such keeps its sign ("yields fell 4 basis points"); a level of
+            # a metric that moves both ways ("lifted its rate to 22%") has none.
+            if unit_kind(unit) not in CHANGE_UNITS and "level_or_change" not in spec.traits:
                 return None
             # the verb right before, or before "by" ("cut rates by 25 basis points")
             for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
-                if doc[index].lower_ in ALL_CUES:
-                    return _cue_sign(doc, index)
+                if doc[index].lower_ in words.cues:
+                    return _cue_sign(words, doc, index)
                 if index == span.start - 1 and doc[index].lower_ != "by":
                     return None
             return None
+        # A level ("net income fell to $121 million") is signed by what it is (a loss, an
+        # outflow), not by how it moved.
+        level = _previous_word(words, ctx.text, span) in words.level_words
         best: tuple[int, float] | None = None
         for token in ctx.sent:
-            if span.start <= token.i < span.end or token.lower_ not in ALL_CUES:
+            if span.start <= token.i < span.end or token.lower_ not in words.cues:
+                continue
+            if level and token.lower_ in words.motion_cues:
                 continue
             before = token.i < span.start
             gap = (token.i + 1, span.start) if before else (span.end, token.i)
-            distance = gap[1] - gap[0] + 4 * _breaks(doc, *gap) + (0 if before else 2)
+            distance = gap[1] - gap[0] + 4 * _breaks(words, doc, *gap) + (0 if before else 2)
             if best is None or distance < best[0]:
-                best = (distance, _cue_sign(doc, token.i))
+                best = (distance, _cue_sign(words, doc, token.i))
         return best[1] if best else 1.0
 
     def _asset_entity(self, ctx: _Context) -> Span | None:
-        doc, span, sent = ctx.doc, ctx.span, ctx.sent
+        doc, span, sent, words = ctx.doc, ctx.span, ctx.sent, self.words
         candidates: list[Span] = [ent for ent in ctx.sent_ents if _is_subject_entity(ctx, ent)]
         candidates += [Span(doc, s, e, label="MARKET") for s, e in ctx.anchors if e <= sent.end]
         best: tuple[float, Span] | None = None
@@ -501,9 +391,10 @@ class FigureFinder:
             if ent.start < span.end and span.start < ent.end:
                 continue  # the unit of the figure itself ("1,000 BTC")
             if ent.end <= span.start:
-                distance = span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
+                distance = span.start - ent.end + 3 * _breaks(words, doc, ent.end, span.start)
             else:
-                distance = 1.5 * (ent.start - span.end) + 4 * _breaks(doc, span.end, ent.start) + 2
+                distance = (1.5 * (ent.start - span.end) + 4 * _breaks(words, doc, span.end, ent.start)
+                            + 2)
             if distance <= MAX_ASSET_DISTANCE and (best is None or distance < best[0]):
                 best = (distance, ent)
         return best[1] if best else None
@@ -523,6 +414,7 @@ class _Context:
     co_hits: _Positions
     anchors: list[tuple[int, int]]  # those inside `sent`
     in_figures: set[int]
+    words: FigureWords
 
 
 class _Layout:
@@ -648,6 +540,53 @@ class _Positions:
         return index < len(starts) and starts[index] <= position + window
 
 
+def _inside_entity(ctx: _Context) -> bool:
+    """A number that is part of a name ("S&P 500", "House Bill 183")."""
+    return any(ent.start <= ctx.span.start and ctx.span.end <= ent.end
+               for ent in ctx.sent_ents)
+
+
+def _plain_unit(ctx: _Context) -> str | None:
+    """The unit of a plain number that no metric names: a reading of a named indicator right
+    before it ("the Brackenridge Miner Stress Index eased to 52": index points), or a count of
+    the things named right after it ("14,000 spoof orders", "voted 34 to 16")."""
+    doc, span = ctx.doc, ctx.span
+    for ent in reversed(ctx.sent_ents):
+        if ent.end <= span.start:
+            if (ent.label_ == "INDICATOR" and span.start - ent.end <= READING_REACH
+                    and not _breaks(ctx.words, doc, ent.end, span.start)):
+                return "index_points"
+            break
+    following = [t for t in doc[span.end : span.end + COUNT_REACH] if t.tag_ != "JJ"]
+    if following and following[0].tag_ in ("NNS", "NNPS") and (
+        following[0].lower_ not in ctx.words.not_figure_after
+    ):
+        return "count"
+    if _VOTE.search(ctx.text, max(0, span.start_char - 30), span.end_char + 12):
+        return "count"
+    return None
+
+
+def _attached(doc: Doc, span: Span) -> set[int]:
+    """Tokens a figure hangs on in the parse: its heads up to three steps up (the verb or noun
+    it is the object or modifier of), and the subjects and compounds of those (the noun phrase
+    the verb says it of). Empty without a parser."""
+    if not doc.has_annotation("DEP"):
+        return set()
+    found: set[int] = set()
+    token = span.root
+    for _ in range(ATTACHMENT_STEPS):
+        if token.head.i == token.i:
+            break
+        token = token.head
+        found.add(token.i)
+        for child in token.children:
+            if child.dep_ in ATTACHMENT_DEPS and not span.start <= child.i < span.end:
+                found.update(t.i for t in child.subtree if t.dep_ in ATTACHMENT_DEPS
+                             or t.i == child.i)
+    return found
+
+
 def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
     """An entity a figure can be about: has a ticker, is no other figure's unit, no pair quote."""
     if ctx.span.start <= ent.start < ctx.span.end:  # inside this very figure
@@ -656,7 +595,7 @@ def _is_subject_entity(ctx: _Context, ent: Span) -> bool:
 
 
 def _is_subject(doc: Doc, ent: Span, in_figures: set[int]) -> bool:
-    if ent.label_ not in ("ASSET", "COMPANY", "EXCHANGE") or not ent._.ticker:
+    if ent.label_ not in ("ASSET", "COMPANY", "EXCHANGE", "FUND") or not ent._.ticker:
         return False
     if ent.start in in_figures:  # another figure's unit
         return False
@@ -673,16 +612,8 @@ def _asset_before(ctx: _Context) -> float | None:
     doc, span = ctx.doc, ctx.span
     for ent in reversed(ctx.sent_ents):
         if ent.end <= span.start and ent.label_ != "EXCHANGE" and _is_subject_entity(ctx, ent):
-            return span.start - ent.end + 3 * _breaks(doc, ent.end, span.start)
+            return span.start - ent.end + 3 * _breaks(ctx.words, doc, ent.end, span.start)
     return None
-
-
-def _indicator_before(ctx: _Context) -> bool:
-    """An INDICATOR entity earlier in the figure's clause (no clause break in between)."""
-    for ent in reversed(ctx.sent_ents):
-        if ent.end <= ctx.span.start and ent.label_ == "INDICATOR":
-            return _breaks(ctx.doc, ent.end, ctx.span.start) == 0
-    return False
 
 
 def _asset_in_paragraph(ctx: _Context) -> Span | None:
@@ -700,30 +631,33 @@ def _asset_in_document(ctx: _Context, labels: tuple[str, ...]) -> Span | None:
     return layout.most_named(layout.ents_before(ctx.span.start), labels)
 
 
-def _particle(doc: Doc, index: int) -> bool:
+def _particle(words: FigureWords, doc: Doc, index: int) -> bool:
     """ "up" in "made up", "set up", "up to": no direction word."""
     token = doc[index]
     if token.lower_ != "up":
         return False
     after = doc[index + 1].lower_ if index + 1 < len(doc) else ""
     before = doc[index - 1].lower_ if index > 0 else ""
-    return after == "to" or before in UP_PARTICLE_VERBS or before in GIVE_UP
+    return after == "to" or before in words.up_particle_verbs or before in words.give_up
 
 
-def _cue_sign(doc: Doc, index: int) -> float:
+def _cue_sign(words: FigureWords, doc: Doc, index: int) -> float:
     token = doc[index]
     lowered = token.lower_
-    if lowered == "up" and index > 0 and doc[index - 1].lower_ in GIVE_UP:
+    if lowered == "up" and index > 0 and doc[index - 1].lower_ in words.give_up:
         return -1.0
-    return -1.0 if lowered in NEGATIVE_CUES else 1.0
+    return -1.0 if lowered in words.negative_cues else 1.0
 
 
 def _raw_previous(doc: Doc, span: Span) -> str:
     return doc[span.start - 1].lower_ if span.start > 0 else ""
 
 
-def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
-    """"$1.2 million to $3.5 million", "between 4% and 5%", "4-5%" -> one candidate."""
+def _merge_ranges(
+    text: str, candidates: list[_Candidate], words: FigureWords
+) -> list[_Candidate]:
+    """"$1.2 million to $3.5 million", "between 4% and 5%", "4-5%" -> one candidate; not a move
+    and the level it reached ("lost $186 billion to $3.02 trillion")."""
     merged: list[_Candidate] = []
     index = 0
     while index < len(candidates):
@@ -738,7 +672,10 @@ def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
             )
             units_agree = low.unit is None or high.unit is None or low.unit == high.unit
             from_move = re.search(r"\bfrom\s+$", before) is not None
-            if joined and units_agree and not from_move and high.unit is not None:
+            moved = re.fullmatch(r"\s*to\s*", joint) is not None and (
+                _last_word(text[max(0, low.start - 40) : low.start], words) in words.motion_cues
+            )
+            if joined and units_agree and not from_move and not moved and high.unit is not None:
                 low_value = low.value
                 low_text = text[low.start : low.end]
                 high_text = text[high.start : high.end]
@@ -755,6 +692,15 @@ def _merge_ranges(text: str, candidates: list[_Candidate]) -> list[_Candidate]:
     return merged
 
 
+def _last_word(before: str, words: FigureWords) -> str:
+    """The last word of `before`, a qualifier ending it ("about", "more than") skipped."""
+    match = words.qualifier_pattern.search(before)
+    if match is not None:
+        before = before[: match.start(1)]
+    found = re.findall(r"[\w'’]+", before)
+    return found[-1].lower() if found else ""
+
+
 def _scale_of(text: str) -> float:
     try:
         quantity = numbers.parse(text)
@@ -763,10 +709,10 @@ def _scale_of(text: str) -> float:
     return quantity.scale
 
 
-def _previous_word(text: str, span: Span) -> str:
+def _previous_word(words: FigureWords, text: str, span: Span) -> str:
     """The word before the figure; qualifiers ("more than"), articles and "record" skipped."""
     before = text[max(0, span.start_char - 40) : span.start_char].rsplit("\n", 1)[-1]
-    match = _QUALIFIER_RE.search(before[-30:])
+    match = words.qualifier_pattern.search(before[-30:])
     if match is not None:
         before = before[: len(before) - (len(before[-30:]) - match.start(1))]
     words = re.findall(r"[\w'’]+|[^\w\s]", before)
@@ -775,11 +721,11 @@ def _previous_word(text: str, span: Span) -> str:
     return words[-1].lower() if words else ""
 
 
-def _breaks(doc: Doc, start: int, end: int) -> int:
-    return sum(1 for token in doc[start:end] if token.lower_ in CLAUSE_BREAKS)
+def _breaks(words: FigureWords, doc: Doc, start: int, end: int) -> int:
+    return sum(1 for token in doc[start:end] if token.lower_ in words.clause_breaks)
 
 
-def _not_a_figure(doc: Doc, span: Span) -> bool:
+def _not_a_figure(words: FigureWords, doc: Doc, span: Span) -> bool:
     """Years, dates, times, ordinals and durations are numbers but not figures."""
     text = span.text
     digits = text.replace(",", "")
@@ -787,26 +733,25 @@ def _not_a_figure(doc: Doc, span: Span) -> bool:
         return True
     before = doc[span.start - 1].lower_ if span.start > 0 else ""
     after = doc[span.end].lower_ if span.end < len(doc) else ""
-    if before.rstrip(".") in MONTHS or after.rstrip(".") in MONTHS:
+    if before.rstrip(".") in words.months or after.rstrip(".") in words.months:
         return True
-    if after in NOT_FIGURE_AFTER or after == ":" or before == ":":
+    if after in words.not_figure_after or after == ":" or before == ":":
         return True
     return before in ("no.", "#", "number", "top", "page", "rank", "ranked", "q")
 
 
-def _qualifier(text: str, start: int) -> str | None:
-    match = _QUALIFIER_RE.search(text[max(0, start - 30) : start])
+def _qualifier(words: FigureWords, text: str, start: int) -> str | None:
+    match = words.qualifier_pattern.search(text[max(0, start - 30) : start])
     if match is None:
         return None
-    words = match.group(1).lower()
-    return dict(QUALIFIERS)[words]
+    return words.qualifiers[match.group(1).lower()]
 
 
-def _period(sent: Span, start: int, end: int) -> str | None:
+def _period(words: FigureWords, sent: Span, start: int, end: int) -> str | None:
     text = sent.text
     offset = sent.start_char
     best: tuple[int, str] | None = None
-    for pattern, canonical in PERIOD_PATTERNS:
+    for pattern, canonical in words.periods:
         for match in pattern.finditer(text):
             m_start, m_end = match.start() + offset, match.end() + offset
             if m_start < end and start < m_end:
@@ -835,103 +780,10 @@ def _canonical_period(phrase: str) -> str:
     return re.sub(r"\s+of\s+", " ", joined).strip()
 
 
-@Language.factory("newsignal_figures", default_config={"metrics_path": None})
-def make_figures(nlp: Language, name: str, metrics_path: str | None) -> FigureFinder:
-    path = Path(metrics_path) if metrics_path else Path(__file__).parents[2] / "models/metrics.yaml"
-    return FigureFinder(nlp, name, load_metrics(path))
-
-
-CONFLICT_RATIO = 100.0  # two orders of magnitude
-SCALE_SLIP_TOLERANCE = 0.02  # "$2.65 billion" vs "$2.65 million": a power of ten apart, +-2%
-# More flags than this in one article is a table of figures, not a slip of scale: the rest are
-# left unflagged (and the pairs not looked for) so that no page can make this step quadratic.
-MAX_CONFLICTS = 50
-_LARGEST_SLIP = 24  # powers of ten looked at for a scale slip (a yotta-fold apart)
-
-
-@Language.component("newsignal_conflicts")
-def find_conflicts(doc: Doc) -> Doc:
-    """Figures of one metric, unit and asset that disagree by two orders of magnitude or more.
-
-    Rules read metrics from context, so two figures of "one metric" may be two different things;
-    to keep the flag worth a researcher's time, a pair counts only where the gap looks like a slip
-    of scale (the same digits a power of ten apart, e.g. a headline's "$2.65 billion" against the
-    body's "$2.65 million"; an unstated period matches any) or both state the same period.
-
-    Pairs are found by looking up values, not by comparing every two figures: within a group of
-    one metric, unit, asset and sign, sorted by size, a slip is a value near v x 10^k, and a
-    same-period conflict a value at least 100 x v of that period.
-    """
-    figures = [span._.figure for span in doc.spans.get("figures", []) if span._.figure]
-    groups: dict[tuple, list[int]] = {}
-    for index, figure in enumerate(figures):
-        if figure.metric == "other" or figure.value == 0 or figure.value_high is not None:
-            continue
-        if figure.flag:  # an implausible figure is no evidence of a slip of scale
-            continue
-        key = (figure.metric, figure.unit, figure.asset, figure.value > 0)
-        groups.setdefault(key, []).append(index)
-    pairs: set[tuple[int, int]] = set()
-    for members in groups.values():
-        if len(members) > 1:
-            pairs.update(_conflicting_pairs(figures, members))
-    conflicts: list[Conflict] = []
-    for first_index, second_index in sorted(pairs):
-        first, second = figures[first_index], figures[second_index]
-        reason = _conflict_reason(first, second)
-        if reason is not None:
-            conflicts.append(
-                Conflict(metric=first.metric, period=first.period or second.period,
-                         first=first, second=second, reason=reason)
-            )
-            if len(conflicts) == MAX_CONFLICTS:
-                break
-    doc._.conflicts = conflicts
-    return doc
-
-
-def _conflicting_pairs(figures: list[Figure], members: list[int]) -> Iterator[tuple[int, int]]:
-    """Index pairs (earlier, later) of `members` that may conflict, at most MAX_CONFLICTS
-    candidates per figure and kind of conflict."""
-    ordered = sorted(members, key=lambda i: abs(figures[i].value))
-    sizes = [abs(figures[i].value) for i in ordered]
-    by_period: dict[str, tuple[list[int], list[float]]] = {}
-    for i in ordered:
-        if figures[i].period:
-            indices, values = by_period.setdefault(figures[i].period, ([], []))
-            indices.append(i)
-            values.append(abs(figures[i].value))
-    for i in members:
-        size = abs(figures[i].value)
-        for power in range(2, _LARGEST_SLIP + 1):
-            low = size * 10**power * (1 - SCALE_SLIP_TOLERANCE)
-            high = size * 10**power * (1 + SCALE_SLIP_TOLERANCE)
-            if low > sizes[-1]:
-                break
-            found = ordered[bisect_left(sizes, low) : bisect_right(sizes, high)]
-            for j in found[:MAX_CONFLICTS]:
-                yield (min(i, j), max(i, j))
-        if figures[i].period:
-            indices, values = by_period[figures[i].period]
-            found = indices[bisect_left(values, size * CONFLICT_RATIO) :]
-            for j in found[:MAX_CONFLICTS]:
-                yield (min(i, j), max(i, j))
-
-
-def _conflict_reason(first: Figure, second: Figure) -> str | None:
-    same = (second.metric, second.unit, second.asset) == (first.metric, first.unit, first.asset)
-    if not same or second.value == 0 or second.value_high is not None:
-        return None
-    if (first.value > 0) != (second.value > 0):
-        return None
-    if first.period and second.period and first.period != second.period:
-        return None
-    ratio = max(abs(first.value), abs(second.value)) / min(abs(first.value), abs(second.value))
-    if ratio < CONFLICT_RATIO:
-        return None
-    power = 10 ** round(math.log10(ratio))
-    if abs(ratio / power - 1) <= SCALE_SLIP_TOLERANCE:
-        return f"{first.text!r} and {second.text!r}: same digits, {power:,}-fold apart"
-    if first.period and first.period == second.period:
-        return f"{first.text!r} and {second.text!r} ({first.period}) differ {ratio:,.0f}-fold"
-    return None
+@Language.factory("newsignal_figures", default_config={"metrics_path": None, "words_path": None})
+def make_figures(
+    nlp: Language, name: str, metrics_path: str | None, words_path: str | None
+) -> FigureFinder:
+    metrics = Path(metrics_path) if metrics_path else DEFAULT_MODELS_DIR / "metrics.yaml"
+    words = Path(words_path) if words_path else DEFAULT_MODELS_DIR / "figure_words.yaml"
+    return FigureFinder(nlp, name, load_metrics(metrics), load_figure_words(words))

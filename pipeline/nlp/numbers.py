@@ -38,16 +38,28 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "A$": "AUD",
     "C$": "CAD",
     "HK$": "HKD",
+    "NZ$": "NZD",
     "S$": "SGD",
+    "R$": "BRL",
+    "KSh": "KES",
     "$": "USD",
     "€": "EUR",
     "£": "GBP",
     "¥": "JPY",
     "₩": "KRW",
     "₹": "INR",
+    "₽": "RUB",
+    "₺": "TRY",
+    "₦": "NGN",
+    "₱": "PHP",
+    "₴": "UAH",
+    "₸": "KZT",
 }
 CURRENCY_CODES = frozenset(
-    {"USD", "EUR", "GBP", "JPY", "KRW", "CNY", "INR", "CAD", "AUD", "CHF", "HKD", "SGD", "BRL"}
+    {"USD", "EUR", "GBP", "JPY", "KRW", "CNY", "INR", "CAD", "AUD", "CHF", "HKD", "SGD", "BRL",
+     "NZD", "NOK", "SEK", "DKK", "PLN", "CZK", "HUF", "RUB", "UAH", "TRY", "ZAR", "MXN", "ARS",
+     "CLP", "COP", "PEN", "PYG", "NGN", "KES", "GHS", "EGP", "AED", "SAR", "QAR", "ILS", "THB",
+     "VND", "PHP", "IDR", "MYR", "TWD", "PKR", "KZT"}
 )
 CURRENCY_WORDS: dict[str, str] = {
     "dollar": "USD",
@@ -57,7 +69,24 @@ CURRENCY_WORDS: dict[str, str] = {
     "yen": "JPY",
     "won": "KRW",
     "yuan": "CNY",
+    "renminbi": "CNY",
     "pounds sterling": "GBP",
+    "rupees": "INR",
+    "rubles": "RUB",
+    "roubles": "RUB",
+    "tenge": "KZT",
+    "baht": "THB",
+    "naira": "NGN",
+    "rand": "ZAR",
+    "reais": "BRL",
+    "francs": "CHF",
+    "dong": "VND",
+    "ringgit": "MYR",
+    "guaranies": "PYG",
+}
+# Hundredths of a currency, written after the number ("18.4p", "31.4 pence"): (unit, factor).
+SUBUNITS: dict[str, tuple[str, float]] = {
+    "pence": ("GBP", 0.01), "p": ("GBP", 0.01), "cents": ("USD", 0.01), "cent": ("USD", 0.01)
 }
 PERCENT_WORDS = ("%", "percent", "per cent", "pct")
 # Units after the number that are not currencies: (regex, unit, multiplier)
@@ -65,10 +94,13 @@ OTHER_UNITS: tuple[tuple[str, str, float], ...] = (
     (r"percentage points?|pp\b", "percentage_points", 1.0),
     (r"basis points?|bps\b", "basis_points", 1.0),
     (r"points?\b|pts\b", "index_points", 1.0),
-    (r"ZH/s|zettahash(?:es)?(?: per second)?", "EH/s", 1e3),
-    (r"EH/s|exahash(?:es)?(?: per second)?", "EH/s", 1.0),
-    (r"PH/s|petahash(?:es)?(?: per second)?", "EH/s", 1e-3),
-    (r"TH/s|terahash(?:es)?(?: per second)?", "EH/s", 1e-6),
+    # hash rates in hashes per second
+    (r"ZH/s|zettahash(?:es)?(?: per second)?", "hashrate", 1e21),
+    (r"EH/s|exahash(?:es)?(?: per second)?", "hashrate", 1e18),
+    (r"PH/s|petahash(?:es)?(?: per second)?", "hashrate", 1e15),
+    (r"TH/s|terahash(?:es)?(?: per second)?", "hashrate", 1e12),
+    # multiples: "1.6 times" (leverage "20x" below: only right after the digits)
+    (r"times\b", "ratio", 1.0),
 )
 
 _SYMBOL_RE = "|".join(re.escape(s) for s in CURRENCY_SYMBOLS)
@@ -82,7 +114,9 @@ _SUFFIX_UNIT_RE = (
     r"\s?(?:%|(?i:per cent|percent|pct)\b"
     + "".join(f"|(?:{pattern})" for pattern, _, _ in OTHER_UNITS)
     + r"|(?:" + "|".join(sorted(CURRENCY_CODES)) + r")\b"
-    + r"|(?i:dollars?|euros?|yen|yuan|won)\b"
+    + r"|(?i:" + "|".join(re.escape(w) for w in sorted(CURRENCY_WORDS, key=len, reverse=True))
+    + r")\b"
+    + r"|pence\b|cents?\b|(?<=\d)p\b|(?<=\d)x\b"
     + r"|[A-Z][A-Z0-9]{1,5}\b)"
 )
 QUANTITY_RE = re.compile(
@@ -124,6 +158,10 @@ def _unit_of_suffix(suffix: str) -> tuple[str | None, float, str | None]:
         return word, 1.0, None
     if lowered in CURRENCY_WORDS:
         return CURRENCY_WORDS[lowered], 1.0, None
+    if word == "x":
+        return "ratio", 1.0, None
+    if word in SUBUNITS:
+        return SUBUNITS[word][0], SUBUNITS[word][1], None
     return None, 1.0, word
 
 
@@ -212,7 +250,7 @@ def format(value: float, unit: str | None, *, scale: float | None = None) -> str
     magnitude = abs(value)
     scale_word = ""
     if scale is None and unit not in (None, "percent", "ratio", "index_points", "count",
-                                      "percentage_points", "basis_points", "EH/s"):
+                                      "percentage_points", "basis_points", "hashrate"):
         scale = next((size for size, _ in _SCALE_WORDS if magnitude >= size), None)
     if scale:
         scale_word = " " + dict(_SCALE_WORDS)[scale]
@@ -233,4 +271,6 @@ def format(value: float, unit: str | None, *, scale: float | None = None) -> str
         return f"{sign}{number} percentage points"
     if unit == "basis_points":
         return f"{sign}{number} basis points"
+    if unit == "hashrate":  # hashes per second, written in EH/s
+        return f"{sign}{_grouped(magnitude / 1e18)} EH/s"
     return f"{sign}{number}{scale_word} {unit}"

@@ -1,0 +1,455 @@
+"""What the context of a name says about it: laws by number, corporate endings, a name's head
+word, and the tickers the text states, linked within one document.
+
+`newsignal_entity_context` runs after the recogniser and the gazetteer ruler. Its rules and
+words are data (`models/entity_rules.yaml`):
+
+- laws by number ("House Bill 183", "ASU 2023-08", "Rule 144A") are LAW, over whatever the
+  recogniser made of their words;
+- a name takes the corporate ending after it ("Northgate Digital Holdings" + ", Inc.");
+- the last word of a longer name settles its label ("... Exchange" EXCHANGE, "... Index"
+  INDICATOR, "... Trust" FUND, "... Act" LAW);
+- tickers stated in the text link to their names, every mention of them, before and after:
+  "Northgate Digital Holdings, Inc. (NASDAQ: NGDH)" (NASDAQ an EXCHANGE, NGDH an entity of the
+  name's label, COMPANY unless the name is a FUND), "Kestrel Bitcoin Strategy ETF (KBTS)",
+  "Solvane (SLV)", 'listed under the symbol "LNFC"'; "$NGDH" and an ASSET written as a symbol
+  are their own tickers; a later "Northgate" (the start of a linked name of the same label) and
+  every other "NGDH" get the ticker and label too.
+
+Tickers from the gazetteer (`Span._.ticker`, read from the span id) are kept where the text
+states none. Results: `doc.ents` rewritten, span ids carrying the tickers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+# Importing the entities module registers `Span._.ticker`, read from and written to span ids.
+from pipeline.nlp.entities import TICKER_LABELS
+
+LISTED_LABELS = ("COMPANY", "FUND")  # what a stated stock ticker can name
+# A ticker as news writes it: capitals and digits, maybe a market suffix ("3469.HK", "BRK.B").
+_TICKER = r"[A-Z][A-Z0-9]{0,6}(?:\.[A-Z]{1,3})?"
+_SYMBOL = re.compile(rf"\$?{_TICKER}")
+# "(NASDAQ: RDGL)", "(NYSE American: XYZ)", "(Euronext Oslo: HALD)"
+_LISTING = re.compile(
+    rf"\(\s*(?P<exchange>[A-Z][A-Za-z&.\-]*(?: [A-Z][A-Za-z&.\-]*){{0,3}})\s*:\s*"
+    rf"(?P<ticker>{_TICKER})\s*\)"
+)
+# "(KBTS)", "($SLV)" right after a name
+_PARENTHESISED = re.compile(rf"\s*\(\s*\$?(?P<ticker>{_TICKER})\s*\)")
+# 'under the symbol "LNFC"', "under the ticker NGDH"
+_UNDER_SYMBOL = re.compile(
+    rf"\bunder the (?:ticker symbol|stock symbol|ticker|symbol)\s+[\"“']?(?P<ticker>{_TICKER})\b"
+)
+SHARE_WORDS = frozenset({"shares", "stock", "share"})  # "NGDH shares": a ticker
+HEADING_ENDS = frozenset({",", ".", ":", "—", "–", "-"})  # after a dateline or a heading
+MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august",
+                    "september", "october", "november", "december"})
+_PERIOD = re.compile(r"(?:[QH][1-4]|FY|fiscal)\s?(?:19|20)?\d\d|(?:19|20)\d\d")  # "Q1 2025" is no name
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRules:
+    """The contents of `models/entity_rules.yaml`."""
+
+    law_patterns: tuple[re.Pattern[str], ...]
+    name_endings: frozenset[str]
+    heads: dict[str, str]  # last word of a name -> its label
+    instruments: frozenset[str]  # words after a government name that make it a security
+    issuer_countries: frozenset[str]  # countries written before such a security's name
+    law_words: frozenset[str]  # one of these, or a number, makes a longer name a law's
+
+    @classmethod
+    def load(cls, path: Path) -> EntityRules:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        try:
+            return cls(
+                law_patterns=tuple(re.compile(p) for p in raw["law_patterns"]),
+                name_endings=frozenset(str(word) for word in raw["name_endings"]),
+                heads={str(word): label for label, words in raw["heads"].items()
+                       for word in words},
+                instruments=frozenset(str(word) for word in raw["instruments"]),
+                issuer_countries=frozenset(str(word) for word in raw["issuer_countries"]),
+                law_words=frozenset(str(word).lower() for word in raw["law_words"]),
+            )
+        except (KeyError, TypeError, AttributeError, re.error) as error:
+            raise ValueError(f"{path}: {error!r}") from error
+
+
+@dataclass(slots=True)
+class _Mention:
+    start: int
+    end: int
+    label: str
+    ticker: str  # "" where none is known
+
+
+class _Mentions:
+    """A document's entities while rules rewrite them: no two overlap."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        self.by_span = {(ent.start, ent.end): _Mention(ent.start, ent.end, ent.label_,
+                                                        _ticker_of(ent))
+                        for ent in doc.ents}
+
+    def __iter__(self):
+        return iter(sorted(self.by_span.values(), key=lambda m: m.start))
+
+    def text(self, mention: _Mention) -> str:
+        return self.doc[mention.start : mention.end].text
+
+    def put(self, start: int, end: int, label: str, ticker: str = "") -> _Mention:
+        """An entity over tokens [start, end), replacing those it overlaps."""
+        for key in [k for k in self.by_span if k[0] < end and start < k[1]]:
+            del self.by_span[key]
+        mention = _Mention(start, end, label, ticker)
+        self.by_span[(start, end)] = mention
+        return mention
+
+    def covered(self, start: int, end: int) -> bool:
+        return any(m.start <= start and end <= m.end for m in self.by_span.values())
+
+    def ending_before(self, char: int) -> _Mention | None:
+        """The entity that ends right before character `char`, spaces between."""
+        position = char
+        while position > 0 and self.doc.text[position - 1].isspace():
+            position -= 1
+        span = self.doc.char_span(position - 1, position, alignment_mode="expand")
+        if span is None or span.end_char != position:
+            return None
+        return next((m for m in self.by_span.values() if m.end == span.end), None)
+
+    def spans(self) -> list[Span]:
+        return [Span(self.doc, m.start, m.end, label=m.label, span_id=m.ticker) for m in self]
+
+
+class EntityContext:
+    def __init__(self, name: str, rules: EntityRules):
+        self.name = name
+        self.rules = rules
+
+    def __call__(self, doc: Doc) -> Doc:
+        mentions = _Mentions(doc)
+        self._laws(doc, mentions)
+        self._endings(doc, mentions)
+        self._government(doc, mentions)
+        self._heads(mentions)
+        self._not_names(doc, mentions)
+        self._consistent(doc, mentions)
+        _Tickers(doc, mentions).link()
+        self._cashtags(doc, mentions)
+        doc.ents = mentions.spans()
+        return doc
+
+    def _laws(self, doc: Doc, mentions: _Mentions) -> None:
+        for pattern in self.rules.law_patterns:
+            for match in pattern.finditer(doc.text):
+                span = doc.char_span(*match.span(), alignment_mode="strict")
+                if span is None:
+                    continue
+                # a law inside a longer recognised one ("Senate Bill 21 Act") stays whole
+                if not any(m.label == "LAW" and m.start <= span.start and span.end <= m.end
+                           for m in mentions):
+                    mentions.put(span.start, span.end, "LAW")
+
+    def _endings(self, doc: Doc, mentions: _Mentions) -> None:
+        """Words that belong to a name next to it: a corporate ending ("..., Inc."), the year
+        of a law ("2026 Budget Act")."""
+        for mention in list(mentions):
+            if mention.label == "LAW" and mention.start > 0 and (
+                _PERIOD.fullmatch(doc[mention.start - 1].text)
+            ):
+                mentions.put(mention.start - 1, mention.end, "LAW")
+            if mention.label not in ("COMPANY", "FUND", "EXCHANGE"):
+                continue
+            end = mention.end
+            if end < len(doc) and doc[end].text == "," and end + 1 < len(doc):
+                end += 1
+            if end < len(doc) and doc[end].text in self.rules.name_endings:
+                mentions.put(mention.start, end + 1, mention.label, mention.ticker)
+
+    def _government(self, doc: Doc, mentions: _Mentions) -> None:
+        """ "Treasury bills" are no government body; "Colorado" + "House of Representatives",
+        "Carrow" + "Financial Services Commission" are one."""
+        for mention in list(mentions):
+            if mention.label != "GOV_BODY":
+                continue
+            if mention.end < len(doc) and doc[mention.end].lower_ in self.rules.instruments:
+                del mentions.by_span[(mention.start, mention.end)]
+                if doc[mention.start].text in self.rules.issuer_countries:  # "US Treasury bills"
+                    mentions.put(mention.start, mention.start + 1, "COUNTRY")
+                continue
+            start = mention.start
+            while start > 0 and mention.start - start < 2 and _names_place(doc, start - 1, mentions):
+                start -= 1
+            if start < mention.start:
+                mentions.put(start, mention.end, "GOV_BODY")
+
+    def _consistent(self, doc: Doc, mentions: _Mentions) -> None:
+        """One name, one label in a document: every mention of a name takes the label most of
+        its mentions have (the first on a tie), and where the same words stand unrecognised
+        elsewhere they are that name too."""
+        labels: dict[str, list[str]] = {}
+        for mention in mentions:
+            labels.setdefault(mentions.text(mention), []).append(mention.label)
+        for mention in mentions:
+            votes = labels[mentions.text(mention)]
+            best = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
+            if best != mention.label:
+                mention.label = best
+                mention.ticker = mention.ticker if best in TICKER_LABELS else ""
+        for name, votes in labels.items():
+            if len(name) < 3 or not name[:1].isupper() or doc.vocab[name.lower()].is_stop:
+                continue
+            label = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
+            for start, end in _occurrences(doc, name):
+                if not any(m.start < end and start < m.end for m in mentions):
+                    mentions.put(start, end, label)
+
+    def _not_names(self, doc: Doc, mentions: _Mentions) -> None:
+        """What looks like a name and is not: a single capitalised word opening a sentence
+        that the tagger reads as no noun ("Together, the funds ..."), a capitalised heading or
+        dateline opening a line ("TULSA, Okla. —", "GOVERNANCE."), a period ("Q1 2025"), and a
+        headline's verb taken into a name ("Wexford Brokerage Swings" -> "Wexford Brokerage")."""
+        for mention in list(mentions):
+            token = doc[mention.start]
+            single = mention.end - mention.start == 1
+            if single and token.is_sent_start and not mention.ticker and token.tag_ and (
+                not token.tag_.startswith("NN")
+            ):
+                del mentions.by_span[(mention.start, mention.end)]
+            elif (not mention.ticker and _opens_line(doc, mention.start)
+                  and all(t.is_upper and t.is_alpha and len(t) > 3
+                          for t in doc[mention.start : mention.end])
+                  and (mention.end == len(doc) or doc[mention.end].text in HEADING_ENDS
+                       or doc[mention.end].is_space)):
+                del mentions.by_span[(mention.start, mention.end)]
+            elif _PERIOD.fullmatch(mentions.text(mention)):
+                del mentions.by_span[(mention.start, mention.end)]
+            elif mention.label == "LAW" and not single and (
+                not any(t.lower_ in self.rules.law_words or t.like_num
+                        for t in doc[mention.start : mention.end])
+                or any(t.lower_ in MONTHS for t in doc[mention.start : mention.end])
+            ):
+                del mentions.by_span[(mention.start, mention.end)]  # "the Middle East", a date
+            elif not single and doc[mention.end - 1].tag_.startswith("VB"):
+                end = mention.end - 1
+                del mentions.by_span[(mention.start, mention.end)]
+                mentions.put(mention.start, end, mention.label, mention.ticker)
+
+    def _cashtags(self, doc: Doc, mentions: _Mentions) -> None:
+        """A cashtag ("$WOOF") is a token or a stock, not a fund, unless the text states it
+        for one."""
+        for mention in mentions:
+            written = mentions.text(mention)
+            if (mention.label == "FUND" and written.startswith("$")
+                    and mention.ticker not in self._fund_tickers(mentions)):
+                mention.label = "ASSET"
+
+    @staticmethod
+    def _fund_tickers(mentions: _Mentions) -> set[str]:
+        return {m.ticker for m in mentions if m.label == "FUND" and m.ticker
+                and not mentions.text(m).startswith("$")}
+
+    def _heads(self, mentions: _Mentions) -> None:
+        for mention in mentions:
+            words = mentions.text(mention).split()
+            label = self.rules.heads.get(words[-1]) if len(words) > 1 else None
+            if label is not None and label != mention.label:
+                mention.label = label
+                mention.ticker = mention.ticker if label in TICKER_LABELS else ""
+
+
+class _Tickers:
+    """The tickers one document states, and the names it states them for."""
+
+    def __init__(self, doc: Doc, mentions: _Mentions) -> None:
+        self.doc = doc
+        self.mentions = mentions
+        self.named: dict[tuple[str, str], str] = {}  # (name as written, label) -> ticker
+        self.stated: set[str] = set()  # tickers the text writes as such
+
+    def link(self) -> None:
+        self._listings()
+        self._under_symbol()
+        self._parenthesised()
+        self._repeats()
+        self._symbols()
+        self._names()
+
+    def _state(self, name: _Mention | None, ticker: str) -> None:
+        self.stated.add(ticker)
+        if name is not None:
+            name.ticker = ticker
+            self.named[(self.mentions.text(name), name.label)] = ticker
+
+    def _listings(self) -> None:
+        """"Name (NASDAQ: NGDH)": an exchange, a ticker, and the name they belong to."""
+        doc, mentions = self.doc, self.mentions
+        for match in _LISTING.finditer(doc.text):
+            exchange = doc.char_span(*match.span("exchange"), alignment_mode="strict")
+            ticker = doc.char_span(*match.span("ticker"), alignment_mode="strict")
+            if exchange is None or ticker is None:
+                continue
+            name = mentions.ending_before(match.start())
+            if name is not None and name.label not in TICKER_LABELS:
+                name = None
+            label = "FUND" if name is not None and name.label == "FUND" else "COMPANY"
+            mentions.put(exchange.start, exchange.end, "EXCHANGE")
+            mentions.put(ticker.start, ticker.end, label, match["ticker"])
+            self._state(name, match["ticker"])
+
+    def _under_symbol(self) -> None:
+        doc, mentions = self.doc, self.mentions
+        for match in _UNDER_SYMBOL.finditer(doc.text):
+            ticker = doc.char_span(*match.span("ticker"), alignment_mode="strict")
+            if ticker is None:
+                continue
+            names = [m for m in mentions if m.end <= ticker.start and m.label in LISTED_LABELS]
+            if names:
+                mentions.put(ticker.start, ticker.end, names[-1].label, match["ticker"])
+                self._state(names[-1], match["ticker"])
+
+    def _parenthesised(self) -> None:
+        """"Kestrel Bitcoin Strategy ETF (KBTS)", "Solvane (SLV)"."""
+        doc, mentions = self.doc, self.mentions
+        for mention in list(mentions):
+            if mention.label not in TICKER_LABELS:
+                continue
+            end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
+            match = _PARENTHESISED.match(doc.text, end_char)
+            if match is None:
+                continue
+            ticker = doc.char_span(*match.span("ticker"), alignment_mode="strict")
+            if ticker is not None:
+                mentions.put(ticker.start, ticker.end, mention.label, match["ticker"])
+                self._state(mention, match["ticker"])
+
+    def _repeats(self) -> None:
+        """Every other mention of a stated ticker ("MKVT traded", "$MKVT") or of a name stated
+        with one is that entity, whatever the recogniser made of it there."""
+        doc, mentions = self.doc, self.mentions
+        label_of = {ticker: label for (_, label), ticker in self.named.items()}
+        for token in doc:
+            if token.text not in label_of:
+                continue
+            start = token.i - 1 if token.i > 0 and doc[token.i - 1].text == "$" else token.i
+            mentions.put(start, token.i + 1, label_of[token.text], token.text)
+        for (name, label), ticker in self.named.items():
+            for form in _short_forms(doc, name):
+                for start, end in _occurrences(doc, form):
+                    if not mentions.covered(start, end):
+                        mentions.put(start, end, label, ticker)
+
+    def _symbols(self) -> None:
+        """"$NGDH", "NGDH shares": tickers; a COMPANY or FUND written as one is its own."""
+        doc = self.doc
+        for mention in self.mentions:
+            written = self.mentions.text(mention)
+            if written.startswith("$") and _SYMBOL.fullmatch(written):
+                self.stated.add(written[1:])
+        for token in doc:
+            if token.text in SHARE_WORDS and token.i > 0 and _SYMBOL.fullmatch(doc[token.i - 1].text):
+                self.stated.add(doc[token.i - 1].text.lstrip("$"))
+        for mention in self.mentions:
+            written = self.mentions.text(mention)
+            if mention.ticker or mention.label not in TICKER_LABELS or mention.label == "EXCHANGE":
+                continue
+            if _SYMBOL.fullmatch(written) and (mention.label == "ASSET" or written.startswith("$")
+                                               or written.lstrip("$") in self.stated):
+                mention.ticker = written.lstrip("$")
+
+    def _names(self) -> None:
+        """A name stated with a ticker, or the start of one of the same label ("Northgate" for
+        "Northgate Digital Holdings, Inc."), has that ticker everywhere."""
+        for mention in self.mentions:
+            if mention.ticker or mention.label not in TICKER_LABELS:
+                continue
+            written = self.mentions.text(mention)
+            if (written, mention.label) in self.named:
+                mention.ticker = self.named[(written, mention.label)]
+                continue
+            words = _core_words(written)
+            for (name, label), ticker in self.named.items():
+                if words and label == mention.label and _core_words(name)[: len(words)] == words:
+                    mention.ticker = ticker
+                    break
+
+
+def _short_forms(doc: Doc, name: str) -> list[str]:
+    """`name` and the shorter forms a later mention may take: its leading words without the
+    corporate ending ("Northgate Digital", "Northgate" of "Northgate Digital Holdings, Inc."),
+    longest first; a single word only if capitalised, not a stop word and never written in
+    lower case in the document ("First" of "First Tidewater Trust" is no name)."""
+    forms = [name]
+    words = _core_words(name)
+    for size in range(len(words) - 1, 0, -1):
+        form = " ".join(words[:size])
+        if size == 1 and (not form[:1].isupper() or doc.vocab[form.lower()].is_stop
+                          or re.search(rf"(?<!\w){re.escape(form.lower())}(?!\w)", doc.text)):
+            continue
+        forms.append(form)
+    return forms
+
+
+def _opens_line(doc: Doc, index: int) -> bool:
+    """Whether token `index` is the first of the text or of a line."""
+    if index == 0:
+        return True
+    previous = doc[index - 1]
+    return "\n" in previous.whitespace_ or (previous.is_space and "\n" in previous.text)
+
+
+def _names_place(doc: Doc, index: int, mentions: _Mentions) -> bool:
+    """Whether token `index` is a place or people's name that belongs to the government name
+    after it: capitalised, read as a proper noun or adjective, not opening a sentence, and no
+    part of another entity unless a one-word place or body."""
+    token = doc[index]
+    if not token.is_title or token.is_sent_start or token.tag_ not in ("NNP", "NNPS", "JJ"):
+        return False
+    inside = [m for m in mentions if m.start <= index < m.end]
+    return not inside or (inside[0].end - inside[0].start == 1
+                          and inside[0].label in ("COUNTRY", "GOV_BODY"))
+
+
+def _occurrences(doc: Doc, name: str) -> list[tuple[int, int]]:
+    """Token spans where `name` is written as whole words."""
+    found = []
+    for match in re.finditer(rf"(?<![\w$]){re.escape(name)}(?!\w)", doc.text):
+        span = doc.char_span(*match.span(), alignment_mode="strict")
+        if span is not None:
+            found.append((span.start, span.end))
+    return found
+
+
+def _ticker_of(ent: Span) -> str:
+    return ent._.ticker or ""
+
+
+_ENDING_WORDS = frozenset({"inc", "corp", "co", "ltd", "llc", "llp", "lp", "plc", "ag", "sa",
+                           "nv", "bv", "asa", "ab", "gmbh", "se", "oyj", "pty", "limited", "spa",
+                           "kk", "bhd", "holdings", "group"})
+
+
+def _core_words(name: str) -> list[str]:
+    """The words of a name without its corporate ending ("Northgate Digital" of "Northgate
+    Digital Holdings, Inc.")."""
+    words = name.replace(",", " ").split()
+    while words and words[-1].replace(".", "").lower() in _ENDING_WORDS:
+        words.pop()
+    return words
+
+
+@Language.factory("newsignal_entity_context", default_config={"rules_path": None})
+def make_entity_context(nlp: Language, name: str, rules_path: str | None) -> EntityContext:
+    path = (Path(rules_path) if rules_path
+            else Path(__file__).resolve().parents[2] / "models" / "entity_rules.yaml")
+    return EntityContext(name, EntityRules.load(path))

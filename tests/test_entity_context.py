@@ -1,0 +1,170 @@
+"""The context rules after the recogniser (pipeline/nlp/entity_context.py): tickers the text
+states, corporate endings, head words and laws by number. Each rule is tested on a blank
+pipeline with the recogniser's entities set by hand, so that what is asserted is the rule's
+doing; the last tests run the whole pipeline on invented names."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import spacy
+from spacy.tokens import Span
+
+from pipeline.nlp import MODELS_DIR
+from pipeline.nlp import entity_context  # noqa: F401 - registers the factory
+from pipeline.nlp.entity_context import EntityRules
+
+
+@pytest.fixture(scope="module")
+def context():
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("newsignal_entity_context")
+
+    def run(text: str, recognised: list[tuple[str, str]]) -> list[tuple[str, str, str | None]]:
+        """`recognised`: (text, label) the recogniser is said to have found, wherever the
+        text is written."""
+        doc = nlp.make_doc(text)
+        spans = []
+        for name, label in recognised:
+            for match in re.finditer(re.escape(name), text):
+                spans.append(doc.char_span(*match.span(), label=label))
+        doc.ents = spans
+        return [(e.text, e.label_, e._.ticker) for e in component(doc).ents]
+
+    return run
+
+
+def test_a_listing_links_exchange_ticker_and_name(context) -> None:
+    found = context(
+        "Northgate Digital Holdings, Inc. (NASDAQ: NGDH) said on Monday that Northgate bought "
+        "bitcoin. NGDH shares rose.",
+        [("Northgate Digital Holdings, Inc.", "COMPANY"), ("bitcoin", "ASSET")],
+    )
+    assert found[:3] == [("Northgate Digital Holdings, Inc.", "COMPANY", "NGDH"),
+                         ("NASDAQ", "EXCHANGE", None), ("NGDH", "COMPANY", "NGDH")]
+    assert ("Northgate", "COMPANY", "NGDH") in found  # a later, shorter mention
+    assert found[-1] == ("NGDH", "COMPANY", "NGDH")  # "NGDH shares", never recognised
+
+
+def test_a_fund_keeps_its_label_for_its_ticker(context) -> None:
+    found = context(
+        "The Kestrel Bitcoin Strategy ETF (KBTS) drew $40 million. KBTS now holds more.",
+        [("Kestrel Bitcoin Strategy ETF", "FUND"), ("KBTS now", "EXCHANGE")],
+    )
+    # the recogniser's wrong "KBTS now" gives way to the ticker the text stated
+    assert found == [("Kestrel Bitcoin Strategy ETF", "FUND", "KBTS"), ("KBTS", "FUND", "KBTS"),
+                     ("KBTS", "FUND", "KBTS")]
+
+
+def test_a_token_symbol_after_its_name(context) -> None:
+    found = context("Solvane (SLV) jumped 8%, and $SLV traders cheered.",
+                    [("Solvane", "ASSET"), ("$SLV", "ASSET")])
+    assert found == [("Solvane", "ASSET", "SLV"), ("SLV", "ASSET", "SLV"),
+                     ("$SLV", "ASSET", "SLV")]
+
+
+def test_a_name_in_the_headline_gets_the_ticker_stated_below(context) -> None:
+    found = context(
+        "Sterling Harbor Bancorp beats estimates\n\nPORTLAND — Sterling Harbor Bancorp "
+        "(NYSE: SHBC) reported a profit.",
+        [("Sterling Harbor Bancorp", "COMPANY")],
+    )
+    assert found[0] == ("Sterling Harbor Bancorp", "COMPANY", "SHBC")
+    assert found[1] == ("Sterling Harbor Bancorp", "COMPANY", "SHBC")
+
+
+def test_under_the_symbol(context) -> None:
+    found = context('Lanternfish Custody Corp. will trade under the symbol "LNFC" on Friday.',
+                    [("Lanternfish Custody Corp.", "COMPANY")])
+    assert found == [("Lanternfish Custody Corp.", "COMPANY", "LNFC"), ("LNFC", "COMPANY", "LNFC")]
+
+
+@pytest.mark.parametrize(
+    ("text", "recognised"),
+    [
+        ("The Federal Reserve (FED) met.", [("Federal Reserve", "GOV_BODY")]),
+        ("Bitcoin (see chart) fell.", [("Bitcoin", "ASSET")]),
+        ("Jordan Ellis (CEO) spoke.", [("Jordan Ellis", "PERSON")]),
+    ],
+)
+def test_parentheses_after_other_names_are_no_ticker(context, text, recognised) -> None:
+    assert all(ticker is None or ticker == "BTC" for _, _, ticker in context(text, recognised))
+    assert len(context(text, recognised)) == 1
+
+
+def test_an_upper_case_company_is_its_own_ticker_only_where_stated(context) -> None:
+    stated = context("QRLX shares rose after QRLX said so.", [("QRLX", "COMPANY")])
+    assert stated[0] == ("QRLX", "COMPANY", "QRLX")
+    assert context("KPMG audited the firm.", [("KPMG", "COMPANY")]) == [("KPMG", "COMPANY", None)]
+
+
+def test_a_corporate_ending_joins_the_name(context) -> None:
+    found = context("Harbor Basin Energy Partners, L.P. reported results.",
+                    [("Harbor Basin Energy Partners", "COMPANY")])
+    assert found == [("Harbor Basin Energy Partners, L.P.", "COMPANY", None)]
+
+
+@pytest.mark.parametrize(
+    ("name", "said", "label"),
+    [("Savanna Digital Exchange", "COMPANY", "EXCHANGE"),
+     ("Halvard Liquidity Gauge", "COMPANY", "INDICATOR"),
+     ("Saltire Customer Protection Fund", "EXCHANGE", "FUND"),
+     ("Buckeye Digital Reserve Act", "ORG", "LAW"),
+     ("Kestovian Securities Commission", "COMPANY", "GOV_BODY")],
+)
+def test_the_last_word_of_a_longer_name_settles_its_label(context, name, said, label) -> None:
+    assert context(f"Yesterday {name} said no.", [(name, said)]) == [(name, label, None)]
+
+
+@pytest.mark.parametrize(
+    ("text", "law"),
+    [("The Ohio Senate passed Senate Bill 1142 on Tuesday.", "Senate Bill 1142"),
+     ("Under House Bill 183, the state may buy bitcoin.", "House Bill 183"),
+     ("H.R. 4763 cleared the House.", "H.R. 4763"),
+     ("Arizona's SB 1025 stalled.", "SB 1025"),
+     ("The firm adopted ASU 2023-08 early.", "ASU 2023-08"),
+     ("It breached Rule 10b-5 twice.", "Rule 10b-5"),
+     ("Colorado's HB25-1207 advanced.", "HB25-1207")],
+)
+def test_laws_by_number(context, text: str, law: str) -> None:
+    # the recogniser split it, or read part of it as something else
+    first_word = law.split()[0]
+    found = context(text, [(first_word, "GOV_BODY")] if first_word in ("Senate", "House") else [])
+    assert (law, "LAW", None) in found
+
+
+def test_shipped_rules_load() -> None:
+    rules = EntityRules.load(MODELS_DIR / "entity_rules.yaml")
+    assert rules.heads["Exchange"] == "EXCHANGE" and "Inc." in rules.name_endings
+
+
+def test_a_bad_rules_file_is_refused(tmp_path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("law_patterns: ['(unclosed']\nname_endings: []\nheads: {}\ninstruments: []\n"
+                    "issuer_countries: []\nlaw_words: []\n")
+    with pytest.raises(ValueError, match="rules.yaml"):
+        EntityRules.load(path)
+
+
+# -- the whole pipeline, invented names ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Fjord Mining Corp. (NASDAQ: FJMC) said revenue rose. Fjord mined 412 BTC.",
+         [("Fjord Mining Corp.", "COMPANY", "FJMC"), ("NASDAQ", "EXCHANGE", None),
+          ("FJMC", "COMPANY", "FJMC"), ("Fjord", "COMPANY", "FJMC")]),
+        ("The Brambleton Bitcoin Trust (BRBT) saw $212 million of outflows.",
+         [("Brambleton Bitcoin Trust", "FUND", "BRBT"), ("BRBT", "FUND", "BRBT")]),
+        ("Kelvara Exchange halted withdrawals after Jordan Whitfield resigned.",
+         [("Kelvara Exchange", "EXCHANGE", None), ("Jordan Whitfield", "PERSON", None)]),
+        ("The Wyoming Legislature passed House Bill 183, the Wyoming Strategic Bitcoin "
+         "Reserve Act.",
+         [("House Bill 183", "LAW", None),
+          ("Wyoming Strategic Bitcoin Reserve Act", "LAW", None)]),
+    ],
+)
+def test_invented_names_through_the_pipeline(nlp_no_catalysts, text, expected) -> None:
+    found = [(e.text, e.label_, e._.ticker) for e in nlp_no_catalysts(text).ents]
+    for entity in expected:
+        assert entity in found, found
