@@ -17,6 +17,7 @@ models/EXTRACTION_CARD.md).
 
 from __future__ import annotations
 
+import codecs
 import copy
 import json
 import re
@@ -25,10 +26,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
-import charset_normalizer
 import lxml.html
 from lxml import etree
 
+from pipeline.decode import decode_html
 from pipeline.extract_choice import (
     Chooser,
     reads_other_stories,
@@ -62,7 +63,6 @@ _BLOCK_CHILDREN = {"p", "head", "list", "table", "quote", "code", "div", "lb"}
 
 # -- decoding -------------------------------------------------------------------------------------
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 _TAG_START = re.compile(r"<[A-Za-z/!]")
 _CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
@@ -70,9 +70,7 @@ _HTML_MARKER = re.compile(
     r"<\s*(?:!doctype\s+html|html|head|body|title|meta|p|div|article|main|h1|section)\b",
     re.IGNORECASE,
 )
-# Legacy Korean and Chinese pages label themselves with the narrower standard name.
-_CODEC_SUPERSETS = {"euc-kr": "cp949", "euc_kr": "cp949", "ks_c_5601-1987": "cp949",
-                    "gb2312": "gb18030", "gbk": "gb18030"}
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def _decode(html: str | bytes) -> tuple[str | None, str | None]:
@@ -81,9 +79,9 @@ def _decode(html: str | bytes) -> tuple[str | None, str | None]:
         raw = html[: MAX_HTML_CHARS * 2]
         if not raw.strip():
             return None, "empty_page"
-        if b"\x00" in raw[:8192]:
+        if b"\x00" in raw[:8192] and not raw.startswith(_UTF16_BOMS):
             return None, "not_html"
-        markup = _decode_bytes(raw)
+        markup, _ = decode_html(raw)
     else:
         markup = html
     markup = _cap_tags(markup[:MAX_HTML_CHARS])
@@ -105,24 +103,6 @@ def _cap_tags(markup: str) -> str:
         if count > MAX_HTML_TAGS:
             return markup[: match.start()]
     return markup
-
-
-def _decode_bytes(raw: bytes) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="replace")
-    declared = _META_CHARSET.search(raw[:4096])
-    if declared:
-        name = declared.group(1).decode("ascii", errors="ignore").lower()
-        try:
-            return raw.decode(_CODEC_SUPERSETS.get(name, name))
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(raw[:200_000]).best()
-        encoding = best.encoding if best is not None else "utf-8"
-        return raw.decode(encoding, errors="replace")
 
 
 def _parse(markup: str) -> lxml.html.HtmlElement | None:

@@ -24,7 +24,8 @@ from http_fixtures import (
 )
 
 from pipeline.config import Settings
-from pipeline.fetch import Fetcher, decode_html, fetch_all, is_public_address, parse_retry_after
+from pipeline.decode import decode_html
+from pipeline.fetch import Fetcher, fetch_all, is_public_address, parse_retry_after
 
 # Loopback is where the test server lives, so the address guard is off except where tested.
 FAST = Settings(
