@@ -87,7 +87,7 @@ def test_review_notebook_renders_an_article(notebook_db, tmp_path, monkeypatch):
     # The table lists the article's catalysts; the chart covers the whole database.
     table = next(part for part in outputs(notebook, "text/html") if "<table id=\"T_" in part)
     assert HOSTILE_TEXT.split("<")[0] in table and ">0.80<" in table and "unreviewed" in table
-    assert "8 catalysts in 6 categories" in printed
+    assert "8 catalysts of original articles in 6 categories" in printed
     assert len(outputs(notebook, "image/png")) == 1
 
 
