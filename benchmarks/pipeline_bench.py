@@ -4,9 +4,10 @@ Each configuration runs in a fresh child process on the same reproducible corpus
 (benchmarks/corpus.py), so peak RSS is its own:
 - bare:       the extracted texts through bare `en_core_web_sm` `nlp.pipe`
 - ours-nlp:   the same texts through our whole spaCy pipeline (entities, figures, catalysts)
+- other-model: with `--compare-model DIR`, ours-nlp with that direction model instead
 - e2e-1, e2e-2: extraction -> dedup -> spaCy -> figures -> catalysts -> SQLite, 1 and 2 workers
 
-    python benchmarks/pipeline_bench.py [--count 500]
+    python benchmarks/pipeline_bench.py [--count 500] [--compare-model DIR]
 """
 
 from __future__ import annotations
@@ -79,11 +80,11 @@ def extracted_texts(pages) -> list[str]:
     return [extract_article(body, url).text for url, body in pages]
 
 
-def measure(mode: str, count: int) -> dict:
+def measure(mode: str, count: int, direction_model: str | None = None) -> dict:
     from benchmarks.corpus import build_corpus
 
     pages = build_corpus(count)
-    if mode in ("bare", "ours-nlp"):
+    if mode in ("bare", "ours-nlp", "other-model"):
         import torch
 
         from pipeline.nlp import build_nlp, load_base_model
@@ -91,7 +92,12 @@ def measure(mode: str, count: int) -> dict:
         torch.set_num_threads(2)
         texts = extracted_texts(pages)
         with MemorySampler() as memory:  # model loading included
-            nlp = load_base_model() if mode == "bare" else build_nlp()
+            if mode == "bare":
+                nlp = load_base_model()
+            elif mode == "other-model":
+                nlp = build_nlp(direction_model=direction_model)
+            else:
+                nlp = build_nlp()
             list(nlp.pipe(texts[:8]))  # warm-up: lazy initialisation is not throughput
             started = time.perf_counter()
             for _ in nlp.pipe(texts, batch_size=16):
@@ -146,15 +152,22 @@ def _memory(memory: MemorySampler) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--compare-model", metavar="DIR",
+                        help="also time our spaCy pipeline with this direction model (e.g. the "
+                             "previous release, checked out to a folder) beside the shipped one")
     parser.add_argument("--only", help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args()
     if args.only:
-        print(json.dumps(measure(args.only, args.count)))
+        print(json.dumps(measure(args.only, args.count, args.compare_model)))
         return
     results = {}
-    for mode in ("bare", "ours-nlp", "e2e-1", "e2e-2"):
+    modes = ["bare", "ours-nlp", "e2e-1", "e2e-2"]
+    if args.compare_model:
+        modes.insert(2, "other-model")
+    for mode in modes:
+        extra = ["--compare-model", args.compare_model] if args.compare_model else []
         completed = subprocess.run(
-            [sys.executable, __file__, "--count", str(args.count), "--only", mode],
+            [sys.executable, __file__, "--count", str(args.count), "--only", mode, *extra],
             capture_output=True, text=True, check=True,
         )
         results[mode] = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -166,6 +179,10 @@ def main() -> None:
     bare, ours = results["bare"]["seconds"], results["ours-nlp"]["seconds"]
     one, two = results["e2e-1"]["articles_per_s"], results["e2e-2"]["articles_per_s"]
     print(f"our spaCy pipeline / bare en_core_web_sm time: {ours / bare:.2f}x")
+    if args.compare_model:
+        other = results["other-model"]["seconds"]
+        print(f"our spaCy pipeline, shipped / {args.compare_model} direction model time: "
+              f"{ours / other:.2f}x")
     print(f"end to end, 2 workers / 1 worker throughput:   {two / one:.2f}x")
     print(f"end to end, best: {max(one, two):.2f} articles/s (goal >= 8); "
           f"peak PSS {max(r['peak_pss_mb'] for r in results.values()):.0f} MB (goal <= 1536)")
