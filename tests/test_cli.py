@@ -165,6 +165,26 @@ def test_eval_catalysts_scores_the_gold_articles_given(tmp_path):
     assert no_model.exit_code == 2 and no_model.output.count("cannot load direction model") == 1
 
 
+def test_eval_catalysts_reads_pages_from_a_relative_gold_directory(tmp_path, monkeypatch):
+    import shutil
+
+    from pipeline.nlp import MODELS_DIR
+
+    gold = MODELS_DIR / "data" / "gold_test"
+    copy = tmp_path / "gold"
+    (copy / "catalysts").mkdir(parents=True)
+    (copy / "pages").mkdir()
+    for name in ("etf_weekly.txt", "etf_weekly.json"):
+        shutil.copy(gold / name, copy / name)
+    shutil.copy(gold / "catalysts" / "etf_weekly.json", copy / "catalysts" / "etf_weekly.json")
+    shutil.copy(gold / "pages" / "etf_weekly.html", copy / "pages" / "etf_weekly.html")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["eval", "catalysts", "--gold", "gold", "--pages", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["articles"] == 1 and report["detection"]["tp"] > 0
+
+
 def test_eval_entities_and_figures_read_a_directory_of_markup(tmp_path):
     """The training data's layout (markup only) is gold too: --gold scores it, FUND, tickers
     and the share of figures with no metric included."""

@@ -541,7 +541,7 @@ def _gold_in_page(page: Path, gold: list[dict]) -> tuple[str, list[dict], list[d
     """(extracted text, gold sentences with their offsets in it, gold sentences it lacks)."""
     from pipeline.extract import extract_article
 
-    text = extract_article(page.read_bytes(), page.as_uri()).text
+    text = extract_article(page.read_bytes(), page.resolve().as_uri()).text
     found, lost, cursor = [], [], 0
     for row in gold:
         start = text.find(row["text"], cursor)
