@@ -50,7 +50,8 @@ def plain_transformers(model: DirectionModel, texts: list[str], batch_size: int)
                 texts[start : start + batch_size], truncation=True, max_length=128,
                 padding=True, return_tensors="pt",
             )
-            predicted += model.model(**batch).logits.argmax(-1).tolist()
+            # The first outputs are the directions; the event types follow them.
+            predicted += model.model(**batch).logits[:, : len(LABELS)].argmax(-1).tolist()
     return predicted
 
 

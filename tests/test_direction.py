@@ -24,12 +24,17 @@ from pipeline.evaluation.direction import (
 )
 from pipeline.records import Direction
 
-# The shipped 0.5.0 (models/direction/MODEL_CARD.md) has measured, across int8 kernels, fp32 and
-# package versions: twitter valid 0.829-0.838, crypto held-out 0.834-0.851. Floors sit below the
-# lowest by more than that spread, so that a fresh clone on any CPU passes.
-TWITTER_VALID_FLOOR = 0.81
-CRYPTO_HELDOUT_FLOOR = 0.815
-ECE_CEILING = 0.08
+# The shipped 0.6.0 (models/direction/MODEL_CARD.md), int8 and fp32: twitter valid 0.8245 /
+# 0.8300, crypto held-out 0.8726 / 0.8760, event-typed held-out 0.8894 / 0.8916 (event type
+# 0.791 / 0.794), ECE at most 0.078. The int8 export's 7-bit weights make its answers the same on
+# every CPU, and the lock file holds the newest versions the ranges admit here, so int8 against
+# fp32 is the spread; floors sit below the lower figure by more than it (one crypto held-out
+# sentence is 0.35 point, one event sentence 0.15).
+TWITTER_VALID_FLOOR = 0.80
+CRYPTO_HELDOUT_FLOOR = 0.85
+EVENTS_HELDOUT_FLOOR = 0.87
+EVENT_TYPE_ACCURACY_FLOOR = 0.77
+ECE_CEILING = 0.10
 
 # Sentences written for these tests: clear cases a direction model must not get wrong.
 CLEAR_CASES = [
@@ -411,10 +416,14 @@ def test_shipped_model_meets_accuracy_floors(shipped, datasets_dir):
     twitter_dir = datasets_dir / "twitter-financial-news-sentiment"
     report = evaluate_direction(shipped, twitter_dir=twitter_dir)
     twitter, crypto = report.sets["twitter_valid"], report.sets["crypto_heldout"]
-    assert twitter.examples == 2388
+    events = report.sets["events_heldout"]
+    assert (twitter.examples, crypto.examples, events.examples) == (2388, 282, 680)
     assert twitter.macro_f1 >= TWITTER_VALID_FLOOR, twitter.format()
     assert crypto.macro_f1 >= CRYPTO_HELDOUT_FLOOR, crypto.format()
-    assert crypto.expected_calibration_error <= ECE_CEILING, crypto.format()
+    assert events.macro_f1 >= EVENTS_HELDOUT_FLOOR, events.format()
+    assert events.event_accuracy >= EVENT_TYPE_ACCURACY_FLOOR, events.format()
+    for held_out in (crypto, events):
+        assert held_out.expected_calibration_error <= ECE_CEILING, held_out.format()
 
 
 @pytest.mark.training
