@@ -364,9 +364,6 @@ _SHORT_BOILERPLATE = re.compile(
 # "Crypto market liquidations data. Source: CoinGlass": a chart caption, not prose.
 _CAPTION = re.compile(r"^[^\n]{0,160}?(?:source|chart|image|photo|credit)s?\s*:\s*[^.\n]{1,60}$",
                       re.IGNORECASE)
-_BOX_WORDS = re.compile(
-    r"\b(?:cookies?|newsletter|inbox|subscribe|sign up|unsubscribe)\b", re.IGNORECASE
-)
 
 
 def _is_button_or_notice(paragraph: str) -> bool:
@@ -381,17 +378,12 @@ def _is_caption(paragraph: str) -> bool:
     return len(paragraph.split()) <= 16 and bool(_CAPTION.match(paragraph))
 
 
-def _is_box_plea(paragraph: str) -> bool:
-    return len(paragraph.split()) <= 40 and len(_BOX_WORDS.findall(paragraph)) >= 2
-
-
 # Each rule was measured on both dev halves (models/EXTRACTION_CARD.md); the ablation script
 # `benchmarks/extraction_ablation.py` switches them off one by one.
 PARAGRAPH_RULES = {
     "buttons_and_notices": _is_button_or_notice,
     "short_pointers": _is_short_pointer,
     "captions": _is_caption,
-    "box_pleas": _is_box_plea,
 }
 
 
