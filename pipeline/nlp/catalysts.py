@@ -225,13 +225,14 @@ class CatalystTagger:
         return docs
 
     def candidates(self, doc: Doc) -> list[Candidate]:
-        """The sentences to judge, with their per-category taxonomy scores: every statement
-        for a model with event outputs, else those with at least one taxonomy trigger."""
+        """The sentences to judge: every statement for a model with event outputs (which
+        names the category itself), else those with at least one taxonomy trigger, with their
+        per-category taxonomy scores."""
         figure_spans = list(doc.spans.get("figures", []))
         by_sentence: dict[tuple[int, int], dict[str, float]] = {}
         sentences = list(_sentences(doc))
         starts = [s.start for s in sentences]
-        for match_id, start, end in self.matcher(doc):
+        for match_id, start, end in [] if self.typed else self.matcher(doc):
             index = bisect_right(starts, start) - 1
             if index < 0 or end > sentences[index].end:
                 continue  # a trigger across a sentence boundary is no trigger
@@ -269,12 +270,11 @@ class CatalystTagger:
                 if ent.end <= sentence.end
             ]
             labels = [ent.label_ for ent in sentence_ents]
-            for category in self.taxonomy.categories.values():
-                if category.name not in scores:
-                    continue  # support alone (a company named, a price quoted) is no catalyst
+            for name in scores:  # support alone (a company named, a price quoted) is no catalyst
+                category = self.taxonomy.categories[name]
                 support = 0.5 * sum(label in category.entity_labels for label in labels)
                 support += sum(f.metric in category.figure_metrics for f in figures)
-                scores[category.name] = (scores[category.name] + support) * category.weight
+                scores[name] = (scores[name] + support) * category.weight
             assets = _assets(sentence_ents)
             result.append(Candidate(doc, sentence, scores, assets=assets, figures=figures,
                                     subject=assets[0] if assets else subject))
