@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pipeline.backtest.study import DIRECTIONS, BacktestReport
+from pipeline.backtest.study import DIRECTIONS, BacktestReport, format_interval
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 COLOURS = {"bullish": "#2e7d32", "bearish": "#c62828", "neutral": "#757575"}
@@ -131,19 +131,13 @@ def _plain(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _interval(low: float | None, high: float | None, digits: int = 2) -> str:
-    if low is None or high is None:
-        return "n/a"
-    return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
-
-
 def render_html(report: BacktestReport) -> str:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
         trim_blocks=True, lstrip_blocks=True,
     )
     environment.filters.update(signed=_signed, plain=_plain)
-    environment.globals["interval"] = _interval
+    environment.globals["interval"] = format_interval
     groupings = []
     for grouping in ("confidence", report.settings.by):
         if grouping is None:

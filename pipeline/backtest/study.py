@@ -645,7 +645,8 @@ def _number(value: float | None, digits: int = 2, sign: bool = True) -> str:
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
 
 
-def _interval(low: float | None, high: float | None, digits: int = 2) -> str:
+def format_interval(low: float | None, high: float | None, digits: int = 2) -> str:
+    """An interval as text, `[-0.12, +0.34]`; `n/a` where it could not be computed."""
     if low is None or high is None:
         return "n/a"
     return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
@@ -671,19 +672,19 @@ def format_report(report: BacktestReport) -> str:
             continue
         lines.append(
             f"  {effect.horizon:>2}d {effect.direction:<8} {_number(effect.mean):>7} "
-            f"{_interval(effect.mean_low, effect.mean_high):<18} ({effect.events})"
+            f"{format_interval(effect.mean_low, effect.mean_high):<18} ({effect.events})"
         )
     for spread in report.spreads:
         if spread.grouping == "all":
             lines.append(
                 f"  {spread.horizon:>2}d bullish-bearish {_number(spread.spread):>7} "
-                f"{_interval(spread.low, spread.high)}"
+                f"{format_interval(spread.low, spread.high)}"
             )
     lines += ["", f"Daily signal: {report.signal_days} days with news"]
     for score in report.scores:
         lines.append(
             f"  {score.horizon:>2}d IC {_number(score.ic, 3)} "
-            f"{_interval(score.ic_low, score.ic_high, 3)}, hit rate "
+            f"{format_interval(score.ic_low, score.ic_high, 3)}, hit rate "
             f"{_number(score.hit_rate, 3, sign=False)} of {score.signed_days} days "
             f"(up share {_number(score.up_share, 3, sign=False)})"
         )
