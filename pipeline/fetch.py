@@ -23,7 +23,6 @@ import asyncio
 import ipaddress
 import logging
 import random
-import re
 import socket
 import time
 import zlib
