@@ -668,6 +668,23 @@ def train_entities_command(
         _print_report(report, False)
 
 
+@train_app.command("metrics")
+def train_metrics_command(
+    output: Annotated[Path, typer.Option(help="Where to write the figure metric model.")] = REPO_ROOT / "models" / "figure_metric",
+    data: Annotated[Path, typer.Option(help="Annotated markup: DIR/train/*.md and DIR/valid/*.md.")] = REPO_ROOT / "models" / "data" / "entities",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+) -> None:
+    """Train the learned choice of a figure's metric on the annotated figures (CPU, seconds)."""
+    with user_errors():
+        from pipeline.metric_training import MetricDataError, train_metrics
+
+        try:
+            report = train_metrics(output, data_dir=_existing_dir(data), seed=seed)
+        except MetricDataError as error:
+            raise UserError(str(error)) from None
+        _print_report(report, False)
+
+
 def _direction_model(path_or_id: str | None, *, shared: bool = False):
     """The shipped direction model, or the one named on the command line; `shared` loads it
     into the process-wide copy that pipelines built afterwards use."""

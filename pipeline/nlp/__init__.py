@@ -9,7 +9,8 @@ Components (each module registers its factories on import):
   the tickers the text states, linked within the document (`models/entity_rules.yaml`).
 - `newsignal_entity_cleanup` (entities.py): only our labels, no possessives.
 - `newsignal_figures` (figures.py): writes `doc.spans["figures"]`, each span with `Span._.figure`
-  (a `records.Figure`); its vocabulary is `models/metrics.yaml` and `models/figure_words.yaml`.
+  (a `records.Figure`); its vocabulary is `models/metrics.yaml` and `models/figure_words.yaml`,
+  its learned metric choice `models/figure_metric` (figure_metric.py, `newsignal train metrics`).
 - `newsignal_conflicts` (conflicts.py): writes `Doc._.conflicts` (a list of `records.Conflict`).
 - `newsignal_catalysts` (catalysts.py): writes `doc.spans["catalysts"]`, each span with
   `Span._.catalyst` (a `records.Catalyst`), judged by the direction model.
@@ -79,10 +80,12 @@ def build_nlp(
     direction_model: str | None = None,
     direction_label_map: dict[str, str] | None = None,
     direction_int8: bool | None = None,
+    figure_metric: bool = True,
 ) -> Language:
     """`en_core_web_sm` with our entity recogniser in place of its `ner` and newsignal's
     components, configured from `models_dir`; the direction model is `models_dir/direction`
-    unless `direction_model` names another (see `Settings`)."""
+    unless `direction_model` names another (see `Settings`). `figure_metric=False` leaves the
+    figures' metric to the rules alone (what `newsignal train metrics` learns from)."""
     # Imported for their side effect: registering the component factories with spaCy.
     from pipeline.nlp import conflicts, entities, entity_context, figures  # noqa: F401
 
@@ -99,7 +102,8 @@ def build_nlp(
     nlp.add_pipe(
         "newsignal_figures",
         config={"metrics_path": str(models_dir / "metrics.yaml"),
-                "words_path": str(models_dir / "figure_words.yaml")},
+                "words_path": str(models_dir / "figure_words.yaml"),
+                "metric_model_path": str(models_dir / "figure_metric") if figure_metric else ""},
     )
     nlp.add_pipe("newsignal_conflicts")
     if catalysts:

@@ -3,7 +3,8 @@
 `newsignal_figures` scans the text with the number normaliser (`numbers.py`), keeps quantities
 with a unit (currency, percent, an asset ticker, ...) and plain numbers that a metric names closely
 ("the Fear and Greed Index reading falls to 5"), then decides from the sentence:
-- metric: the trigger words of `models/metrics.yaml`, nearest and strongest first;
+- metric: the trigger words of `models/metrics.yaml`, nearest and strongest first, then the
+  learned choice of `figure_metric.py` over that and the figure's context;
 - sign: direction words for signed metrics ("an outflow of $258 million" -> -2.58e8);
 - asset: the unit where it is a coin, else the nearest ASSET/COMPANY entity (left side preferred),
   unless the market as a whole is nearer ("the crypto market lost ...");
@@ -26,6 +27,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from pipeline.nlp import numbers
+from pipeline.nlp.figure_metric import MetricClassifier, metric_features
 from pipeline.nlp.numbers import Quantity
 from pipeline.nlp.vocabulary import (
     FigureWords,
@@ -61,6 +63,9 @@ COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things
 _VOTE = re.compile(r"\bvot(?:ed|es?)\s+\d[\d,]*\s+(?:to|-)\s+\d|\d[\d,]*\s+(?:votes\s+)?(?:to|-)\s+\d[\d,]*\s+vote")
 CHANGE_UNITS = frozenset({"percent", "basis_points", "percentage_points"})
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+# Doc.user_data key under which a finder with `record_features` set leaves each figure's
+# metric features, {(start_char, end_char): [feature, ...]}: what `newsignal train metrics` reads.
+METRIC_FEATURES_KEY = "newsignal_metric_features"
 
 
 @dataclass(slots=True)
@@ -75,9 +80,12 @@ class _Candidate:
 
 class FigureFinder:
     def __init__(
-        self, nlp: Language, name: str, vocabulary: MetricsVocabulary, words: FigureWords
+        self, nlp: Language, name: str, vocabulary: MetricsVocabulary, words: FigureWords,
+        metric_model: MetricClassifier | None = None,
     ):
         self.name = name
+        self.metric_model = metric_model
+        self.record_features = False  # set by `newsignal train metrics` (METRIC_FEATURES_KEY)
         self.vocabulary = vocabulary
         self.words = words
         self.change_metrics = vocabulary.with_trait("change")
@@ -95,6 +103,10 @@ class FigureFinder:
             if spec.with_any:
                 self.co_triggers.add(spec.name, [nlp.make_doc(t) for t in spec.with_any])
         self.anchors.add("MARKET", [nlp.make_doc(a) for a in words.market_anchors])
+        self.metrics_of_kind: dict[str, set[str]] = {}
+        for spec in metrics.values():
+            for kind in spec.units:
+                self.metrics_of_kind.setdefault(kind, set()).add(spec.name)
 
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, text: str, layout: _Layout) -> list[_Candidate]:
@@ -196,6 +208,15 @@ class FigureFinder:
             asset = asset_span._.ticker
         period = _period(self.words, sent, candidate.start, candidate.end)
         metric = self._by_subject(ctx, metric, unit, asset, asset_span, period)
+        if self.metric_model is not None or self.record_features:
+            features = metric_features(span, sent, unit, candidate.value, metric, period, hits)
+            if self.record_features:
+                recorded = doc.user_data.setdefault(METRIC_FEATURES_KEY, {})
+                recorded[(candidate.start, candidate.end)] = features
+            if self.metric_model is not None:
+                metric = self.metric_model.choose(
+                    features, metric, self.admissible(unit, candidate.value)
+                )
         value = candidate.value
         if not candidate.explicit_sign:
             sign = self._sign(ctx, unit, metric)
@@ -219,6 +240,19 @@ class FigureFinder:
         )
         figure.flag = self.vocabulary.implausible(figure)
         return figure
+
+    def admissible(self, unit: str, value: float) -> set[str]:
+        """The metrics a figure in `unit` of size `value` can have: those whose units admit it,
+        less a price level above MAX_PRICE and any metric whose bound it exceeds."""
+        kind = unit_kind(unit)
+        size = abs(value)
+        admissible = set()
+        for name in self.metrics_of_kind.get(kind, ()):
+            bound = self.metrics[name].max_abs.get(kind, self.vocabulary.max_abs.get(kind))
+            if (name in self.price_levels and size >= MAX_PRICE) or (bound is not None and size > bound):
+                continue
+            admissible.add(name)
+        return admissible
 
     def _by_subject(
         self, ctx: _Context, metric: str, unit: str, asset: str | None, subject: Span | None,
@@ -780,10 +814,18 @@ def _canonical_period(phrase: str) -> str:
     return re.sub(r"\s+of\s+", " ", joined).strip()
 
 
-@Language.factory("newsignal_figures", default_config={"metrics_path": None, "words_path": None})
+@Language.factory(
+    "newsignal_figures",
+    default_config={"metrics_path": None, "words_path": None, "metric_model_path": None},
+)
 def make_figures(
-    nlp: Language, name: str, metrics_path: str | None, words_path: str | None
+    nlp: Language, name: str, metrics_path: str | None, words_path: str | None,
+    metric_model_path: str | None,
 ) -> FigureFinder:
+    """`metric_model_path`: the learned metric choice (`models/figure_metric`); "" for the
+    rules alone."""
     metrics = Path(metrics_path) if metrics_path else DEFAULT_MODELS_DIR / "metrics.yaml"
     words = Path(words_path) if words_path else DEFAULT_MODELS_DIR / "figure_words.yaml"
-    return FigureFinder(nlp, name, load_metrics(metrics), load_figure_words(words))
+    model_dir = DEFAULT_MODELS_DIR / "figure_metric" if metric_model_path is None else metric_model_path
+    metric_model = MetricClassifier.load(Path(model_dir)) if model_dir else None
+    return FigureFinder(nlp, name, load_metrics(metrics), load_figure_words(words), metric_model)
