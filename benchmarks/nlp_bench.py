@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def stock_ner_pipeline():
     """`build_nlp`'s structure before the trained recogniser: en_core_web_sm's `ner` with the
-    gazetteer ruler placed before it, cleanup, figures and conflicts."""
+    gazetteer ruler placed before it, cleanup, figures (rules alone, no learned metric choice)
+    and conflicts."""
     from pipeline.nlp import MODELS_DIR, conflicts, entities, figures, load_base_model  # noqa: F401
 
     nlp = load_base_model(exclude=["lemmatizer", "attribute_ruler"])
@@ -89,7 +90,8 @@ def stock_ner_pipeline():
                  config={"patterns_dir": str(MODELS_DIR / "patterns")})
     nlp.add_pipe("newsignal_entity_cleanup", after="ner")
     nlp.add_pipe("newsignal_figures", config={"metrics_path": str(MODELS_DIR / "metrics.yaml"),
-                                              "words_path": str(MODELS_DIR / "figure_words.yaml")})
+                                              "words_path": str(MODELS_DIR / "figure_words.yaml"),
+                                              "metric_model_path": ""})
     nlp.add_pipe("newsignal_conflicts")
     return nlp
 

@@ -52,18 +52,10 @@ def metric_features(span: Span, sent: Span, unit: str, value: float, rule_metric
     features.append(f"period={'yes' if period else 'no'}")
     left = [t for t in doc[max(sent.start, span.start - LEFT_WINDOW):span.start] if not t.is_punct]
     right = [t for t in doc[span.end:min(sent.end, span.end + RIGHT_WINDOW)] if not t.is_punct]
-    for distance, token in enumerate(reversed(left), start=1):
-        word = token.norm_
-        features.append(f"L={word}")
-        if distance <= 3:
-            features.append(f"L{distance}={word}")
+    features.extend(_side_features("L", list(reversed(left))))
+    features.extend(_side_features("R", right))
     if len(left) >= 2:
         features.append(f"L21={left[-2].norm_}_{left[-1].norm_}")
-    for distance, token in enumerate(right, start=1):
-        word = token.norm_
-        features.append(f"R={word}")
-        if distance <= 3:
-            features.append(f"R{distance}={word}")
     if len(right) >= 2:
         features.append(f"R12={right[0].norm_}_{right[1].norm_}")
     features.extend(f"in={t.norm_}" for t in span if not t.is_punct and not t.like_num)
@@ -93,6 +85,16 @@ def metric_features(span: Span, sent: Span, unit: str, value: float, rule_metric
         features.append(f"E1={labels_before[-1]}")
     features.extend(f"E={t.ent_type_}" for t in sent if t.ent_type_ and t.ent_iob_ == "B")
     return list(dict.fromkeys(features))
+
+
+def _side_features(side: str, nearest_first: list) -> list[str]:
+    """The words on one side of a figure as a bag, and the nearest three by place."""
+    features = []
+    for distance, token in enumerate(nearest_first, start=1):
+        features.append(f"{side}={token.norm_}")
+        if distance <= 3:
+            features.append(f"{side}{distance}={token.norm_}")
+    return features
 
 
 @dataclass(slots=True)
