@@ -616,15 +616,17 @@ def train_direction_command(
     epochs: Annotated[Optional[int], typer.Option(min=1, help="Training epochs (recipe default when absent).")] = None,
     validation: Annotated[float, typer.Option(min=0, max=0.5, help="Share of each set's texts kept out and scored at the end, to compare recipes (0: train on everything).")] = 0.0,
     asset_input: Annotated[bool, typer.Option(help="Read each sentence with the asset it is judged for.")] = False,
+    repeats: Annotated[Optional[list[str]], typer.Option("--repeats", help="SOURCE=N: read a training set N times per epoch (twitter, crypto, crypto_article_style, events, articles); repeatable.")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version recorded in the model (default: today's date).")] = None,
 ) -> None:
     """Fine-tune the direction model (direction and event type) on the twitter set plus the
     team's crypto and event-typed sets (CPU)."""
     with user_errors():
-        from pipeline.direction.train import train_direction
+        from pipeline.direction.train import DEFAULT_REPEATS, train_direction
 
         options = {"seed": seed, "extra_files": _existing_files(extra), "version": version,
-                   "validation_fraction": validation, "asset_input": asset_input}
+                   "validation_fraction": validation, "asset_input": asset_input,
+                   "repeats": _repeats(repeats or [], set(DEFAULT_REPEATS))}
         if epochs is not None:
             options["epochs"] = epochs
         report = train_direction(output, **options)
@@ -698,6 +700,18 @@ def _direction_model(path_or_id: str | None, *, shared: bool = False):
         raise UserError(str(exc)) from exc
     except OSError as exc:
         raise UserError(f"cannot load direction model {path_or_id or DEFAULT_MODEL_DIR}: {exc}") from exc
+
+
+def _repeats(values: list[str], sources: set[str]) -> dict[str, int]:
+    """`--repeats SOURCE=N` options as a dict; a bad one is the user's error."""
+    repeats = {}
+    for value in values:
+        source, _, count = value.partition("=")
+        if source not in sources or not count.isdigit():
+            raise UserError(f"--repeats {value!r}: want SOURCE=N with SOURCE one of "
+                            f"{', '.join(sorted(sources))} and N a whole number")
+        repeats[source] = int(count)
+    return repeats
 
 
 def _existing_files(paths: list[Path] | None) -> list[Path]:

@@ -276,6 +276,7 @@ def test_training_smoke_one_step_then_round_trip(tmp_path):
     out = tmp_path / "model"
     report = train_direction(
         out, twitter_dir=None, crypto_train=data, article_style_train=None, events_train=None,
+        articles_train=None,
         repeats={"crypto": 1}, epochs=1, max_steps=1, seed=3, version="smoke",
     )
     assert report.steps == 1
@@ -319,7 +320,8 @@ def test_checkpoint_averaging_saves_the_mean_of_the_last_epochs(tmp_path, monkey
     monkeypatch.setattr(direction, "_length_bucketed_batches", observed_batches)
     report = train_direction(
         tmp_path / "model", twitter_dir=None, crypto_train=data, article_style_train=None,
-        events_train=None, repeats={"crypto": 1}, epochs=3, average_epochs=2, batch_size=8,
+        events_train=None, articles_train=None, repeats={"crypto": 1}, epochs=3, average_epochs=2,
+        batch_size=8,
         seed=3, version="avg",
     )
     assert report.hyperparameters["average_epochs"] == 2
@@ -332,7 +334,8 @@ def test_checkpoint_averaging_saves_the_mean_of_the_last_epochs(tmp_path, monkey
         assert torch.equal(tensor, expected), name
     with pytest.raises(DirectionModelError, match="average_epochs"):
         train_direction(tmp_path / "bad", twitter_dir=None, crypto_train=data,
-                        article_style_train=None, events_train=None, average_epochs=0)
+                        article_style_train=None, events_train=None, articles_train=None,
+                        average_epochs=0)
 
 
 def test_event_typed_sentences_train_the_event_outputs_and_survive_a_round_trip(tmp_path):
@@ -357,7 +360,8 @@ def test_event_typed_sentences_train_the_event_outputs_and_survive_a_round_trip(
                                for i in range(10)))
     report = train_direction(
         tmp_path / "model", twitter_dir=None, crypto_train=plain, article_style_train=None,
-        events_train=typed, repeats={"crypto": 1, "events": 1}, epochs=4, batch_size=8,
+        events_train=typed, articles_train=None, repeats={"crypto": 1, "events": 1}, epochs=4,
+        batch_size=8,
         learning_rate=5e-4, head_learning_rate=5e-3, validation_fraction=0.25, seed=3,
         version="typed",
     )

@@ -84,3 +84,36 @@ def test_no_duplicates_and_no_near_duplicates_across_splits(data):
                > NEAR_DUPLICATE_JACCARD for other in train)
     ]
     assert not close
+
+
+ARTICLE_FIELDS = {"text", "direction", "event_type", "category", "asset", "style", "article",
+                  "paragraph"}
+
+
+def test_the_labelled_articles_are_whole_well_formed_and_apart_from_held_out(data, events):
+    """`events_train_articles.jsonl`: every sentence of 39 articles in order, background included;
+    none restates a held-out sentence."""
+    rows = _load("events_train_articles.jsonl")
+    articles: dict[str, list[dict]] = {}
+    for row in rows:
+        assert set(row) == ARTICLE_FIELDS and row["style"] == "article", row
+        assert row["event_type"] in events, row
+        assert row["category"] == events[row["event_type"]]["category"], row
+        assert row["direction"] in {"bearish", "bullish", "neutral"}, row
+        if row["event_type"] == "background":
+            assert row["direction"] == "neutral", row
+        articles.setdefault(row["article"], []).append(row)
+    assert len(articles) >= 35
+    for name, sentences in articles.items():
+        paragraphs = [row["paragraph"] for row in sentences]
+        assert paragraphs == sorted(paragraphs), name  # in text order (a dropped line may leave a gap)
+        background = sum(row["event_type"] == "background" for row in sentences)
+        assert 0 < background < len(sentences), name
+    texts = [row["text"].casefold() for row in rows]
+    assert len(set(texts)) == len(texts)
+    held_out = [_tokens(row["text"]) for row in data["heldout"]]
+    assert not [
+        row["text"] for row in rows
+        if any(len(_tokens(row["text"]) & other) / len(_tokens(row["text"]) | other)
+               > NEAR_DUPLICATE_JACCARD for other in held_out)
+    ]

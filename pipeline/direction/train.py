@@ -8,6 +8,10 @@ names no event type trains the direction only. Data:
 - the team's crypto catalyst sentences (`train.jsonl`, `train_article_style.jsonl`);
 - the team's event-typed sentences (`events_train.jsonl`), which teach market impact: a fact is
   bullish or bearish for the asset it concerns whether or not a price move is written;
+- the team's whole articles labelled sentence by sentence (`events_train_articles.jsonl`): the
+  background around catalysts (descriptions, boilerplate, quotes of no market consequence) and
+  sentences that lean on their paragraph. Read 0 times by default (scored on its validation
+  part only): the model card says what reading it costs and gains;
 - any `extra_files` (same JSONL format, e.g. review corrections).
 Each source is repeated as `repeats` says. `validation_fraction` of each source's distinct texts
 (chosen by a seeded hash, so the same texts whatever else changes) is kept out and scored at the
@@ -54,7 +58,8 @@ log = logging.getLogger(__name__)
 
 IGNORE = -100  # the event target of a sentence whose set names no event type
 # How often each set is seen per epoch (0.6.0's recipe; the model card compares the others tried).
-DEFAULT_REPEATS = {"twitter": 2, "crypto": 3, "crypto_article_style": 2, "events": 2}
+DEFAULT_REPEATS = {"twitter": 2, "crypto": 3, "crypto_article_style": 2, "events": 2,
+                   "articles": 0}
 
 
 @dataclass
@@ -96,6 +101,7 @@ def train_direction(
     crypto_train: str | Path | None = DEFAULT_CRYPTO_DIR / "train.jsonl",
     article_style_train: str | Path | None = DEFAULT_CRYPTO_DIR / "train_article_style.jsonl",
     events_train: str | Path | None = DEFAULT_CRYPTO_DIR / "events_train.jsonl",
+    articles_train: str | Path | None = DEFAULT_CRYPTO_DIR / "events_train_articles.jsonl",
     events_path: str | Path = EVENTS_PATH,
     extra_files: Sequence[str | Path] = (),
     repeats: dict[str, int] | None = None,
@@ -126,7 +132,7 @@ def train_direction(
     if twitter_dir is not None and (Path(twitter_dir) / "train.csv").is_file():
         sources["twitter"] = read_twitter_csv(Path(twitter_dir) / "train.csv")
     for name, path in (("crypto", crypto_train), ("crypto_article_style", article_style_train),
-                       ("events", events_train)):
+                       ("events", events_train), ("articles", articles_train)):
         if path is not None and Path(path).is_file():
             sources[name] = read_direction_jsonl(path, name)
     for extra in extra_files:
