@@ -214,5 +214,6 @@ def save(model: MetricClassifier, output: Path, *, meta: dict) -> None:
         + "\n", encoding="utf-8")
     np.savez_compressed(output / WEIGHTS_FILE, weights=model.weights.astype(np.float16),
                         bias=model.bias.astype(np.float16))
-    meta = {**meta, "weights_sha256": hashlib.sha256((output / WEIGHTS_FILE).read_bytes()).hexdigest()}
+    weights_sha256 = hashlib.sha256((output / WEIGHTS_FILE).read_bytes()).hexdigest()
+    meta = {**meta, "weights_sha256": weights_sha256}
     (output / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

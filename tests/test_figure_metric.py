@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.metric_training import DATA_DIR, MODEL_DIR, accuracy, data_digest, labelled_figures, train_metrics
-from pipeline.nlp import analyze
+from pipeline.metric_training import (
+    DATA_DIR,
+    MODEL_DIR,
+    accuracy,
+    data_digest,
+    labelled_figures,
+    train_metrics,
+)
+from pipeline.nlp import analyze, build_nlp
 from pipeline.nlp.figure_metric import OTHER_WEIGHT, OVERRULE_MARGIN, MetricClassifier
 
 
@@ -63,8 +68,6 @@ def test_training_reproduces_the_shipped_choices(tmp_path) -> None:
     retrained = MetricClassifier.load(tmp_path / "model")
     assert report.valid_model_accuracy >= report.valid_rules_accuracy + 0.03, report.format()
     # Floating point may differ across machines; the choices must not, bar a few figures.
-    from pipeline.nlp import build_nlp
-
     rows = labelled_figures(sorted((DATA_DIR / "valid").glob("*.md")),
                             build_nlp(catalysts=False, figure_metric=False))
     same = sum(shipped.choose(r.features, r.rule_metric, r.admissible)

@@ -249,7 +249,8 @@ class FigureFinder:
         admissible = set()
         for name in self.metrics_of_kind.get(kind, ()):
             bound = self.metrics[name].max_abs.get(kind, self.vocabulary.max_abs.get(kind))
-            if (name in self.price_levels and size >= MAX_PRICE) or (bound is not None and size > bound):
+            too_large = bound is not None and size > bound
+            if too_large or (name in self.price_levels and size >= MAX_PRICE):
                 continue
             admissible.add(name)
         return admissible
@@ -826,6 +827,7 @@ def make_figures(
     rules alone."""
     metrics = Path(metrics_path) if metrics_path else DEFAULT_MODELS_DIR / "metrics.yaml"
     words = Path(words_path) if words_path else DEFAULT_MODELS_DIR / "figure_words.yaml"
-    model_dir = DEFAULT_MODELS_DIR / "figure_metric" if metric_model_path is None else metric_model_path
+    model_dir = (DEFAULT_MODELS_DIR / "figure_metric" if metric_model_path is None
+                 else metric_model_path)
     metric_model = MetricClassifier.load(Path(model_dir)) if model_dir else None
     return FigureFinder(nlp, name, load_metrics(metrics), load_figure_words(words), metric_model)
