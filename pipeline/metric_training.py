@@ -111,7 +111,7 @@ def labelled_figures(paths: list[Path], nlp) -> list[LabelledFigure]:
 
 
 def fit(rows: list[LabelledFigure], *, metrics: list[str], min_count: int, l2: float,
-        epochs: int, seed: int) -> MetricClassifier:
+        max_iterations: int, seed: int) -> MetricClassifier:
     """Softmax regression over the features seen in at least `min_count` training figures."""
     import torch
 
@@ -129,7 +129,7 @@ def fit(rows: list[LabelledFigure], *, metrics: list[str], min_count: int, l2: f
     layer = torch.nn.Linear(len(names), len(metrics))
     torch.nn.init.zeros_(layer.weight)
     torch.nn.init.zeros_(layer.bias)
-    optimizer = torch.optim.LBFGS(layer.parameters(), lr=1.0, max_iter=epochs,
+    optimizer = torch.optim.LBFGS(layer.parameters(), lr=1.0, max_iter=max_iterations,
                                   line_search_fn="strong_wolfe")
 
     def loss_and_grad():
@@ -168,7 +168,8 @@ def data_digest(paths: list[Path]) -> str:
 
 
 def train_metrics(output: Path = MODEL_DIR, *, data_dir: Path = DATA_DIR, seed: int = 13,
-                  min_count: int = 2, l2: float = 1e-4, epochs: int = 300) -> MetricTrainingReport:
+                  min_count: int = 2, l2: float = 1e-4,
+                  max_iterations: int = 300) -> MetricTrainingReport:
     started = time.monotonic()
     train_paths = sorted((Path(data_dir) / "train").glob("*.md"))
     valid_paths = sorted((Path(data_dir) / "valid").glob("*.md"))
@@ -182,11 +183,12 @@ def train_metrics(output: Path = MODEL_DIR, *, data_dir: Path = DATA_DIR, seed: 
     unknown = {row.metric for row in train_rows + valid_rows} - set(metrics)
     if unknown:
         raise MetricDataError(f"{data_dir}: metrics not in models/metrics.yaml: {sorted(unknown)}")
-    model = fit(train_rows, metrics=metrics, min_count=min_count, l2=l2, epochs=epochs, seed=seed)
+    model = fit(train_rows, metrics=metrics, min_count=min_count, l2=l2,
+                max_iterations=max_iterations, seed=seed)
     # Scored as saved: half-precision weights.
     model.weights = model.weights.astype(np.float16).astype(np.float32)
     model.bias = model.bias.astype(np.float16).astype(np.float32)
-    settings = {"seed": seed, "min_count": min_count, "l2": l2, "epochs": epochs}
+    settings = {"seed": seed, "min_count": min_count, "l2": l2, "max_iterations": max_iterations}
     report = MetricTrainingReport(
         output=str(output), train_figures=len(train_rows), valid_figures=len(valid_rows),
         features=len(model.features), seconds=time.monotonic() - started,
