@@ -22,13 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.evaluation.nlp import (
-    _gold_span,
-    _match_by_overlap,
-    _record_span,
-    _values_agree,
-    parse_markup,
-)
+from pipeline.evaluation.nlp import match_figures, parse_markup
 from pipeline.nlp import MODELS_DIR, analyze, build_nlp
 from pipeline.nlp.figure_metric import FEATURES_FILE, META_FILE, WEIGHTS_FILE, MetricClassifier
 from pipeline.nlp.figures import METRIC_FEATURES_KEY
@@ -92,10 +86,7 @@ def labelled_figures(paths: list[Path], nlp) -> list[LabelledFigure]:
                 raise MetricDataError(f"{path}: {error}") from error
             doc = nlp(text)
             recorded = doc.user_data.get(METRIC_FEATURES_KEY, {})
-            pairs, _ = _match_by_overlap(
-                annotations["figures"], analyze(doc).figures, _gold_span, _record_span,
-                _values_agree,
-            )
+            pairs, _ = match_figures(annotations["figures"], analyze(doc).figures)
             for gold, found in pairs:
                 if found is None:
                     continue

@@ -361,6 +361,12 @@ def _match_by_overlap(items: Iterable, candidates: Iterable, item_span: Callable
     return pairs, unmatched
 
 
+def match_figures(gold: list[dict], found: list[Figure]) -> tuple[list, list]:
+    """Each annotated figure with the found figure it matches (overlapping span, same unit,
+    value within VALUE_TOLERANCE) or None, and the found figures nothing matched."""
+    return _match_by_overlap(gold, found, _gold_span, _record_span, _values_agree)
+
+
 def _gold_span(row: dict) -> tuple[int, int]:
     return row["start"], row["end"]
 
@@ -380,9 +386,7 @@ def evaluate_figures(
         found = analyze(nlp(text)).figures
         report.found += len(found)
         report.found_other += sum(figure.metric == "other" for figure in found)
-        pairs, unmatched = _match_by_overlap(
-            annotations["figures"], found, _gold_span, _record_span, _values_agree,
-        )
+        pairs, unmatched = match_figures(annotations["figures"], found)
         for gold, match in pairs:
             if match is None:
                 report.value_unit.false_negatives += 1

@@ -248,7 +248,7 @@ class FigureFinder:
         size = abs(value)
         admissible = set()
         for name in self.metrics_of_kind.get(kind, ()):
-            bound = self.metrics[name].max_abs.get(kind, self.vocabulary.max_abs.get(kind))
+            bound = self.vocabulary.bound(name, kind)
             too_large = bound is not None and size > bound
             if too_large or (name in self.price_levels and size >= MAX_PRICE):
                 continue

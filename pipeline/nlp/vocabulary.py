@@ -69,10 +69,13 @@ class MetricsVocabulary:
         """Names of the metrics that have `trait`."""
         return frozenset(name for name, spec in self.metrics.items() if trait in spec.traits)
 
+    def bound(self, metric: str, kind: str) -> float | None:
+        """The largest plausible size of a `metric` figure in a unit of `kind`, if any."""
+        return self.metrics[metric].max_abs.get(kind, self.max_abs.get(kind))
+
     def implausible(self, figure: Figure) -> str | None:
         """Why `figure` is too large to be meant, or None."""
-        kind = unit_kind(figure.unit)
-        bound = self.metrics[figure.metric].max_abs.get(kind, self.max_abs.get(kind))
+        bound = self.bound(figure.metric, unit_kind(figure.unit))
         largest = max(abs(figure.value), abs(figure.value_high or 0.0))
         if bound is None or largest <= bound:
             return None
