@@ -165,6 +165,39 @@ def test_sign_from_context(nlp_no_catalysts, text: str, negative: bool) -> None:
     assert (only(nlp_no_catalysts, text).value < 0) is negative
 
 
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        # a restatement per share takes the sign of what it restates
+        ("Net income slipped to $88 million, or $0.41 a share, from $97 million.",
+         [8.8e7, 0.41, 9.7e7]),
+        ("It booked a net loss of $12.5 million, or $0.09 per share.", [-1.25e7, -0.09]),
+        # the change word after a change ("a 75 basis point hike")
+        ("Traders now price a 50 basis point cut in June.", [-50.0]),
+        ("The franc weakened 0.8% against the euro.", [-0.8]),
+    ],
+)
+def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: list) -> None:
+    assert [f.value for f in figures(nlp_no_catalysts, text)] == pytest.approx(values)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # where a reading started takes the unit and metric of where it ended
+        ("The Fear and Greed Index slid to 21 from 58 a week earlier.",
+         [(21.0, "index_points"), (58.0, "index_points")]),
+        ("The Miner Stress Index rose to 66, up from a low of 31 in March.",
+         [(66.0, "index_points"), (31.0, "index_points")]),
+        # a count of things the parse names, past the words that qualify them
+        ("Regulators have now licensed 31 regional digital asset custodians.", [(31.0, "count")]),
+        ("The desk filed more than 2,400 suspicious activity reports.", [(2400.0, "count")]),
+    ],
+)
+def test_plain_numbers_read_through_their_neighbours(nlp_no_catalysts, text, expected) -> None:
+    assert [(f.value, f.unit) for f in figures(nlp_no_catalysts, text)] == expected
+
+
 def test_headline_and_body_disagreeing_by_orders_of_magnitude_is_a_conflict(
     nlp_no_catalysts,
 ) -> None:

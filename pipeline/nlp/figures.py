@@ -59,6 +59,11 @@ _SPACES = re.compile(r"\s+")
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 READING_REACH = 6  # tokens from a named indicator to a plain number that is its reading
 COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things it counts
+# "from" and a figure before it: the words that may stand between ("from a peak of 410,000"),
+# and how far (tokens) the figure it starts from may be ("fell to 18 (\"extreme fear\") from 61")
+FROM_FILLERS = frozenset({"a", "an", "the", "its", "peak", "high", "low", "record", "of"})
+FROM_PARTNER_REACH = 8
+COUNT_PARSE_REACH = 5  # tokens from a plain number to the plural noun the parse says it counts
 # A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
 _VOTE = re.compile(r"\bvot(?:ed|es?)\s+\d[\d,]*\s+(?:to|-)\s+\d|\d[\d,]*\s+(?:votes\s+)?(?:to|-)\s+\d[\d,]*\s+vote")
 CHANGE_UNITS = frozenset({"percent", "basis_points", "percentage_points"})
@@ -168,7 +173,7 @@ class FigureFinder:
                 doc, text, span, sent, layout.ents_within(sent.start, sent.end), layout,
                 trigger_hits.within(sent.start, sent.end), co_hits,
                 [(s, e) for _, s, e in anchors.within(sent.start, sent.end)], in_figures,
-                self.words,
+                self.words, spans,
             )
             figure = self._figure(context, candidate)
             if figure is None:
@@ -187,7 +192,7 @@ class FigureFinder:
         if unit is None:
             if _not_a_figure(self.words, doc, span) or _inside_entity(ctx):
                 return None
-            bare = self._bare_metric(ctx, hits)
+            bare = self._bare_metric(ctx, hits) or _from_partner(ctx)
             if bare is not None:
                 metric, unit = bare
             else:
@@ -394,6 +399,12 @@ class FigureFinder:
             # a metric that moves both ways ("lifted its rate to 22%") has none.
             if unit_kind(unit) not in CHANGE_UNITS and "level_or_change" not in spec.traits:
                 return None
+            # the noun right after ("a 25 basis point cut", "a 50 basis point hike")
+            # (any tag but a finite verb's: the tagger reads "point cut" as a participle)
+            if span.end < ctx.sent.end and doc[span.end].lower_ in words.cues and (
+                doc[span.end].tag_ not in ("VBD", "VBZ", "VBP")
+            ):
+                return _cue_sign(words, doc, span.end)
             # the verb right before, or before "by" ("cut rates by 25 basis points")
             for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
                 if doc[index].lower_ in words.cues:
@@ -401,6 +412,9 @@ class FigureFinder:
                 if index == span.start - 1 and doc[index].lower_ != "by":
                     return None
             return None
+        restated = _restated(ctx)
+        if restated is not None:
+            return math.copysign(1.0, restated.value)
         # A level ("net income fell to $121 million") is signed by what it is (a loss, an
         # outflow), not by how it moved.
         level = _previous_word(words, ctx.text, span) in words.level_words
@@ -450,6 +464,7 @@ class _Context:
     anchors: list[tuple[int, int]]  # those inside `sent`
     in_figures: set[int]
     words: FigureWords
+    earlier: list[Span]  # the figures found so far, in text order
 
 
 class _Layout:
@@ -597,9 +612,52 @@ def _plain_unit(ctx: _Context) -> str | None:
         following[0].lower_ not in ctx.words.not_figure_after
     ):
         return "count"
+    if _counts_in_parse(ctx):
+        return "count"
     if _VOTE.search(ctx.text, max(0, span.start_char - 30), span.end_char + 12):
         return "count"
     return None
+
+
+def _restated(ctx: _Context) -> Figure | None:
+    """The figure this one restates in another measure: "$121 million, or $0.58 a share"."""
+    doc, span = ctx.doc, ctx.span
+    if not ctx.earlier or span.start < 2 or doc[span.start - 1].lower_ != "or":
+        return None
+    partner = ctx.earlier[-1]
+    if partner.end == span.start - 2 and doc[span.start - 2].text == ",":
+        return partner._.figure
+    return None
+
+
+def _from_partner(ctx: _Context) -> tuple[str, str] | None:
+    """The metric and unit of the figure a plain number is the starting point of: "fell to 38
+    from 55", "137, up from 100", "96,000 from a peak of 410,000" read the second number as the
+    first one is read."""
+    doc, span = ctx.doc, ctx.span
+    index = span.start - 1
+    while index > ctx.sent.start and doc[index].lower_ in FROM_FILLERS:
+        index -= 1
+    if doc[index].lower_ != "from" or not ctx.earlier:
+        return None
+    partner = ctx.earlier[-1]
+    if not (ctx.sent.start <= partner.start and index - partner.end <= FROM_PARTNER_REACH):
+        return None
+    figure = partner._.figure
+    return figure.metric, figure.unit
+
+
+def _counts_in_parse(ctx: _Context) -> bool:
+    """A number in digits whose head in the parse is a plural noun a few words on, past the
+    words that qualify it ("14,000 spoof orders", "24 licensed digital asset businesses")."""
+    span = ctx.span
+    root = span.root
+    if root.dep_ != "nummod" or not any(c.isdigit() for c in span.text):
+        return False
+    head = root.head
+    plural = head.tag_ in ("NNS", "NNPS") or (head.text.endswith("s") and head.text[:-1].isupper())
+    return (plural and span.end <= head.i <= span.end + COUNT_PARSE_REACH
+            and head.lower_ not in ctx.words.not_figure_after)
 
 
 def _attached(doc: Doc, span: Span) -> set[int]:
