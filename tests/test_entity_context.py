@@ -74,6 +74,28 @@ def test_a_name_in_the_headline_gets_the_ticker_stated_below(context) -> None:
     assert found[1] == ("Sterling Harbor Bancorp", "COMPANY", "SHBC")
 
 
+def test_a_title_case_headline_gives_back_the_words_after_a_name() -> None:
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("newsignal_entity_context")
+    text = ("Tessaly Lending Wins Court Backing For Payout Plan\n\nA judge backed the plan on "
+            "Monday. Tessaly Lending said payments start in May.")
+    doc = nlp.make_doc(text)
+    body = text.rindex("Tessaly Lending")
+    doc.ents = [doc.char_span(0, len("Tessaly Lending Wins"), label="COMPANY"),
+                doc.char_span(body, body + len("Tessaly Lending"), label="COMPANY")]
+    assert [(e.text, e.label_) for e in component(doc).ents] == [
+        ("Tessaly Lending", "COMPANY"), ("Tessaly Lending", "COMPANY")]
+
+
+def test_a_whole_name_written_in_running_text_stays_whole_in_the_headline(context) -> None:
+    found = context(
+        "Brightfen Capital Partners Opens Fund For Miners\n\nBrightfen Capital Partners "
+        "opened a fund. Brightfen Capital said more.",
+        [("Brightfen Capital Partners", "COMPANY"), ("Brightfen Capital said", "COMPANY")],
+    )
+    assert found[0] == ("Brightfen Capital Partners", "COMPANY", None)
+
+
 def test_under_the_symbol(context) -> None:
     found = context('Lanternfish Custody Corp. will trade under the symbol "LNFC" on Friday.',
                     [("Lanternfish Custody Corp.", "COMPANY")])

@@ -49,6 +49,7 @@ _UNDER_SYMBOL = re.compile(
     rf"\bunder the (?:ticker symbol|stock symbol|ticker|symbol)\s+[\"“']?(?P<ticker>{_TICKER})\b"
 )
 SHARE_WORDS = frozenset({"shares", "stock", "share"})  # "NGDH shares": a ticker
+TITLE_CASE_SHARE = 0.8  # of a line's words longer than three letters, capitalised: a headline
 HEADING_ENDS = frozenset({",", ".", ":", "—", "–", "-"})  # after a dateline or a heading
 MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august",
                     "september", "october", "november", "december"})
@@ -143,6 +144,7 @@ class EntityContext:
         self._government(doc, mentions)
         self._heads(mentions)
         self._not_names(doc, mentions)
+        self._headline_tails(doc, mentions)
         self._consistent(doc, mentions)
         _Tickers(doc, mentions).link()
         self._cashtags(doc, mentions)
@@ -213,6 +215,26 @@ class EntityContext:
             for start, end in _occurrences(doc, name):
                 if not any(m.start < end and start < m.end for m in mentions):
                     mentions.put(start, end, label)
+
+    def _headline_tails(self, doc: Doc, mentions: _Mentions) -> None:
+        """A title-case headline runs a name into the capitalised words after it ("Wexford
+        Brokerage Swings to Profit", "Sunpad Memecoin Launches Slump"): where the document
+        names a shorter start of it elsewhere, that is the name, with that mention's label."""
+        named: dict[str, _Mention] = {}
+        for mention in mentions:
+            named.setdefault(mentions.text(mention), mention)
+        for mention in list(mentions):
+            if (mention.end - mention.start < 2 or mention.label == "LAW"
+                    or not _in_title_case_line(doc, mention.start)):
+                continue
+            if any(not _in_title_case_line(doc, start)
+                   for start, _ in _occurrences(doc, mentions.text(mention))):
+                continue  # the whole name is written in running text too
+            for end in range(mention.end - 1, mention.start, -1):
+                shorter = named.get(doc[mention.start : end].text)
+                if shorter is not None and shorter.start != mention.start:
+                    mentions.put(mention.start, end, shorter.label, shorter.ticker)
+                    break
 
     def _not_names(self, doc: Doc, mentions: _Mentions) -> None:
         """What looks like a name and is not: a single capitalised word opening a sentence
@@ -406,6 +428,19 @@ def _opens_line(doc: Doc, index: int) -> bool:
         return True
     previous = doc[index - 1]
     return "\n" in previous.whitespace_ or (previous.is_space and "\n" in previous.text)
+
+
+def _in_title_case_line(doc: Doc, index: int) -> bool:
+    """Whether token `index` stands in a line written as a title-case headline: no full stop
+    at its end, and its longer words nearly all capitalised."""
+    text = doc.text
+    char = doc[index].idx
+    start = text.rfind("\n", 0, char) + 1
+    end = text.find("\n", char)
+    line = text[start : end if end >= 0 else None].strip()
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]*", line) if len(w) > 3]
+    return (not line.endswith(".") and len(words) >= 3
+            and sum(w[0].isupper() for w in words) >= TITLE_CASE_SHARE * len(words))
 
 
 def _names_place(doc: Doc, index: int, mentions: _Mentions) -> bool:
