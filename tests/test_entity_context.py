@@ -87,6 +87,19 @@ def test_a_title_case_headline_gives_back_the_words_after_a_name() -> None:
         ("Tessaly Lending", "COMPANY"), ("Tessaly Lending", "COMPANY")]
 
 
+def test_a_short_form_defined_for_a_body_is_that_body_everywhere(context) -> None:
+    found = context(
+        "The Tavrenia Revenue Authority (TRA) said on Monday that TRA collected more; the TRA "
+        "board met.",
+        [("Tavrenia Revenue Authority", "GOV_BODY"), ("TRA board", "ASSET")],
+    )
+    assert found == [("Tavrenia Revenue Authority", "GOV_BODY", None), ("TRA", "GOV_BODY", None),
+                     ("TRA", "GOV_BODY", None), ("TRA", "GOV_BODY", None)]
+    # a short form is no ticker
+    assert context("The Federal Reserve (FED) met.", [("Federal Reserve", "GOV_BODY")]) == [
+        ("Federal Reserve", "GOV_BODY", None), ("FED", "GOV_BODY", None)]
+
+
 def test_a_whole_name_written_in_running_text_stays_whole_in_the_headline(context) -> None:
     found = context(
         "Brightfen Capital Partners Opens Fund For Miners\n\nBrightfen Capital Partners "
@@ -105,7 +118,6 @@ def test_under_the_symbol(context) -> None:
 @pytest.mark.parametrize(
     ("text", "recognised"),
     [
-        ("The Federal Reserve (FED) met.", [("Federal Reserve", "GOV_BODY")]),
         ("Bitcoin (see chart) fell.", [("Bitcoin", "ASSET")]),
         ("Jordan Ellis (CEO) spoke.", [("Jordan Ellis", "PERSON")]),
     ],

@@ -42,6 +42,9 @@ _LISTING = re.compile(
     rf"\(\s*(?P<exchange>[A-Z][A-Za-z&.\-]*(?: [A-Z][A-Za-z&.\-]*){{0,3}})\s*:\s*"
     rf"(?P<ticker>{_TICKER})\s*\)"
 )
+# "(KRA)", "(OJK)", "(FinCEN)" right after the name of a body, law or indicator: its short form
+_ABBREVIATION = re.compile(r"\s*\(\s*(?P<short>[A-Z][A-Za-z]{0,2}[A-Z][A-Za-z]{0,4})\s*\)")
+ABBREVIATED_LABELS = ("GOV_BODY", "LAW", "INDICATOR")
 # "(KBTS)", "($SLV)" right after a name
 _PARENTHESISED = re.compile(rf"\s*\(\s*\$?(?P<ticker>{_TICKER})\s*\)")
 # 'under the symbol "LNFC"', "under the ticker NGDH"
@@ -145,6 +148,7 @@ class EntityContext:
         self._heads(mentions)
         self._not_names(doc, mentions)
         self._headline_tails(doc, mentions)
+        self._abbreviations(doc, mentions)
         self._consistent(doc, mentions)
         _Tickers(doc, mentions).link()
         self._cashtags(doc, mentions)
@@ -215,6 +219,21 @@ class EntityContext:
             for start, end in _occurrences(doc, name):
                 if not any(m.start < end and start < m.end for m in mentions):
                     mentions.put(start, end, label)
+
+    def _abbreviations(self, doc: Doc, mentions: _Mentions) -> None:
+        """ "Kenya Revenue Authority (KRA)": the short form the text defines for a body, law or
+        indicator is that entity wherever it is written."""
+        defined: dict[str, str] = {}
+        for mention in list(mentions):
+            if mention.label not in ABBREVIATED_LABELS:
+                continue
+            end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
+            match = _ABBREVIATION.match(doc.text, end_char)
+            if match is not None:
+                defined.setdefault(match["short"], mention.label)
+        for short, label in defined.items():
+            for start, end in _occurrences(doc, short):
+                mentions.put(start, end, label)
 
     def _headline_tails(self, doc: Doc, mentions: _Mentions) -> None:
         """A title-case headline runs a name into the capitalised words after it ("Wexford
