@@ -100,6 +100,55 @@ def test_a_short_form_defined_for_a_body_is_that_body_everywhere(context) -> Non
         ("Federal Reserve", "GOV_BODY", None), ("FED", "GOV_BODY", None)]
 
 
+def labelled(text: str, recognised: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Run the context rules with `recognised` (text, label) set wherever written as whole
+    words, longer names first; the labels each name ends up with."""
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("newsignal_entity_context")
+    doc = nlp.make_doc(text)
+    spans: list[Span] = []
+    for name, label in sorted(recognised, key=lambda r: -len(r[0])):
+        for match in re.finditer(rf"\b{re.escape(name)}\b", text):
+            span = doc.char_span(*match.span(), label=label)
+            if not any(s.start < span.end and span.start < s.end for s in spans):
+                spans.append(span)
+    doc.ents = sorted(spans, key=lambda s: s.start)
+    found: dict[str, set[str]] = {}
+    for ent in component(doc).ents:
+        found.setdefault(ent.text, set()).add(ent.label_)
+    return found
+
+
+def test_a_name_whose_head_settles_it_settles_its_short_form() -> None:
+    found = labelled("Orvell Exchange froze withdrawals. Orvell said the freeze would end soon.",
+                     [("Orvell Exchange", "EXCHANGE"), ("Orvell", "COMPANY")])
+    assert found["Orvell"] == {"EXCHANGE"}
+    # a person read by the recogniser, of a firm's name
+    found = labelled("Tessmer Capital Partners sold. Tessmer declined to comment.",
+                     [("Tessmer Capital Partners", "COMPANY"), ("Tessmer", "PERSON")])
+    assert found["Tessmer"] == {"COMPANY"}
+
+
+@pytest.mark.parametrize(
+    ("text", "recognised"),
+    [
+        # a person named in the text with that surname
+        ("Ingrid Brakstad founded Brakstad Capital. Brakstad said more.",
+         [("Ingrid Brakstad", "PERSON"), ("Brakstad Capital", "COMPANY"), ("Brakstad", "PERSON")]),
+        # two longer names of different kinds share it
+        ("Ashgrove Exchange and Ashgrove Payments merged. Ashgrove said more.",
+         [("Ashgrove Exchange", "EXCHANGE"), ("Ashgrove Payments", "COMPANY"),
+          ("Ashgrove", "PERSON")]),
+        # a company's short form may be the brand of the exchange it runs
+        ("Tradeline Europe Holdings runs Tradeline. Tradeline listed a token.",
+         [("Tradeline Europe Holdings", "COMPANY"), ("Tradeline", "EXCHANGE")]),
+    ],
+)
+def test_a_short_form_keeps_its_label_where_the_document_leaves_doubt(text, recognised) -> None:
+    short, label = recognised[-1]
+    assert labelled(text, recognised)[short] == {label}
+
+
 def test_a_whole_name_written_in_running_text_stays_whole_in_the_headline(context) -> None:
     found = context(
         "Brightfen Capital Partners Opens Fund For Miners\n\nBrightfen Capital Partners "

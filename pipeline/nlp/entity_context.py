@@ -45,6 +45,10 @@ _LISTING = re.compile(
 # "(KRA)", "(OJK)", "(FinCEN)" right after the name of a body, law or indicator: its short form
 _ABBREVIATION = re.compile(r"\s*\(\s*(?P<short>[A-Z][A-Za-z]{0,2}[A-Z][A-Za-z]{0,4})\s*\)")
 ABBREVIATED_LABELS = ("GOV_BODY", "LAW", "INDICATOR")
+# The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
+# overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
+# of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
+SHORT_FORM_LABELS = {"EXCHANGE": ("COMPANY", "FUND", "PERSON"), "COMPANY": ("PERSON",)}
 # "(KBTS)", "($SLV)" right after a name
 _PARENTHESISED = re.compile(rf"\s*\(\s*\$?(?P<ticker>{_TICKER})\s*\)")
 # 'under the symbol "LNFC"', "under the ticker NGDH"
@@ -149,6 +153,7 @@ class EntityContext:
         self._not_names(doc, mentions)
         self._headline_tails(doc, mentions)
         self._abbreviations(doc, mentions)
+        self._short_forms_of_settled_names(doc, mentions)
         self._consistent(doc, mentions)
         _Tickers(doc, mentions).link()
         self._cashtags(doc, mentions)
@@ -234,6 +239,32 @@ class EntityContext:
         for short, label in defined.items():
             for start, end in _occurrences(doc, short):
                 mentions.put(start, end, label)
+
+    def _short_forms_of_settled_names(self, doc: Doc, mentions: _Mentions) -> None:
+        """A name whose last word settles what it is ("Krasnet Exchange", "Oakhurst Ventures")
+        settles its shorter forms too: a later "Krasnet" is the exchange, whatever the
+        recogniser made of it; unless another longer name of another label shares the short
+        form ("Ashbourne Digital", an exchange, and "Ashbourne Payments"), or a person named
+        in the document has it as surname ("Ingrid Halvorsen", "Halvorsen & Pike Capital")."""
+        surnames = {mentions.text(m).split()[-1] for m in mentions
+                    if m.label == "PERSON" and m.end - m.start > 1}
+        labels: dict[str, set[str]] = {}
+        settled: set[str] = set()
+        for mention in mentions:
+            words = mentions.text(mention).split()
+            if len(words) < 2 or mention.label not in ("COMPANY", "EXCHANGE", "FUND"):
+                continue
+            for form in _short_forms(doc, mentions.text(mention))[1:]:
+                labels.setdefault(form, set()).add(mention.label)
+                if self.rules.heads.get(words[-1]) == mention.label:
+                    settled.add(form)
+        for mention in mentions:
+            form = mentions.text(mention)
+            agreed = labels.get(form, set())
+            if form in settled and form not in surnames and len(agreed) == 1:
+                label = next(iter(agreed))
+                if mention.label in SHORT_FORM_LABELS.get(label, ()):
+                    mention.label = label
 
     def _headline_tails(self, doc: Doc, mentions: _Mentions) -> None:
         """A title-case headline runs a name into the capitalised words after it ("Wexford
