@@ -617,6 +617,7 @@ def train_direction_command(
     validation: Annotated[float, typer.Option(min=0, max=0.5, help="Share of each set's texts kept out and scored at the end, to compare recipes (0: train on everything).")] = 0.0,
     asset_input: Annotated[bool, typer.Option(help="Read each sentence with the asset it is judged for.")] = False,
     repeats: Annotated[Optional[list[str]], typer.Option("--repeats", help="SOURCE=N: read a training set N times per epoch (twitter, crypto, crypto_article_style, events, articles); repeatable.")] = None,
+    loss_weight: Annotated[Optional[list[str]], typer.Option("--loss-weight", help="SOURCE=W: weigh a training set's examples W times in the loss (default 1); repeatable.")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version recorded in the model (default: today's date).")] = None,
 ) -> None:
     """Fine-tune the direction model (direction and event type) on the twitter set plus the
@@ -626,7 +627,9 @@ def train_direction_command(
 
         options = {"seed": seed, "extra_files": _existing_files(extra), "version": version,
                    "validation_fraction": validation, "asset_input": asset_input,
-                   "repeats": _repeats(repeats or [], set(DEFAULT_REPEATS))}
+                   "repeats": _source_values("--repeats", repeats or [], set(DEFAULT_REPEATS), int),
+                   "loss_weights": _source_values("--loss-weight", loss_weight or [],
+                                                  set(DEFAULT_REPEATS), float)}
         if epochs is not None:
             options["epochs"] = epochs
         report = train_direction(output, **options)
@@ -702,16 +705,22 @@ def _direction_model(path_or_id: str | None, *, shared: bool = False):
         raise UserError(f"cannot load direction model {path_or_id or DEFAULT_MODEL_DIR}: {exc}") from exc
 
 
-def _repeats(values: list[str], sources: set[str]) -> dict[str, int]:
-    """`--repeats SOURCE=N` options as a dict; a bad one is the user's error."""
-    repeats = {}
+def _source_values(option: str, values: list[str], sources: set[str], kind: type) -> dict:
+    """`--repeats SOURCE=N` / `--loss-weight SOURCE=W` options as a dict; a bad one is the
+    user's error."""
+    parsed = {}
     for value in values:
-        source, _, count = value.partition("=")
-        if source not in sources or not count.isdigit():
-            raise UserError(f"--repeats {value!r}: want SOURCE=N with SOURCE one of "
-                            f"{', '.join(sorted(sources))} and N a whole number")
-        repeats[source] = int(count)
-    return repeats
+        source, _, number = value.partition("=")
+        try:
+            parsed_number = kind(number)
+        except ValueError:
+            parsed_number = -1
+        if source not in sources or parsed_number < 0:
+            raise UserError(f"{option} {value!r}: want SOURCE=N with SOURCE one of "
+                            f"{', '.join(sorted(sources))} and N a non-negative "
+                            f"{'whole number' if kind is int else 'number'}")
+        parsed[source] = parsed_number
+    return parsed
 
 
 def _existing_files(paths: list[Path] | None) -> list[Path]:

@@ -140,12 +140,17 @@ def test_eval_and_train_refuse_missing_data_files(tmp_path):
         assert result.exit_code == 2 and "no such file" in result.output, command
 
 
-def test_train_direction_refuses_a_bad_repeats_option(tmp_path):
-    for value in ("articles=three", "nosuch=2", "articles"):
-        result = runner.invoke(app, ["train", "direction", "--output", str(tmp_path / "m"),
-                                     "--repeats", value])
-        assert result.exit_code == 2 and "--repeats" in result.output, value
-        assert not (tmp_path / "m").exists()
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--repeats", "articles=three"), ("--repeats", "nosuch=2"), ("--repeats", "articles"),
+     ("--repeats", "articles=1.5"), ("--loss-weight", "twitter=heavy"),
+     ("--loss-weight", "twitter=-1"), ("--loss-weight", "nosuch=2")],
+)
+def test_train_direction_refuses_a_bad_source_option(tmp_path, option, value):
+    result = runner.invoke(app, ["train", "direction", "--output", str(tmp_path / "m"),
+                                 option, value])
+    assert result.exit_code == 2 and option in result.output, value
+    assert not (tmp_path / "m").exists()
 
 
 def test_eval_catalysts_scores_the_gold_articles_given(tmp_path):

@@ -11,9 +11,11 @@ from pipeline.direction import DEFAULT_MODEL_DIR, LABELS, DirectionModelError
 from pipeline.direction.data import read_direction_jsonl
 from pipeline.direction.model import DirectionModel, classify_lines, resolve_base_model
 from pipeline.direction.train import (
+    IGNORE,
     _frozen_features,
     _pad,
     _top_forward,
+    _weighted_loss,
     fit_temperature,
     train_direction,
 )
@@ -277,9 +279,11 @@ def test_training_smoke_one_step_then_round_trip(tmp_path):
     report = train_direction(
         out, twitter_dir=None, crypto_train=data, article_style_train=None, events_train=None,
         articles_train=None,
-        repeats={"crypto": 1}, epochs=1, max_steps=1, seed=3, version="smoke",
+        repeats={"crypto": 1}, loss_weights={"crypto": 2.0}, epochs=1, max_steps=1, seed=3,
+        version="smoke",
     )
     assert report.steps == 1
+    assert report.hyperparameters["loss_weights"] == {"crypto": 2.0}
     assert report.examples["crypto"] + report.calibration_examples == 40
     assert report.temperature > 0
     model = DirectionModel.load(out, quantize=False)
@@ -289,6 +293,27 @@ def test_training_smoke_one_step_then_round_trip(tmp_path):
     model.save(tmp_path / "again")
     again = DirectionModel.load(tmp_path / "again", quantize=False)
     assert torch.equal(again.probabilities(texts), before)
+
+
+def test_loss_weights_of_one_give_the_unweighted_loss_and_others_move_it():
+    torch.manual_seed(0)
+    logits = torch.randn(6, 3 + 4)
+    directions = torch.tensor([0, 1, 2, 2, 1, 0])
+    events = torch.tensor([1, IGNORE, 3, 0, IGNORE, 2])
+    class_weights = torch.tensor([0.8, 1.1, 1.1])
+    plain = (torch.nn.CrossEntropyLoss(weight=class_weights)(logits[:, :3], directions)
+             + 0.5 * torch.nn.CrossEntropyLoss(ignore_index=IGNORE)(logits[:, 3:], events))
+    ones = _weighted_loss(logits, directions, events, class_weights, torch.ones(6), 0.5)
+    assert torch.allclose(ones, plain)
+    # without event targets: each example's term counts its class weight times its own weight
+    weights = torch.tensor([3.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    untyped = torch.full((6,), IGNORE)
+    heavy = _weighted_loss(logits, directions, untyped, class_weights, weights, 0.5)
+    terms = torch.nn.functional.cross_entropy(logits[:, :3], directions, reduction="none")
+    scale = class_weights[directions] * weights
+    assert torch.allclose(heavy, (terms * scale).sum() / scale.sum())
+    assert not torch.allclose(heavy, torch.nn.CrossEntropyLoss(weight=class_weights)(
+        logits[:, :3], directions))
 
 
 def test_checkpoint_averaging_saves_the_mean_of_the_last_epochs(tmp_path, monkeypatch):

@@ -13,7 +13,8 @@ names no event type trains the direction only. Data:
   sentences that lean on their paragraph. Read 0 times by default (scored on its validation
   part only): the model card says what reading it costs and gains;
 - any `extra_files` (same JSONL format, e.g. review corrections).
-Each source is repeated as `repeats` says. `validation_fraction` of each source's distinct texts
+Each source is repeated as `repeats` says, and its examples' losses weigh as `loss_weights` says
+(1 by default). `validation_fraction` of each source's distinct texts
 (chosen by a seeded hash, so the same texts whatever else changes) is kept out and scored at the
 end: recipes are compared there, never on a held-out set. A stratified `calibration_fraction` of
 the rest fits the softmax temperatures. The saved weights are the mean of the weights at the end
@@ -105,6 +106,7 @@ def train_direction(
     events_path: str | Path = EVENTS_PATH,
     extra_files: Sequence[str | Path] = (),
     repeats: dict[str, int] | None = None,
+    loss_weights: dict[str, float] | None = None,
     validation_fraction: float = 0.0,
     calibration_fraction: float = 0.05,
     limit: int | None = None,
@@ -125,6 +127,7 @@ def train_direction(
     _seed_everything(seed)
     _quiet_transformers()
     repeats = {**DEFAULT_REPEATS, **(repeats or {})}
+    loss_weights = {name: float(w) for name, w in (loss_weights or {}).items() if w != 1}
     event_names = list(load_event_types(events_path))
     event_index = {name: i for i, name in enumerate(event_names)}
 
@@ -192,7 +195,7 @@ def train_direction(
     cache = _frozen_features(model, tokenizer, texts, first_trained, max_length)
     cached = [
         (cache[model_text(e)], e.label, event_index.get(e.event_type, IGNORE) if e.event_type
-         else IGNORE)
+         else IGNORE, loss_weights.get(e.source, 1.0))
         for e in train
     ]
     log.info("cached frozen-layer features of %d texts", len(texts))
@@ -216,7 +219,7 @@ def train_direction(
         ),
     )
     # Square-root inverse frequency: lifts the rarer bearish/bullish classes without overshooting.
-    counts = Counter(label for _, label, _ in cached)
+    counts = Counter(label for _, label, _, _ in cached)
     weights = torch.tensor([(len(cached) / max(1, counts[i])) ** 0.5 for i in range(len(LABELS))])
     class_weights = weights / weights.mean()
     direction_loss = torch.nn.CrossEntropyLoss(weight=class_weights)
@@ -232,12 +235,17 @@ def train_direction(
         for batch in _length_bucketed_batches(cached, batch_size, rng):
             if step >= total_steps:
                 break
-            hidden, mask = _pad([features for features, _, _ in batch])
+            hidden, mask = _pad([features for features, *_ in batch])
             logits = _top_forward(model, hidden, mask, first_trained)
-            loss = direction_loss(logits[:, :n_labels], torch.tensor([d for _, d, _ in batch]))
-            events = torch.tensor([e for _, _, e in batch])
-            if (events != IGNORE).any():
-                loss = loss + event_loss_weight * event_loss(logits[:, n_labels:], events)
+            directions = torch.tensor([d for _, d, _, _ in batch])
+            events = torch.tensor([e for _, _, e, _ in batch])
+            if loss_weights:
+                loss = _weighted_loss(logits, directions, events, class_weights,
+                                      torch.tensor([w for *_, w in batch]), event_loss_weight)
+            else:
+                loss = direction_loss(logits[:, :n_labels], directions)
+                if (events != IGNORE).any():
+                    loss = loss + event_loss_weight * event_loss(logits[:, n_labels:], events)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(body + head, 1.0)
             optimizer.step()
@@ -296,6 +304,7 @@ def train_direction(
             "event_loss_weight": event_loss_weight,
             "asset_input": asset_input,
             "repeats": repeats,
+            "loss_weights": loss_weights,
             "validation_fraction": validation_fraction,
             "calibration_fraction": calibration_fraction,
             "class_weights": [round(float(w), 4) for w in class_weights],
@@ -306,6 +315,24 @@ def train_direction(
     report.seconds = round(time.monotonic() - started, 1)
     direction_model.save(output_dir, extra={"training": report.to_dict()})
     return report
+
+
+def _weighted_loss(logits: torch.Tensor, directions: torch.Tensor, events: torch.Tensor,
+                   class_weights: torch.Tensor, example_weights: torch.Tensor,
+                   event_loss_weight: float) -> torch.Tensor:
+    """The two cross-entropies as the unweighted path has them, each example's terms scaled by
+    its source's loss weight (normalised by the weights' sum, as the class weights are)."""
+    cross_entropy = torch.nn.functional.cross_entropy
+    n_labels = len(class_weights)
+    direction_weights = class_weights[directions] * example_weights
+    loss = (cross_entropy(logits[:, :n_labels], directions, weight=class_weights,
+                          reduction="none") * example_weights).sum() / direction_weights.sum()
+    typed = events != IGNORE
+    if typed.any():
+        event_terms = cross_entropy(logits[typed, n_labels:], events[typed], reduction="none")
+        loss = loss + event_loss_weight * (event_terms * example_weights[typed]).sum() / (
+            example_weights[typed].sum())
+    return loss
 
 
 def _validate(model: DirectionModel, sets: dict[str, list[Example]]) -> dict:
