@@ -104,6 +104,7 @@ class _Mentions:
 
     def __init__(self, doc: Doc) -> None:
         self.doc = doc
+        self.doc_text = doc.text  # Doc.text is rebuilt on every access: read it once
         self.by_span = {(ent.start, ent.end): _Mention(ent.start, ent.end, ent.label_,
                                                         _ticker_of(ent))
                         for ent in doc.ents}
@@ -128,7 +129,7 @@ class _Mentions:
     def ending_before(self, char: int) -> _Mention | None:
         """The entity that ends right before character `char`, spaces between."""
         position = char
-        while position > 0 and self.doc.text[position - 1].isspace():
+        while position > 0 and self.doc_text[position - 1].isspace():
             position -= 1
         span = self.doc.char_span(position - 1, position, alignment_mode="expand")
         if span is None or span.end_char != position:
@@ -162,7 +163,7 @@ class EntityContext:
 
     def _laws(self, doc: Doc, mentions: _Mentions) -> None:
         for pattern in self.rules.law_patterns:
-            for match in pattern.finditer(doc.text):
+            for match in pattern.finditer(mentions.doc_text):
                 span = doc.char_span(*match.span(), alignment_mode="strict")
                 if span is None:
                     continue
@@ -221,7 +222,7 @@ class EntityContext:
             if len(name) < 3 or not name[:1].isupper() or doc.vocab[name.lower()].is_stop:
                 continue
             label = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
-            for start, end in _occurrences(doc, name):
+            for start, end in _occurrences(doc, mentions.doc_text, name):
                 if not any(m.start < end and start < m.end for m in mentions):
                     mentions.put(start, end, label)
 
@@ -233,11 +234,11 @@ class EntityContext:
             if mention.label not in ABBREVIATED_LABELS:
                 continue
             end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
-            match = _ABBREVIATION.match(doc.text, end_char)
+            match = _ABBREVIATION.match(mentions.doc_text, end_char)
             if match is not None:
                 defined.setdefault(match["short"], mention.label)
         for short, label in defined.items():
-            for start, end in _occurrences(doc, short):
+            for start, end in _occurrences(doc, mentions.doc_text, short):
                 mentions.put(start, end, label)
 
     def _short_forms_of_settled_names(self, doc: Doc, mentions: _Mentions) -> None:
@@ -254,7 +255,7 @@ class EntityContext:
             words = mentions.text(mention).split()
             if len(words) < 2 or mention.label not in ("COMPANY", "EXCHANGE", "FUND"):
                 continue
-            for form in _short_forms(doc, mentions.text(mention))[1:]:
+            for form in _short_forms(doc, mentions.doc_text, mentions.text(mention))[1:]:
                 labels.setdefault(form, set()).add(mention.label)
                 if self.rules.heads.get(words[-1]) == mention.label:
                     settled.add(form)
@@ -275,10 +276,10 @@ class EntityContext:
             named.setdefault(mentions.text(mention), mention)
         for mention in list(mentions):
             if (mention.end - mention.start < 2 or mention.label == "LAW"
-                    or not _in_title_case_line(doc, mention.start)):
+                    or not _in_title_case_line(doc, mentions.doc_text, mention.start)):
                 continue
-            if any(not _in_title_case_line(doc, start)
-                   for start, _ in _occurrences(doc, mentions.text(mention))):
+            if any(not _in_title_case_line(doc, mentions.doc_text, start)
+                   for start, _ in _occurrences(doc, mentions.doc_text, mentions.text(mention))):
                 continue  # the whole name is written in running text too
             for end in range(mention.end - 1, mention.start, -1):
                 shorter = named.get(doc[mention.start : end].text)
@@ -366,7 +367,7 @@ class _Tickers:
     def _listings(self) -> None:
         """"Name (NASDAQ: NGDH)": an exchange, a ticker, and the name they belong to."""
         doc, mentions = self.doc, self.mentions
-        for match in _LISTING.finditer(doc.text):
+        for match in _LISTING.finditer(mentions.doc_text):
             exchange = doc.char_span(*match.span("exchange"), alignment_mode="strict")
             ticker = doc.char_span(*match.span("ticker"), alignment_mode="strict")
             if exchange is None or ticker is None:
@@ -381,7 +382,7 @@ class _Tickers:
 
     def _under_symbol(self) -> None:
         doc, mentions = self.doc, self.mentions
-        for match in _UNDER_SYMBOL.finditer(doc.text):
+        for match in _UNDER_SYMBOL.finditer(mentions.doc_text):
             ticker = doc.char_span(*match.span("ticker"), alignment_mode="strict")
             if ticker is None:
                 continue
@@ -397,7 +398,7 @@ class _Tickers:
             if mention.label not in TICKER_LABELS:
                 continue
             end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
-            match = _PARENTHESISED.match(doc.text, end_char)
+            match = _PARENTHESISED.match(mentions.doc_text, end_char)
             if match is None:
                 continue
             ticker = doc.char_span(*match.span("ticker"), alignment_mode="strict")
@@ -416,8 +417,8 @@ class _Tickers:
             start = token.i - 1 if token.i > 0 and doc[token.i - 1].text == "$" else token.i
             mentions.put(start, token.i + 1, label_of[token.text], token.text)
         for (name, label), ticker in self.named.items():
-            for form in _short_forms(doc, name):
-                for start, end in _occurrences(doc, form):
+            for form in _short_forms(doc, mentions.doc_text, name):
+                for start, end in _occurrences(doc, mentions.doc_text, form):
                     if not mentions.covered(start, end):
                         mentions.put(start, end, label, ticker)
 
@@ -456,7 +457,7 @@ class _Tickers:
                     break
 
 
-def _short_forms(doc: Doc, name: str) -> list[str]:
+def _short_forms(doc: Doc, text: str, name: str) -> list[str]:
     """`name` and the shorter forms a later mention may take: its leading words without the
     corporate ending ("Northgate Digital", "Northgate" of "Northgate Digital Holdings, Inc."),
     longest first; a single word only if capitalised, not a stop word and never written in
@@ -466,7 +467,7 @@ def _short_forms(doc: Doc, name: str) -> list[str]:
     for size in range(len(words) - 1, 0, -1):
         form = " ".join(words[:size])
         if size == 1 and (not form[:1].isupper() or doc.vocab[form.lower()].is_stop
-                          or re.search(rf"(?<!\w){re.escape(form.lower())}(?!\w)", doc.text)):
+                          or re.search(rf"(?<!\w){re.escape(form.lower())}(?!\w)", text)):
             continue
         forms.append(form)
     return forms
@@ -480,10 +481,9 @@ def _opens_line(doc: Doc, index: int) -> bool:
     return "\n" in previous.whitespace_ or (previous.is_space and "\n" in previous.text)
 
 
-def _in_title_case_line(doc: Doc, index: int) -> bool:
+def _in_title_case_line(doc: Doc, text: str, index: int) -> bool:
     """Whether token `index` stands in a line written as a title-case headline: no full stop
     at its end, and its longer words nearly all capitalised."""
-    text = doc.text
     char = doc[index].idx
     start = text.rfind("\n", 0, char) + 1
     end = text.find("\n", char)
@@ -505,10 +505,10 @@ def _names_place(doc: Doc, index: int, mentions: _Mentions) -> bool:
                           and inside[0].label in ("COUNTRY", "GOV_BODY"))
 
 
-def _occurrences(doc: Doc, name: str) -> list[tuple[int, int]]:
+def _occurrences(doc: Doc, text: str, name: str) -> list[tuple[int, int]]:
     """Token spans where `name` is written as whole words."""
     found = []
-    for match in re.finditer(rf"(?<![\w$]){re.escape(name)}(?!\w)", doc.text):
+    for match in re.finditer(rf"(?<![\w$]){re.escape(name)}(?!\w)", text):
         span = doc.char_span(*match.span(), alignment_mode="strict")
         if span is not None:
             found.append((span.start, span.end))
