@@ -149,6 +149,23 @@ def test_a_short_form_keeps_its_label_where_the_document_leaves_doubt(text, reco
     assert labelled(text, recognised)[short] == {label}
 
 
+def test_a_surname_alone_is_the_person_named_in_full() -> None:
+    found = labelled(
+        "Babatunde Okafor-Lind runs the desk. Okafor-Lind said flows slowed, and Jordan "
+        "Hale agreed; Hale left for Jordan on Friday.",
+        [("Babatunde Okafor-Lind", "PERSON"), ("Okafor-Lind", "COMPANY"),
+         ("Jordan Hale", "PERSON"), ("Jordan", "COUNTRY")],
+    )
+    assert found["Okafor-Lind"] == {"PERSON"}  # read as a firm, taken back
+    assert found["Hale"] == {"PERSON"}  # not read at all, added
+    assert found["Jordan"] == {"COUNTRY"}  # a place keeps its label
+    # a firm that starts with the surname leaves a lone mention as the recogniser read it
+    found = labelled("Ingrid Maalen founded Maalen & Dorr Capital. Maalen raised a fund.",
+                     [("Ingrid Maalen", "PERSON"), ("Maalen & Dorr Capital", "COMPANY"),
+                      ("Maalen", "COMPANY")])
+    assert found["Maalen"] == {"COMPANY"}
+
+
 def test_a_whole_name_written_in_running_text_stays_whole_in_the_headline(context) -> None:
     found = context(
         "Brightfen Capital Partners Opens Fund For Miners\n\nBrightfen Capital Partners "

@@ -48,6 +48,7 @@ ABBREVIATED_LABELS = ("GOV_BODY", "LAW", "INDICATOR")
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
 # of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
+SURNAME_OVERRIDES = ("COMPANY", "EXCHANGE", "FUND")  # labels a lone surname is taken back from
 SHORT_FORM_LABELS = {"EXCHANGE": ("COMPANY", "FUND", "PERSON"), "COMPANY": ("PERSON",)}
 # "(KBTS)", "($SLV)" right after a name
 _PARENTHESISED = re.compile(rf"\s*\(\s*\$?(?P<ticker>{_TICKER})\s*\)")
@@ -156,6 +157,7 @@ class EntityContext:
         self._abbreviations(doc, mentions)
         self._short_forms_of_settled_names(doc, mentions)
         self._consistent(doc, mentions)
+        self._surnames(doc, mentions)
         _Tickers(doc, mentions).link()
         self._cashtags(doc, mentions)
         doc.ents = mentions.spans()
@@ -266,6 +268,23 @@ class EntityContext:
                 label = next(iter(agreed))
                 if mention.label in SHORT_FORM_LABELS.get(label, ()):
                     mention.label = label
+
+    def _surnames(self, doc: Doc, mentions: _Mentions) -> None:
+        """A person named in full is the person wherever the surname stands alone ("Babajide
+        Coker ... Coker said") and was read as nothing or as an organisation; not where a longer
+        name of another kind starts with it ("Halvorsen & Pike Capital": a lone "Halvorsen" may
+        be the firm), nor over a place ("Jordan", "Córdoba" stay what the recogniser made them)."""
+        names = [(m.label, mentions.text(m).split()) for m in mentions]
+        surnames = {words[-1] for label, words in names if label == "PERSON" and len(words) > 1}
+        firms = {words[0] for label, words in names if label != "PERSON" and len(words) > 1}
+        for surname in surnames - firms:
+            if len(surname) < 3 or not surname[:1].isupper():
+                continue
+            for start, end in _occurrences(doc, mentions.doc_text, surname):
+                inside = [m for m in mentions.by_span.values() if m.start < end and start < m.end]
+                if not inside or (len(inside) == 1 and (inside[0].start, inside[0].end) == (start, end)
+                                  and inside[0].label in SURNAME_OVERRIDES):
+                    mentions.put(start, end, "PERSON")
 
     def _headline_tails(self, doc: Doc, mentions: _Mentions) -> None:
         """A title-case headline runs a name into the capitalised words after it ("Wexford
