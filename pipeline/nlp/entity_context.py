@@ -14,7 +14,11 @@ words are data (`models/entity_rules.yaml`):
   name's label, COMPANY unless the name is a FUND), "Kestrel Bitcoin Strategy ETF (KBTS)",
   "Solvane (SLV)", 'listed under the symbol "LNFC"'; "$NGDH" and an ASSET written as a symbol
   are their own tickers; a later "Northgate" (the start of a linked name of the same label) and
-  every other "NGDH" get the ticker and label too.
+  every other "NGDH" get the ticker and label too;
+- a short form defined in parentheses after a body, law or indicator ("Kenya Revenue Authority
+  (KRA)") is that entity wherever written; a name whose last word settles it settles its short
+  form ("Krasnet Exchange" -> "Krasnet"); a title-case headline gives back the words it ran
+  into a name; a person named in full is the person where the surname stands alone.
 
 Tickers from the gazetteer (`Span._.ticker`, read from the span id) are kept where the text
 states none. Results: `doc.ents` rewritten, span ids carrying the tickers.
@@ -45,10 +49,10 @@ _LISTING = re.compile(
 # "(KRA)", "(OJK)", "(FinCEN)" right after the name of a body, law or indicator: its short form
 _ABBREVIATION = re.compile(r"\s*\(\s*(?P<short>[A-Z][A-Za-z]{0,2}[A-Z][A-Za-z]{0,4})\s*\)")
 ABBREVIATED_LABELS = ("GOV_BODY", "LAW", "INDICATOR")
+SURNAME_OVERRIDES = ("COMPANY", "EXCHANGE", "FUND")  # labels a lone surname is taken back from
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
 # of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
-SURNAME_OVERRIDES = ("COMPANY", "EXCHANGE", "FUND")  # labels a lone surname is taken back from
 SHORT_FORM_LABELS = {"EXCHANGE": ("COMPANY", "FUND", "PERSON"), "COMPANY": ("PERSON",)}
 # "(KBTS)", "($SLV)" right after a name
 _PARENTHESISED = re.compile(rf"\s*\(\s*\$?(?P<ticker>{_TICKER})\s*\)")
@@ -249,8 +253,7 @@ class EntityContext:
         recogniser made of it; unless another longer name of another label shares the short
         form ("Ashbourne Digital", an exchange, and "Ashbourne Payments"), or a person named
         in the document has it as surname ("Ingrid Halvorsen", "Halvorsen & Pike Capital")."""
-        surnames = {mentions.text(m).split()[-1] for m in mentions
-                    if m.label == "PERSON" and m.end - m.start > 1}
+        surnames = _surnames_of_people(mentions)
         labels: dict[str, set[str]] = {}
         settled: set[str] = set()
         for mention in mentions:
@@ -274,10 +277,9 @@ class EntityContext:
         Coker ... Coker said") and was read as nothing or as an organisation; not where a longer
         name of another kind starts with it ("Halvorsen & Pike Capital": a lone "Halvorsen" may
         be the firm), nor over a place ("Jordan", "Córdoba" stay what the recogniser made them)."""
-        names = [(m.label, mentions.text(m).split()) for m in mentions]
-        surnames = {words[-1] for label, words in names if label == "PERSON" and len(words) > 1}
-        firms = {words[0] for label, words in names if label != "PERSON" and len(words) > 1}
-        for surname in surnames - firms:
+        firms = {words[0] for m in mentions
+                 if m.label != "PERSON" and len(words := mentions.text(m).split()) > 1}
+        for surname in _surnames_of_people(mentions) - firms:
             if len(surname) < 3 or not surname[:1].isupper():
                 continue
             for start, end in _occurrences(doc, mentions.doc_text, surname):
@@ -498,6 +500,12 @@ def _opens_line(doc: Doc, index: int) -> bool:
         return True
     previous = doc[index - 1]
     return "\n" in previous.whitespace_ or (previous.is_space and "\n" in previous.text)
+
+
+def _surnames_of_people(mentions: _Mentions) -> set[str]:
+    """The last words of the people a document names in full."""
+    return {words[-1] for m in mentions
+            if m.label == "PERSON" and len(words := mentions.text(m).split()) > 1}
 
 
 def _in_title_case_line(doc: Doc, text: str, index: int) -> bool:
