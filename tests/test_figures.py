@@ -192,6 +192,12 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         # a count of things the parse names, past the words that qualify them
         ("Regulators have now licensed 31 regional digital asset custodians.", [(31.0, "count")]),
         ("The desk filed more than 2,400 suspicious activity reports.", [(2400.0, "count")]),
+        # a currency quoted against the dollar
+        ("Traders said the weak won, now near 1,395 per dollar, keeps the premium high.",
+         [(1395.0, "KRW")]),
+        ("The lira closed at 41.02 against the dollar.", [(41.02, "TRY")]),
+        # a currency named in more than one country's way leaves the number alone
+        ("The peso ended at 18.9 per dollar.", []),
     ],
 )
 def test_plain_numbers_read_through_their_neighbours(nlp_no_catalysts, text, expected) -> None:

@@ -192,7 +192,7 @@ class FigureFinder:
         if unit is None:
             if _not_a_figure(self.words, doc, span) or _inside_entity(ctx):
                 return None
-            bare = self._bare_metric(ctx, hits) or _from_partner(ctx)
+            bare = self._bare_metric(ctx, hits) or _from_partner(ctx) or _exchange_rate(ctx)
             if bare is not None:
                 metric, unit = bare
             else:
@@ -627,6 +627,18 @@ def _restated(ctx: _Context) -> Figure | None:
     partner = ctx.earlier[-1]
     if partner.end == span.start - 2 and doc[span.start - 2].text == ",":
         return partner._.figure
+    return None
+
+
+def _exchange_rate(ctx: _Context) -> tuple[str, str] | None:
+    """ "The won, now at 1,410 per dollar": a plain number quoted against the dollar is the
+    price of a dollar in the currency the sentence names before it."""
+    if not ctx.words.dollar_quote.match(ctx.text, ctx.span.end_char):
+        return None
+    for token in reversed(ctx.doc[ctx.sent.start : ctx.span.start]):
+        code = ctx.words.quoted_currencies.get(token.lower_)
+        if code is not None:
+            return "price", code
     return None
 
 

@@ -152,6 +152,8 @@ class FigureWords:
     qualifier_pattern: re.Pattern[str]  # a qualifier ending a text (then maybe an article)
     long_period: re.Pattern[str]  # a period over which flows are cumulative
     cues: frozenset[str]  # negative and positive
+    quoted_currencies: dict[str, str]  # a currency's name -> its code, for "N per dollar"
+    dollar_quote: re.Pattern[str]  # "per dollar", "to the dollar", ... at the start of a text
 
 
 _WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
@@ -170,7 +172,8 @@ def _compile(path: Path, pattern: str) -> re.Pattern[str]:
 def load_figure_words(path: Path) -> FigureWords:
     """The word lists of `figure_words.yaml`; a missing list or a bad pattern is a ValueError."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    expected = {*_WORD_LISTS, "market_anchors", "qualifiers", "periods", "long_periods"}
+    expected = {*_WORD_LISTS, "market_anchors", "qualifiers", "periods", "long_periods",
+                "quoted_currencies", "dollar_quotes"}
     if not isinstance(raw, dict) or set(raw) != expected:
         found = set(raw) if isinstance(raw, dict) else set()
         raise ValueError(f"{path}: needs exactly the keys {sorted(expected)}; missing "
@@ -198,4 +201,9 @@ def load_figure_words(path: Path) -> FigureWords:
         qualifier_pattern=qualifier_pattern,
         long_period=_compile(path, raw["long_periods"]),
         cues=lists["negative_cues"] | lists["positive_cues"],
+        quoted_currencies={str(name).lower(): str(code)
+                           for name, code in raw["quoted_currencies"].items()},
+        dollar_quote=re.compile(
+            r"\s*(?:" + "|".join(re.escape(str(q)) for q in raw["dollar_quotes"]) + r")\b", re.I
+        ),
     )
