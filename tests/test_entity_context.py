@@ -149,6 +149,19 @@ def test_a_short_form_keeps_its_label_where_the_document_leaves_doubt(text, reco
     assert labelled(text, recognised)[short] == {label}
 
 
+def test_a_name_read_whole_once_is_whole_where_only_its_end_was_read() -> None:
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("newsignal_entity_context")
+    text = "Creditors of Merlion Vault Exchange met. Merlion Vault Exchange said more."
+    doc = nlp.make_doc(text)
+    first = text.index("Vault Exchange")
+    second = text.rindex("Merlion Vault Exchange")
+    doc.ents = [doc.char_span(first, first + len("Vault Exchange"), label="EXCHANGE"),
+                doc.char_span(second, second + len("Merlion Vault Exchange"), label="EXCHANGE")]
+    assert [(e.text, e.label_) for e in component(doc).ents] == [
+        ("Merlion Vault Exchange", "EXCHANGE"), ("Merlion Vault Exchange", "EXCHANGE")]
+
+
 def test_a_surname_alone_is_the_person_named_in_full() -> None:
     found = labelled(
         "Babatunde Okafor-Lind runs the desk. Okafor-Lind said flows slowed, and Jordan "

@@ -214,7 +214,7 @@ class EntityContext:
     def _consistent(self, doc: Doc, mentions: _Mentions) -> None:
         """One name, one label in a document: every mention of a name takes the label most of
         its mentions have (the first on a tie), and where the same words stand unrecognised
-        elsewhere they are that name too."""
+        elsewhere, or with only a part of them recognised, they are that name too."""
         labels: dict[str, list[str]] = {}
         for mention in mentions:
             labels.setdefault(mentions.text(mention), []).append(mention.label)
@@ -229,7 +229,11 @@ class EntityContext:
                 continue
             label = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
             for start, end in _occurrences(doc, mentions.doc_text, name):
-                if not any(m.start < end and start < m.end for m in mentions):
+                # unrecognised there, or read as a part of it only ("Vault Exchange")
+                overlapping = [m for m in mentions if m.start < end and start < m.end]
+                if (start, end) not in mentions.by_span and all(
+                    start <= m.start and m.end <= end for m in overlapping
+                ):
                     mentions.put(start, end, label)
 
     def _abbreviations(self, doc: Doc, mentions: _Mentions) -> None:
