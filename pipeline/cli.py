@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -715,7 +716,7 @@ def _source_values(option: str, values: list[str], sources: set[str], kind: type
             parsed_number = kind(number)
         except ValueError:
             parsed_number = -1
-        if source not in sources or parsed_number < 0:
+        if source not in sources or not 0 <= parsed_number < math.inf:  # no NaN, no infinity
             raise UserError(f"{option} {value!r}: want SOURCE=N with SOURCE one of "
                             f"{', '.join(sorted(sources))} and N a non-negative "
                             f"{'whole number' if kind is int else 'number'}")

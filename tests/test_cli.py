@@ -144,7 +144,8 @@ def test_eval_and_train_refuse_missing_data_files(tmp_path):
     ("option", "value"),
     [("--repeats", "articles=three"), ("--repeats", "nosuch=2"), ("--repeats", "articles"),
      ("--repeats", "articles=1.5"), ("--loss-weight", "twitter=heavy"),
-     ("--loss-weight", "twitter=-1"), ("--loss-weight", "nosuch=2")],
+     ("--loss-weight", "twitter=-1"), ("--loss-weight", "twitter=nan"),
+     ("--loss-weight", "twitter=inf"), ("--loss-weight", "nosuch=2")],
 )
 def test_train_direction_refuses_a_bad_source_option(tmp_path, option, value):
     result = runner.invoke(app, ["train", "direction", "--output", str(tmp_path / "m"),

@@ -239,6 +239,7 @@ def train_direction(
             logits = _top_forward(model, hidden, mask, first_trained)
             directions = torch.tensor([d for _, d, _, _ in batch])
             events = torch.tensor([e for _, _, e, _ in batch])
+            # The plain path is the one 0.6.0 was trained with (same sums, same rounding).
             if loss_weights:
                 loss = _weighted_loss(logits, directions, events, class_weights,
                                       torch.tensor([w for *_, w in batch]), event_loss_weight)
