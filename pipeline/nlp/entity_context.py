@@ -120,10 +120,14 @@ class _Mentions:
     def text(self, mention: _Mention) -> str:
         return self.doc[mention.start : mention.end].text
 
+    def overlapping(self, start: int, end: int) -> list[_Mention]:
+        """The entities that share a token with [start, end)."""
+        return [m for m in self.by_span.values() if m.start < end and start < m.end]
+
     def put(self, start: int, end: int, label: str, ticker: str = "") -> _Mention:
         """An entity over tokens [start, end), replacing those it overlaps."""
-        for key in [k for k in self.by_span if k[0] < end and start < k[1]]:
-            del self.by_span[key]
+        for mention in self.overlapping(start, end):
+            del self.by_span[(mention.start, mention.end)]
         mention = _Mention(start, end, label, ticker)
         self.by_span[(start, end)] = mention
         return mention
@@ -230,9 +234,8 @@ class EntityContext:
             label = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
             for start, end in _occurrences(doc, mentions.doc_text, name):
                 # unrecognised there, or read as a part of it only ("Vault Exchange")
-                overlapping = [m for m in mentions if m.start < end and start < m.end]
                 if (start, end) not in mentions.by_span and all(
-                    start <= m.start and m.end <= end for m in overlapping
+                    start <= m.start and m.end <= end for m in mentions.overlapping(start, end)
                 ):
                     mentions.put(start, end, label)
 
@@ -287,7 +290,7 @@ class EntityContext:
             if len(surname) < 3 or not surname[:1].isupper():
                 continue
             for start, end in _occurrences(doc, mentions.doc_text, surname):
-                inside = [m for m in mentions.by_span.values() if m.start < end and start < m.end]
+                inside = mentions.overlapping(start, end)
                 if not inside or (len(inside) == 1 and (inside[0].start, inside[0].end) == (start, end)
                                   and inside[0].label in SURNAME_OVERRIDES):
                     mentions.put(start, end, "PERSON")
