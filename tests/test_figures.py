@@ -198,6 +198,23 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         ("The lira closed at 41.02 against the dollar.", [(41.02, "TRY")]),
         # a currency named in more than one country's way leaves the number alone
         ("The peso ended at 18.9 per dollar.", []),
+        # ... unless the document names one of its countries, and only one
+        ("Kenya's central bank held rates. The shilling ended at 129.4 per dollar.",
+         [(129.4, "KES")]),
+        ("Mexican and Chilean bonds rallied. The peso ended at 18.9 per dollar.", []),
+        # the level of an indicator that is the subject of the move, or stands beside it
+        ("The U.S. dollar index lost 0.7% over the week and closed at 101.3.",
+         [(-0.7, "percent"), (101.3, "index_points")]),
+        ("Analysts expect the U.S. dollar index, at 97.2, to slip further.",
+         [(97.2, "index_points")]),
+        # ... a ratio below three, unless it is signed as a move
+        ("The Calder Stress Index eased to 1.4 on Friday.", [(1.4, "ratio")]),
+        ("The Calder Stress Index added +0.6 on Friday.", [(0.6, "index_points")]),
+        # the level of the things a plural subject counts, in whole numbers only
+        ("Monthly active users climbed to 4.2 million in the quarter.", [(4.2e6, "count")]),
+        ("The number of funded accounts had risen to about 610,000 by June.",
+         [(610000.0, "count")]),
+        ("Prices rose to 45 while the traders on the desk were at 0.8.", []),
     ],
 )
 def test_plain_numbers_read_through_their_neighbours(nlp_no_catalysts, text, expected) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.nlp import numbers
 from pipeline.nlp.figure_metric import MetricClassifier, metric_features
@@ -58,6 +58,9 @@ CONTEXT_TOKENS = 100
 _SPACES = re.compile(r"\s+")
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 READING_REACH = 6  # tokens from a named indicator to a plain number that is its reading
+# Annotated indicator readings of the training documents: below 3 all ratios (47), none in
+# index points; from 10 up mostly index points (89 of 101).
+RATIO_BELOW = 3
 COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things it counts
 # "from" and a figure before it: the words that may stand between ("from a peak of 410,000"),
 # and how far (tokens) the figure it starts from may be ("fell to 18 (\"extreme fear\") from 61")
@@ -196,7 +199,7 @@ class FigureFinder:
             if bare is not None:
                 metric, unit = bare
             else:
-                bare_unit = _plain_unit(ctx)
+                bare_unit = _plain_unit(ctx, candidate)
                 if bare_unit is None:
                     return None
                 unit = bare_unit
@@ -596,16 +599,21 @@ def _inside_entity(ctx: _Context) -> bool:
                for ent in ctx.sent_ents)
 
 
-def _plain_unit(ctx: _Context) -> str | None:
+def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
     """The unit of a plain number that no metric names: a reading of a named indicator right
-    before it ("the Brackenridge Miner Stress Index eased to 52": index points), or a count of
-    the things named right after it ("14,000 spoof orders", "voted 34 to 16")."""
+    before it or whose move the indicator is the subject of ("the Brackenridge Miner Stress
+    Index eased to 52": index points; an unsigned reading below RATIO_BELOW is a ratio), or a count of
+    the things named right after it ("14,000 spoof orders", "voted 34 to 16") or of those
+    whose level it is ("monthly users rose to 9.4 million")."""
     doc, span = ctx.doc, ctx.span
+    value = candidate.value
+    # A signed reading ("+0.6") is a move in points, whatever its size.
+    reading = "ratio" if abs(value) < RATIO_BELOW and not candidate.explicit_sign else "index_points"
     for ent in reversed(ctx.sent_ents):
         if ent.end <= span.start:
             if (ent.label_ == "INDICATOR" and span.start - ent.end <= READING_REACH
                     and not _breaks(ctx.words, doc, ent.end, span.start)):
-                return "index_points"
+                return reading
             break
     following = [t for t in doc[span.end : span.end + COUNT_REACH] if t.tag_ != "JJ"]
     if following and following[0].tag_ in ("NNS", "NNPS") and (
@@ -614,6 +622,12 @@ def _plain_unit(ctx: _Context) -> str | None:
         return "count"
     if _counts_in_parse(ctx):
         return "count"
+    subject = _reading_subject(ctx)
+    if subject is not None:
+        if any(ent.label_ == "INDICATOR" and ent.start <= subject.i < ent.end for ent in ctx.sent_ents):
+            return reading
+        if subject.lower_ in ctx.words.counted_things and value == int(value):
+            return "count"
     if _VOTE.search(ctx.text, max(0, span.start_char - 30), span.end_char + 12):
         return "count"
     return None
@@ -632,10 +646,16 @@ def _restated(ctx: _Context) -> Figure | None:
 
 def _exchange_rate(ctx: _Context) -> tuple[str, str] | None:
     """ "The won, now at 1,410 per dollar": a plain number quoted against the dollar is the
-    price of a dollar in the currency the sentence names before it."""
+    price of a dollar in the currency the sentence names before it; a name several countries
+    give their currency ("peso") is the currency of the one country the document names."""
     if not ctx.words.dollar_quote.match(ctx.text, ctx.span.end_char):
         return None
     for token in reversed(ctx.doc[ctx.sent.start : ctx.span.start]):
+        by_country = ctx.words.currencies_by_country.get(token.lower_)
+        if by_country is not None:
+            codes = {code for country, code in by_country if country.search(ctx.text)}
+            if len(codes) == 1:
+                return "price", codes.pop()
         code = ctx.words.quoted_currencies.get(token.lower_)
         if code is not None:
             return "price", code
@@ -670,6 +690,34 @@ def _counts_in_parse(ctx: _Context) -> bool:
     plural = head.tag_ in ("NNS", "NNPS") or (head.text.endswith("s") and head.text[:-1].isupper())
     return (plural and span.end <= head.i <= span.end + COUNT_PARSE_REACH
             and head.lower_ not in ctx.words.not_figure_after)
+
+
+def _reading_subject(ctx: _Context) -> Token | None:
+    """What a plain number is the level of, by the parse: the subject of the move or the noun
+    it stands beside ("the U.S. dollar index fell 1.1% to 96.8", "the index, at 99.4", "an
+    index ..., which fell to 38", "monthly users rose to 9.4 million", "the number of traders
+    had risen to 1.9 million")."""
+    root = ctx.span.root
+    if root.dep_ != "pobj" or root.head.lower_ not in ("to", "at"):
+        return None
+    head = root.head.head
+    if head.tag_.startswith(("VB", "MD")):
+        if head.dep_ == "conj" and not any(c.dep_.startswith("nsubj") for c in head.children):
+            head = head.head  # "the index lost 0.7% and closed at 101.3": the first verb's subject
+        subjects = [c for c in head.children if c.dep_ in ("nsubj", "nsubjpass")]
+        if not subjects:
+            return None
+        subject = subjects[0]
+        if subject.lower_ in ("which", "that") and head.dep_ == "relcl":
+            subject = head.head
+    elif head.tag_.startswith("NN"):
+        subject = head
+    else:
+        return None
+    if subject.lower_ == "number":
+        counted = [g for c in subject.children if c.lower_ == "of" for g in c.children if g.dep_ == "pobj"]
+        return counted[0] if counted else subject
+    return subject
 
 
 def _attached(doc: Doc, span: Span) -> set[int]:

@@ -145,6 +145,7 @@ class FigureWords:
     level_verbs: frozenset[str]
     clause_breaks: frozenset[str]
     not_figure_after: frozenset[str]
+    counted_things: frozenset[str]  # plural nouns whose level is a count ("users rose to 9.4 million")
     months: frozenset[str]
     market_anchors: tuple[str, ...]
     qualifiers: dict[str, str]  # phrase before a figure -> qualifier recorded
@@ -153,13 +154,15 @@ class FigureWords:
     long_period: re.Pattern[str]  # a period over which flows are cumulative
     cues: frozenset[str]  # negative and positive
     quoted_currencies: dict[str, str]  # a currency's name -> its code, for "N per dollar"
+    # a name several countries give their currency -> (pattern of a country's words, code)
+    currencies_by_country: dict[str, tuple[tuple[re.Pattern[str], str], ...]]
     dollar_quote: re.Pattern[str]  # "per dollar", "to the dollar", ... at the start of a text
 
 
 _WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
                "level_words",
                "price_leads", "positional_words", "level_verbs", "clause_breaks",
-               "not_figure_after", "months")
+               "not_figure_after", "counted_things", "months")
 
 
 def _compile(path: Path, pattern: str) -> re.Pattern[str]:
@@ -173,7 +176,7 @@ def load_figure_words(path: Path) -> FigureWords:
     """The word lists of `figure_words.yaml`; a missing list or a bad pattern is a ValueError."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     expected = {*_WORD_LISTS, "market_anchors", "qualifiers", "periods", "long_periods",
-                "quoted_currencies", "dollar_quotes"}
+                "quoted_currencies", "currencies_by_country", "dollar_quotes"}
     if not isinstance(raw, dict) or set(raw) != expected:
         found = set(raw) if isinstance(raw, dict) else set()
         raise ValueError(f"{path}: needs exactly the keys {sorted(expected)}; missing "
@@ -203,6 +206,13 @@ def load_figure_words(path: Path) -> FigureWords:
         cues=lists["negative_cues"] | lists["positive_cues"],
         quoted_currencies={str(name).lower(): str(code)
                            for name, code in raw["quoted_currencies"].items()},
+        currencies_by_country={
+            str(name).lower(): tuple(
+                (re.compile(rf"(?<!\w){re.escape(str(country))}(?!\w)"), str(code))
+                for country, code in countries.items()
+            )
+            for name, countries in raw["currencies_by_country"].items()
+        },
         dollar_quote=re.compile(
             r"\s*(?:" + "|".join(re.escape(str(q)) for q in raw["dollar_quotes"]) + r")\b", re.I
         ),
