@@ -260,6 +260,38 @@ def test_a_bad_rules_file_is_refused(tmp_path) -> None:
         EntityRules.load(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "recognised", "expected"),
+    [
+        # a person's role after the name: nothing read, or only a part of the name
+        ("Noor Castellane, rates strategist at Brightwell, expects a cut.", [],
+         ("Noor Castellane", "PERSON")),
+        ("Odile Marchetti, the exchange's chief risk officer, resigned.",
+         [("Marchetti", "PERSON")], ("Odile Marchetti", "PERSON")),
+        # a role only people hold takes a name back from a firm the recogniser read...
+        ("Tobiah Renwick, chief investment officer of Larchmont, sold.",
+         [("Tobiah Renwick", "COMPANY")], ("Tobiah Renwick", "PERSON")),
+        # ... a role firms hold too does not, and a title before the name is left out
+        ("Brisk Ledger Partners, a partner of the exchange, sold.",
+         [("Brisk Ledger Partners", "COMPANY")], ("Brisk Ledger Partners", "COMPANY")),
+        ("Senator Aldous Prentiss, chair of the banking committee, objected.", [],
+         ("Aldous Prentiss", "PERSON")),
+        # a role after a firm that belongs to someone else ("..., as board chair")
+        ("Gale Sutter, a former trader at Kallow Digital, as board chair.",
+         [("Kallow Digital", "COMPANY")], ("Kallow Digital", "COMPANY")),
+    ],
+)
+def test_a_name_followed_by_its_bearers_role_is_a_person(nlp_no_catalysts, text, recognised,
+                                                          expected) -> None:
+    doc = nlp_no_catalysts.make_doc(text)
+    for name in ("tok2vec", "tagger", "parser"):  # the tags and parse the rule reads
+        doc = nlp_no_catalysts.get_pipe(name)(doc)
+    doc.ents = [doc.char_span(m.start(), m.end(), label=label)
+                for name, label in recognised for m in re.finditer(re.escape(name), text)]
+    found = nlp_no_catalysts.get_pipe("newsignal_entity_context")(doc).ents
+    assert expected in [(e.text, e.label_) for e in found]
+
+
 # -- the whole pipeline, invented names ---------------------------------------------------
 @pytest.mark.parametrize(
     ("text", "expected"),

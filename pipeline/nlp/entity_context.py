@@ -18,7 +18,8 @@ words are data (`models/entity_rules.yaml`):
 - a short form defined in parentheses after a body, law or indicator ("Kenya Revenue Authority
   (KRA)") is that entity wherever written; a name whose last word settles it settles its short
   form ("Krasnet Exchange" -> "Krasnet"); a title-case headline gives back the words it ran
-  into a name; a person named in full is the person where the surname stands alone.
+  into a name; a name followed by its bearer's role ("Beatrix Yoon, rates strategist at ...")
+  is a person's; a person named in full is the person where the surname stands alone.
 
 Tickers from the gazetteer (`Span._.ticker`, read from the span id) are kept where the text
 states none. Results: `doc.ents` rewritten, span ids carrying the tickers.
@@ -61,6 +62,10 @@ _UNDER_SYMBOL = re.compile(
     rf"\bunder the (?:ticker symbol|stock symbol|ticker|symbol)\s+[\"“']?(?P<ticker>{_TICKER})\b"
 )
 SHARE_WORDS = frozenset({"shares", "stock", "share"})  # "NGDH shares": a ticker
+MAX_NAME_WORDS = 4  # a person's name written before its role
+ROLE_REACH = 4  # words qualifying a role before its noun ("head of rates strategy" reads "head")
+ROLE_ENDS = frozenset({"at", "of", "for", "with", "in", ",", ".", "and"})
+ROLE_WORD_TAGS = ("NN", "JJ", "VBN", "POS")  # a role's words: "former risk chief", "the firm's"
 TITLE_CASE_SHARE = 0.8  # of a line's words longer than three letters, capitalised: a headline
 HEADING_ENDS = frozenset({",", ".", ":", "—", "–", "-"})  # after a dateline or a heading
 MONTHS = frozenset({"january", "february", "march", "april", "may", "june", "july", "august",
@@ -78,6 +83,9 @@ class EntityRules:
     instruments: frozenset[str]  # words after a government name that make it a security
     issuer_countries: frozenset[str]  # countries written before such a security's name
     law_words: frozenset[str]  # one of these, or a number, makes a longer name a law's
+    person_roles: frozenset[str]  # "<name>, <role> at ...": the name is a person's
+    shared_roles: frozenset[str]  # roles firms hold too
+    name_titles: frozenset[str]  # words written before a person's name, no part of it
 
     @classmethod
     def load(cls, path: Path) -> EntityRules:
@@ -91,6 +99,10 @@ class EntityRules:
                 instruments=frozenset(str(word) for word in raw["instruments"]),
                 issuer_countries=frozenset(str(word) for word in raw["issuer_countries"]),
                 law_words=frozenset(str(word).lower() for word in raw["law_words"]),
+                person_roles=frozenset(str(word).lower() for word in raw["person_roles"]),
+                shared_roles=frozenset(str(word).lower() for word in raw["shared_roles"]),
+                name_titles=frozenset(str(word).lower() for word in raw["name_titles"])
+                | frozenset(str(word).lower() for word in raw["person_roles"]),
             )
         except (KeyError, TypeError, AttributeError, re.error) as error:
             raise ValueError(f"{path}: {error!r}") from error
@@ -164,6 +176,7 @@ class EntityContext:
         self._headline_tails(doc, mentions)
         self._abbreviations(doc, mentions)
         self._short_forms_of_settled_names(doc, mentions)
+        self._people_by_role(doc, mentions)
         self._consistent(doc, mentions)
         self._surnames(doc, mentions)
         _Tickers(doc, mentions).link()
@@ -294,6 +307,46 @@ class EntityContext:
                 if not inside or (len(inside) == 1 and (inside[0].start, inside[0].end) == (start, end)
                                   and inside[0].label in SURNAME_OVERRIDES):
                     mentions.put(start, end, "PERSON")
+
+    def _people_by_role(self, doc: Doc, mentions: _Mentions) -> None:
+        """A name followed by the role its bearer holds is a person's: "Beatrix Yoon, rates
+        strategist at ...", "Babajide Coker, chief investment officer of ...". Two to four
+        capitalised words, where the recogniser read nothing or only a part of them as a
+        person, or read the whole as a firm with no ticker and the role is one firms never
+        hold ("chief investment officer", not "partner")."""
+        for comma in (t for t in doc if t.text == ","):
+            role = self._role_after(doc, comma.i + 1)
+            if role is None:
+                continue
+            start = comma.i
+            while start > 0 and comma.i - start < MAX_NAME_WORDS and _name_word(doc[start - 1]):
+                start -= 1
+            while start < comma.i and doc[start].lower_.rstrip(".") in self.rules.name_titles:
+                start += 1  # "Lawmaker Fujita Daisuke": the title is no part of the name
+            if comma.i - start < 2 or doc[start].is_stop:
+                continue
+            inside = mentions.overlapping(start, comma.i)
+            if all(m.label == "PERSON" and start <= m.start and m.end <= comma.i for m in inside) or (
+                role in self.rules.person_roles and len(inside) == 1
+                and (inside[0].start, inside[0].end) == (start, comma.i)
+                and inside[0].label in SURNAME_OVERRIDES and not inside[0].ticker
+            ):
+                mentions.put(start, comma.i, "PERSON")
+
+    def _role_after(self, doc: Doc, index: int) -> str | None:
+        """The role in "[a|the] <up to ROLE_REACH words> <role> at|of|for|with|,|.", if any."""
+        if index < len(doc) and doc[index].lower_ in ("a", "an", "the", "its", "their"):
+            index += 1
+        for position in range(index, min(index + ROLE_REACH + 1, len(doc) - 1)):
+            token = doc[position]
+            if not token.tag_.startswith(ROLE_WORD_TAGS):
+                return None  # "Kallang Digital, as board chair": a role, but not this name's
+            word = token.lower_
+            if (word in self.rules.person_roles or word in self.rules.shared_roles) and (
+                doc[position + 1].lower_ in ROLE_ENDS
+            ):
+                return word
+        return None
 
     def _headline_tails(self, doc: Doc, mentions: _Mentions) -> None:
         """A title-case headline runs a name into the capitalised words after it ("Wexford
@@ -499,6 +552,13 @@ def _short_forms(doc: Doc, text: str, name: str) -> list[str]:
             continue
         forms.append(form)
     return forms
+
+
+def _name_word(token) -> bool:
+    """A capitalised word of a person's name ("Okafor-Blythe", "O'Neill"), not all capitals."""
+    text = token.text
+    return (text[:1].isupper() and any(c.islower() for c in text)
+            and text.replace("-", "").replace("'", "").replace("’", "").isalpha())
 
 
 def _opens_line(doc: Doc, index: int) -> bool:
