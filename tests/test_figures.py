@@ -113,6 +113,8 @@ def test_a_move_from_one_price_to_another_is_two_figures(nlp_no_catalysts) -> No
         "Outflows lasted three consecutive months and 24 hours.",
         "The rally began in 2024.",
         "Top 10 coins by market cap.",
+        # a number inside a name: a leveraged product's
+        "Tessel launched the Tessel 2x Ether Daily Target ETF on Tuesday.",
     ],
 )
 def test_years_dates_times_ordinals_counts_and_phones_are_not_figures(

@@ -192,8 +192,10 @@ class FigureFinder:
         hits = ctx.trigger_hits
         unit = candidate.unit
         bare_unit: str | None = None
+        if _inside_entity(ctx, ("ASSET",) if unit is not None else ()):
+            return None
         if unit is None:
-            if _not_a_figure(self.words, doc, span) or _inside_entity(ctx):
+            if _not_a_figure(self.words, doc, span):
                 return None
             bare = self._bare_metric(ctx, hits) or _from_partner(ctx) or _exchange_rate(ctx)
             if bare is not None:
@@ -593,10 +595,11 @@ class _Positions:
         return index < len(starts) and starts[index] <= position + window
 
 
-def _inside_entity(ctx: _Context) -> bool:
-    """A number that is part of a name ("S&P 500", "House Bill 183")."""
+def _inside_entity(ctx: _Context, except_labels: tuple[str, ...]) -> bool:
+    """A number that is part of a name ("S&P 500", "House Bill 183", "the 2x Ether Daily
+    Target ETF"); an asset's name around an amount is its unit."""
     return any(ent.start <= ctx.span.start and ctx.span.end <= ent.end
-               for ent in ctx.sent_ents)
+               and ent.label_ not in except_labels for ent in ctx.sent_ents)
 
 
 def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
