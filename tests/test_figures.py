@@ -410,6 +410,10 @@ def test_a_metric_with_an_unknown_trait_is_refused(tmp_path) -> None:
         ("Northgate said its holdings reached 4,210 BTC at the end of June.", 4210.0, "BTC", "holdings"),
         ("The fund now has $1.9 billion in assets under management.", 1.9e9, "USD", "aum"),
         ("Quillon Labs raised $85 million in a Series B round.", 8.5e7, "USD", "capital_raised"),
+        # a sale of securities the seller issues raises money; a sale of holdings does not
+        ("Brennock sold $250 million of 1.5% convertible senior notes due 2030.", 2.5e8, "USD",
+         "capital_raised"),
+        ("Brennock sold $250 million of ether over the quarter.", -2.5e8, "USD", "purchase"),
         ("The board authorised a share repurchase program of up to $25 million.", 2.5e7, "USD", "buyback"),
         ("Hashprice averaged $49.10 per petahash per day in the quarter.", 49.1, "USD", "hashprice"),
         ("The network block reward is now 3.125 BTC.", 3.125, "BTC", "block_reward"),

@@ -66,6 +66,7 @@ COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things
 # and how far (tokens) the figure it starts from may be ("fell to 18 (\"extreme fear\") from 61")
 FROM_FILLERS = frozenset({"a", "an", "the", "its", "peak", "high", "low", "record", "of"})
 FROM_PARTNER_REACH = 8
+SECURITIES_REACH = 8  # tokens after a sale to the securities sold ("of 2.25% convertible senior notes")
 COUNT_PARSE_REACH = 5  # tokens from a plain number to the plural noun the parse says it counts
 # A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
 _VOTE = re.compile(r"\bvot(?:ed|es?)\s+\d[\d,]*\s+(?:to|-)\s+\d|\d[\d,]*\s+(?:votes\s+)?(?:to|-)\s+\d[\d,]*\s+vote")
@@ -276,6 +277,8 @@ class FigureFinder:
         label = subject.label_ if subject is not None else None
         if metric == "other" and kind == "hashrate":
             return "hash_rate"
+        if metric == "purchase" and kind == "currency" and _securities_issued(ctx):
+            return "capital_raised"
         if label in ("COMPANY", "FUND"):
             fund = label == "FUND" or asset in self.etf_tickers
             if fund and kind == "currency" and metric in self.change_metrics:
@@ -680,6 +683,18 @@ def _from_partner(ctx: _Context) -> tuple[str, str] | None:
         return None
     figure = partner._.figure
     return figure.metric, figure.unit
+
+
+def _securities_issued(ctx: _Context) -> bool:
+    """ "sold $400 million of 2.25% convertible senior notes", "sold $500 million with a 6.5%
+    coupon": money raised by selling securities the seller issues, not a sale of holdings."""
+    doc = ctx.doc
+    for token in doc[ctx.span.end : min(ctx.span.end + SECURITIES_REACH, ctx.sent.end)]:
+        if token.lower_ in ctx.words.clause_breaks:
+            return False
+        if token.lower_ in ctx.words.issued_securities:
+            return True
+    return False
 
 
 def _counts_in_parse(ctx: _Context) -> bool:

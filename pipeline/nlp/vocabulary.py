@@ -145,6 +145,7 @@ class FigureWords:
     level_verbs: frozenset[str]
     clause_breaks: frozenset[str]
     not_figure_after: frozenset[str]
+    issued_securities: frozenset[str]  # what a sale of them raises money: "$400 million of notes"
     counted_things: frozenset[str]  # plural nouns whose level is a count ("users rose to 9.4 million")
     months: frozenset[str]
     market_anchors: tuple[str, ...]
@@ -162,7 +163,7 @@ class FigureWords:
 _WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
                "level_words",
                "price_leads", "positional_words", "level_verbs", "clause_breaks",
-               "not_figure_after", "counted_things", "months")
+               "not_figure_after", "counted_things", "issued_securities", "months")
 
 
 def _compile(path: Path, pattern: str) -> re.Pattern[str]:
