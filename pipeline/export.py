@@ -104,7 +104,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ("metric", T, "What the number measures (models/metrics.yaml), `other` when unknown."),
         ("asset", T, "Ticker the figure is about, when the text says."),
         ("value", F, "The number normalised to `unit` (an outflow of $258 million is -2.58e8)."),
-        ("unit", T, "USD, EUR, ..., percent, ratio, index_points, count, hashrate (hashes per second), or an asset ticker."),
+        ("unit", T, "USD, EUR, ..., percent, ratio, index_points, count, hashrate (hashes per second), MW (electric power), or an asset ticker."),
         ("period", T, "The period the figure covers (e.g. `24h`, `Q4 2025`), when stated."),
         ("qualifier", T, "more than, roughly, above, below, up to; empty when exact."),
         ("text", T, "The figure as written in the article."),

@@ -99,6 +99,9 @@ OTHER_UNITS: tuple[tuple[str, str, float], ...] = (
     (r"EH/s|exahash(?:es)?(?: per second)?", "hashrate", 1e18),
     (r"PH/s|petahash(?:es)?(?: per second)?", "hashrate", 1e15),
     (r"TH/s|terahash(?:es)?(?: per second)?", "hashrate", 1e12),
+    # electric power in megawatts (mining sites, data centres): "200 megawatts", "a 300-megawatt site"
+    (r"MW\b|-?megawatts?\b", "MW", 1.0),
+    (r"GW\b|-?gigawatts?\b", "MW", 1e3),
     # multiples: "1.6 times" (leverage "20x" below: only right after the digits)
     (r"times\b", "ratio", 1.0),
 )
@@ -250,7 +253,7 @@ def format(value: float, unit: str | None, *, scale: float | None = None) -> str
     magnitude = abs(value)
     scale_word = ""
     if scale is None and unit not in (None, "percent", "ratio", "index_points", "count",
-                                      "percentage_points", "basis_points", "hashrate"):
+                                      "percentage_points", "basis_points", "hashrate", "MW"):
         scale = next((size for size, _ in _SCALE_WORDS if magnitude >= size), None)
     if scale:
         scale_word = " " + dict(_SCALE_WORDS)[scale]

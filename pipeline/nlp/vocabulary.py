@@ -22,6 +22,7 @@ UNIT_KINDS = {
     "index_points": "index_points",
     "count": "count",
     "hashrate": "hashrate",
+    "MW": "power",
     "basis_points": "basis_points",
     "percentage_points": "percentage_points",
 }
