@@ -77,6 +77,8 @@ HAND_CASES = [
     ("300-megawatt", 300.0, "MW"),
     ("1.1 gigawatts", 1100.0, "MW"),
     ("75 MW", 75.0, "MW"),
+    ("$(0.06)", -0.06, "USD"),  # accounting notation for a negative amount
+    ("$(12.5) million", -1.25e7, "USD"),
     ("KSh 312 million", 3.12e8, "KES"),
     ("₽48 billion", 4.8e10, "RUB"),
     ("R$2.2 billion", 2.2e9, "BRL"),

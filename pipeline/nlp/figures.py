@@ -144,7 +144,7 @@ class FigureFinder:
                 ent = layout.ent_starting_at.get(following.end())
                 if ent is not None and ent.label_ == "ASSET" and ent._.ticker:
                     unit, end = ent._.ticker, ent.end_char
-        explicit = text[start] in "-−+"
+        explicit = text[start] in "-−+" or quantity.value < 0  # "-3%", "$(0.06)"
         if text[start] == "+":
             start += 1
         return _Candidate(start=start, end=end, value=quantity.value, unit=unit,

@@ -129,6 +129,10 @@ QUANTITY_RE = re.compile(
     rf"(?P<scale>{_SCALE_RE})?"
     rf"(?P<suffix>{_SUFFIX_UNIT_RE})?"
 )
+# Accounting notation for a negative amount: "$(0.06)", "$(12.5) million" is -0.06, -12.5 million.
+ACCOUNTING_RE = re.compile(
+    rf"(?P<prefix>{_SYMBOL_RE})\((?P<number>{_NUMBER_RE})\)(?P<scale>{_SCALE_RE})?"
+)
 # A quantity must not continue a word or a longer number ("A380", "1.2.3", "3,4"): the one
 # character before it decides (looking at more would make a long text's scan quadratic).
 _CONTINUES = re.compile(r"[\w.,]")
@@ -194,10 +198,11 @@ def parse(text: str) -> Quantity:
     sign = 1.0
     if lowered.startswith("minus "):
         sign, stripped = -1.0, stripped[6:].lstrip()
+    accounting = ACCOUNTING_RE.fullmatch(stripped)
     match = QUANTITY_RE.fullmatch(stripped)
-    if match is None:
+    if match is None and accounting is None:
         raise ValueError(f"not a quantity: {text!r}")
-    quantity = _quantity_of_match(match)
+    quantity = _accounting(accounting) if accounting else _quantity_of_match(match)
     if not math.isfinite(quantity.value):
         raise ValueError(f"not a finite quantity: {text!r}")
     if sign < 0:
@@ -205,8 +210,27 @@ def parse(text: str) -> Quantity:
     return quantity
 
 
+def _accounting(match: re.Match[str]) -> Quantity:
+    scale = SCALES[match["scale"].strip().lower()] if match["scale"] else 1.0
+    value = -float(match["number"].replace(",", "")) * scale
+    return Quantity(value=value, unit=CURRENCY_SYMBOLS[match["prefix"]], scale=scale)
+
+
 def find_quantities(text: str) -> Iterator[tuple[int, int, Quantity]]:
     """Every (start, end, Quantity) in `text`, left to right; numbers inside words are skipped."""
+    accounting = [match for match in ACCOUNTING_RE.finditer(text)
+                  if not (match.end() < len(text) and text[match.end()].isalnum())]
+    if accounting:  # rare: merge them in, in text order, over the bare numbers they hold
+        found = [(m.start(), m.end(), _accounting(m)) for m in accounting]
+        spans = [(start, end) for start, end, _ in found]
+        found += [item for item in _find_quantities(text)
+                  if not any(s < item[1] and item[0] < e for s, e in spans)]
+        yield from sorted(found, key=lambda item: item[0])
+    else:
+        yield from _find_quantities(text)
+
+
+def _find_quantities(text: str) -> Iterator[tuple[int, int, Quantity]]:
     for match in QUANTITY_RE.finditer(text):
         start, end = match.span()
         # A sign after a letter or digit is a hyphen ("4-5%", "BTC-100"), not a minus.
