@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 # Importing the entities module registers `Span._.ticker`, read from and written to span ids.
 from pipeline.nlp.entities import TICKER_LABELS
@@ -326,7 +326,9 @@ class EntityContext:
             if comma.i - start < 2 or doc[start].is_stop:
                 continue
             inside = mentions.overlapping(start, comma.i)
-            if all(m.label == "PERSON" and start <= m.start and m.end <= comma.i for m in inside) or (
+            partly_read = all(m.label == "PERSON" and start <= m.start and m.end <= comma.i
+                              for m in inside)
+            if partly_read or (
                 role in self.rules.person_roles and len(inside) == 1
                 and (inside[0].start, inside[0].end) == (start, comma.i)
                 and inside[0].label in SURNAME_OVERRIDES and not inside[0].ticker
@@ -554,7 +556,7 @@ def _short_forms(doc: Doc, text: str, name: str) -> list[str]:
     return forms
 
 
-def _name_word(token) -> bool:
+def _name_word(token: Token) -> bool:
     """A capitalised word of a person's name ("Okafor-Blythe", "O'Neill"), not all capitals."""
     text = token.text
     return (text[:1].isupper() and any(c.islower() for c in text)

@@ -66,7 +66,7 @@ COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things
 # and how far (tokens) the figure it starts from may be ("fell to 18 (\"extreme fear\") from 61")
 FROM_FILLERS = frozenset({"a", "an", "the", "its", "peak", "high", "low", "record", "of"})
 FROM_PARTNER_REACH = 8
-SECURITIES_REACH = 8  # tokens after a sale to the securities sold ("of 2.25% convertible senior notes")
+SECURITIES_REACH = 8  # tokens from a sale to the securities sold ("of 2.25% convertible notes")
 COUNT_PARSE_REACH = 5  # tokens from a plain number to the plural noun the parse says it counts
 # A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
 _VOTE = re.compile(r"\bvot(?:ed|es?)\s+\d[\d,]*\s+(?:to|-)\s+\d|\d[\d,]*\s+(?:votes\s+)?(?:to|-)\s+\d[\d,]*\s+vote")
@@ -608,13 +608,14 @@ def _inside_entity(ctx: _Context, except_labels: tuple[str, ...]) -> bool:
 def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
     """The unit of a plain number that no metric names: a reading of a named indicator right
     before it or whose move the indicator is the subject of ("the Brackenridge Miner Stress
-    Index eased to 52": index points; an unsigned reading below RATIO_BELOW is a ratio), or a count of
-    the things named right after it ("14,000 spoof orders", "voted 34 to 16") or of those
-    whose level it is ("monthly users rose to 9.4 million")."""
+    Index eased to 52": index points; an unsigned reading below RATIO_BELOW is a ratio), or a
+    count of the things named right after it ("14,000 spoof orders", "voted 34 to 16") or of
+    those whose level it is ("monthly users rose to 9.4 million")."""
     doc, span = ctx.doc, ctx.span
     value = candidate.value
     # A signed reading ("+0.6") is a move in points, whatever its size.
-    reading = "ratio" if abs(value) < RATIO_BELOW and not candidate.explicit_sign else "index_points"
+    small = abs(value) < RATIO_BELOW and not candidate.explicit_sign
+    reading = "ratio" if small else "index_points"
     for ent in reversed(ctx.sent_ents):
         if ent.end <= span.start:
             if (ent.label_ == "INDICATOR" and span.start - ent.end <= READING_REACH
@@ -630,7 +631,8 @@ def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
         return "count"
     subject = _reading_subject(ctx)
     if subject is not None:
-        if any(ent.label_ == "INDICATOR" and ent.start <= subject.i < ent.end for ent in ctx.sent_ents):
+        if any(ent.label_ == "INDICATOR" and ent.start <= subject.i < ent.end
+               for ent in ctx.sent_ents):
             return reading
         if subject.lower_ in ctx.words.counted_things and value == int(value):
             return "count"
@@ -733,7 +735,8 @@ def _reading_subject(ctx: _Context) -> Token | None:
     else:
         return None
     if subject.lower_ == "number":
-        counted = [g for c in subject.children if c.lower_ == "of" for g in c.children if g.dep_ == "pobj"]
+        counted = [g for c in subject.children if c.lower_ == "of"
+                   for g in c.children if g.dep_ == "pobj"]
         return counted[0] if counted else subject
     return subject
 

@@ -99,7 +99,7 @@ OTHER_UNITS: tuple[tuple[str, str, float], ...] = (
     (r"EH/s|exahash(?:es)?(?: per second)?", "hashrate", 1e18),
     (r"PH/s|petahash(?:es)?(?: per second)?", "hashrate", 1e15),
     (r"TH/s|terahash(?:es)?(?: per second)?", "hashrate", 1e12),
-    # electric power in megawatts (mining sites, data centres): "200 megawatts", "a 300-megawatt site"
+    # electric power (mining sites, data centres): "200 megawatts", "a 300-megawatt site"
     (r"MW\b|-?megawatts?\b", "MW", 1.0),
     (r"GW\b|-?gigawatts?\b", "MW", 1e3),
     # multiples: "1.6 times" (leverage "20x" below: only right after the digits)

@@ -146,7 +146,7 @@ class FigureWords:
     level_verbs: frozenset[str]
     clause_breaks: frozenset[str]
     not_figure_after: frozenset[str]
-    issued_securities: frozenset[str]  # what a sale of them raises money: "$400 million of notes"
+    issued_securities: frozenset[str]  # a sale of them raises money: "$400 million of notes"
     counted_things: frozenset[str]  # plural nouns whose level is a count ("users rose to 9.4 million")
     months: frozenset[str]
     market_anchors: tuple[str, ...]
