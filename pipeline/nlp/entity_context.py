@@ -136,6 +136,13 @@ class _Mentions:
         """The entities that share a token with [start, end)."""
         return [m for m in self.by_span.values() if m.start < end and start < m.end]
 
+    def alone_at(self, start: int, end: int) -> _Mention | None:
+        """The entity over exactly [start, end), where no other shares a token with it."""
+        inside = self.overlapping(start, end)
+        if len(inside) == 1 and (inside[0].start, inside[0].end) == (start, end):
+            return inside[0]
+        return None
+
     def put(self, start: int, end: int, label: str, ticker: str = "") -> _Mention:
         """An entity over tokens [start, end), replacing those it overlaps."""
         for mention in self.overlapping(start, end):
@@ -303,9 +310,10 @@ class EntityContext:
             if len(surname) < 3 or not surname[:1].isupper():
                 continue
             for start, end in _occurrences(doc, mentions.doc_text, surname):
-                inside = mentions.overlapping(start, end)
-                if not inside or (len(inside) == 1 and (inside[0].start, inside[0].end) == (start, end)
-                                  and inside[0].label in SURNAME_OVERRIDES):
+                read_as = mentions.alone_at(start, end)
+                if not mentions.overlapping(start, end) or (
+                    read_as is not None and read_as.label in SURNAME_OVERRIDES
+                ):
                     mentions.put(start, end, "PERSON")
 
     def _people_by_role(self, doc: Doc, mentions: _Mentions) -> None:
@@ -325,13 +333,12 @@ class EntityContext:
                 start += 1  # "Lawmaker Fujita Daisuke": the title is no part of the name
             if comma.i - start < 2 or doc[start].is_stop:
                 continue
-            inside = mentions.overlapping(start, comma.i)
             partly_read = all(m.label == "PERSON" and start <= m.start and m.end <= comma.i
-                              for m in inside)
+                              for m in mentions.overlapping(start, comma.i))
+            read_as = mentions.alone_at(start, comma.i)
             if partly_read or (
-                role in self.rules.person_roles and len(inside) == 1
-                and (inside[0].start, inside[0].end) == (start, comma.i)
-                and inside[0].label in SURNAME_OVERRIDES and not inside[0].ticker
+                role in self.rules.person_roles and read_as is not None
+                and read_as.label in SURNAME_OVERRIDES and not read_as.ticker
             ):
                 mentions.put(start, comma.i, "PERSON")
 
@@ -596,9 +603,9 @@ def _names_place(doc: Doc, index: int, mentions: _Mentions) -> bool:
     token = doc[index]
     if not token.is_title or token.is_sent_start or token.tag_ not in ("NNP", "NNPS", "JJ"):
         return False
-    inside = [m for m in mentions if m.start <= index < m.end]
-    return not inside or (inside[0].end - inside[0].start == 1
-                          and inside[0].label in ("COUNTRY", "GOV_BODY"))
+    read_as = mentions.alone_at(index, index + 1)
+    return not mentions.overlapping(index, index + 1) or (
+        read_as is not None and read_as.label in ("COUNTRY", "GOV_BODY"))
 
 
 def _occurrences(doc: Doc, text: str, name: str) -> list[tuple[int, int]]:
