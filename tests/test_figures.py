@@ -450,3 +450,40 @@ def test_metrics_of_the_grown_vocabulary(nlp_no_catalysts, text, value, unit, me
     found = [(f.value, f.unit, f.metric) for f in figures(nlp_no_catalysts, text)]
     assert any(math.isclose(v, value, rel_tol=1e-9) and (u, m) == (unit, metric)
                for v, u, m in found), found
+
+
+# A count of traders, users or accounts is `count_traders`; a count of anything else is not,
+# whatever its sentence is about.
+@pytest.mark.parametrize(
+    ("text", "metrics"),
+    [
+        ("The venue now serves 2.6 million users in 40 countries.",
+         [(2.6e6, "count_traders"), (40.0, "other")]),
+        ("Prosecutors said the two traders placed more than 12,000 spoof orders.",
+         [(12000.0, "other")]),
+        ("The launchpad says it has hosted 8,300 launches since March.", [(8300.0, "other")]),
+        ("About 3.4 million Norwegians hold some crypto, the survey found.",
+         [(3.4e6, "count_traders")]),
+        ("The broker now has 540,000 funded accounts.", [(540000.0, "count_traders")]),
+    ],
+)
+def test_only_a_count_of_people_or_accounts_is_a_count_of_traders(nlp_no_catalysts, text, metrics):
+    assert [(f.value, f.metric) for f in figures(nlp_no_catalysts, text)
+            if f.unit == "count"] == metrics
+
+
+# A percentage move is a price move only when what moved has a price: the subject of its verb
+# is a priced thing, a name, or a noun that names one.
+@pytest.mark.parametrize(
+    ("text", "value", "metric"),
+    [
+        ("Deposits at the exchange rose 18% in the week to Wednesday.", 18.0, "other"),
+        ("Operating expenses would rise about 8% this year, the finance chief said.", 8.0, "other"),
+        ("The token fell 12% on Monday.", -12.0, "price_change"),
+        ("Ether fell 4.1% on Monday.", -4.1, "price_change"),
+        ("Its parent, Rothmere Holdings (NYSE: RTHM), rose 4.4%.", 4.4, "share_price_change"),
+    ],
+)
+def test_a_move_of_what_has_no_price_is_no_price_change(nlp_no_catalysts, text, value, metric):
+    found = [(f.value, f.metric) for f in figures(nlp_no_catalysts, text) if f.unit == "percent"]
+    assert found == [(value, metric)]

@@ -228,6 +228,10 @@ class FigureFinder:
                 metric = self.metric_model.choose(
                     features, metric, self.admissible(unit, candidate.value)
                 )
+        if metric == "count_traders" and not _counts_people(ctx):
+            metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
+        if metric in self.price_moves and _moved_by_unpriced(ctx):
+            metric = "other"  # "revenue fell 14%", "deposits rose 18%": no price moved
         value = candidate.value
         if not candidate.explicit_sign:
             sign = self._sign(ctx, unit, metric)
@@ -622,12 +626,7 @@ def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
                     and not _breaks(ctx.words, doc, ent.end, span.start)):
                 return reading
             break
-    following = [t for t in doc[span.end : span.end + COUNT_REACH] if t.tag_ != "JJ"]
-    if following and following[0].tag_ in ("NNS", "NNPS") and (
-        following[0].lower_ not in ctx.words.not_figure_after
-    ):
-        return "count"
-    if _counts_in_parse(ctx):
+    if _counted_noun(ctx) is not None:
         return "count"
     subject = _reading_subject(ctx)
     if subject is not None:
@@ -699,17 +698,55 @@ def _securities_issued(ctx: _Context) -> bool:
     return False
 
 
-def _counts_in_parse(ctx: _Context) -> bool:
-    """A number in digits whose head in the parse is a plural noun a few words on, past the
-    words that qualify it ("14,000 spoof orders", "24 licensed digital asset businesses")."""
-    span = ctx.span
+def _moved_by_unpriced(ctx: _Context) -> bool:
+    """Whether the verb a figure hangs on, directly or through "by", has for subject a common
+    noun that has no price ("revenue fell 14%", "expenses would rise about 8%"), not a priced
+    thing or a noun that names one ("its parent, Siamrath Holdings, rose 4.4%", "exporters such
+    as Borneo Kelapa Sawit have gained 18%")."""
+    verb = ctx.span.root.head
+    if verb.lower_ == "by" and verb.dep_ == "prep":
+        verb = verb.head
+    if not verb.tag_.startswith("VB"):
+        return False
+    if any(c.dep_ == "dobj" and c not in ctx.span for c in verb.children):
+        return False  # "pushed GRV up 480%": what moved is the object
+    subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+    return bool(subjects) and all(
+        s.tag_ in ("NN", "NNS") and s.lower_ not in ctx.words.priced_things
+        and not any(t.ent_type_ for t in s.subtree) for s in subjects
+    )
+
+
+def _counted_noun(ctx: _Context) -> Token | None:
+    """The plural noun a plain number counts: right after it, past adjectives ("11,200
+    merchants"), or its head in the parse a few words on, past the words that qualify it, for a
+    number in digits ("14,000 spoof orders", "24 licensed digital asset businesses")."""
+    doc, span = ctx.doc, ctx.span
+    not_counted = ctx.words.not_figure_after
+    following = [t for t in doc[span.end : span.end + COUNT_REACH] if t.tag_ != "JJ"]
+    if following and following[0].tag_ in ("NNS", "NNPS") and (
+        following[0].lower_ not in not_counted
+    ):
+        return following[0]
     root = span.root
     if root.dep_ != "nummod" or not any(c.isdigit() for c in span.text):
-        return False
+        return None
     head = root.head
     plural = head.tag_ in ("NNS", "NNPS") or (head.text.endswith("s") and head.text[:-1].isupper())
-    return (plural and span.end <= head.i <= span.end + COUNT_PARSE_REACH
-            and head.lower_ not in ctx.words.not_figure_after)
+    if plural and span.end <= head.i <= span.end + COUNT_PARSE_REACH and (
+        head.lower_ not in not_counted
+    ):
+        return head
+    return None
+
+
+def _counts_people(ctx: _Context) -> bool:
+    """Whether a count could be of traders, users or accounts: it counts no noun (its metric
+    named it: "585,000 traders", "users rose to 9.4 million"), or a noun in `counted_people`,
+    or people named by where they are from ("2.1 million New Yorkers", "17 million
+    Vietnamese")."""
+    noun = _counted_noun(ctx)
+    return noun is None or noun.lower_ in ctx.words.counted_people or noun.text.istitle()
 
 
 def _reading_subject(ctx: _Context) -> Token | None:

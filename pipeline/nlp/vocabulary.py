@@ -148,6 +148,8 @@ class FigureWords:
     not_figure_after: frozenset[str]
     issued_securities: frozenset[str]  # a sale of them raises money: "$400 million of notes"
     counted_things: frozenset[str]  # plural nouns whose level is a count ("users rose to 9.4 million")
+    counted_people: frozenset[str]  # what a count of traders, users or accounts counts
+    priced_things: frozenset[str]  # nouns whose move is a price move ("the token fell 12%")
     months: frozenset[str]
     market_anchors: tuple[str, ...]
     qualifiers: dict[str, str]  # phrase before a figure -> qualifier recorded
@@ -164,7 +166,7 @@ class FigureWords:
 _WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
                "level_words",
                "price_leads", "positional_words", "level_verbs", "clause_breaks",
-               "not_figure_after", "counted_things", "issued_securities", "months")
+               "not_figure_after", "counted_things", "counted_people", "priced_things", "issued_securities", "months")
 
 
 def _compile(path: Path, pattern: str) -> re.Pattern[str]:
