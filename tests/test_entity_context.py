@@ -129,6 +129,17 @@ def test_a_name_whose_head_settles_it_settles_its_short_form() -> None:
     assert found["Tessmer"] == {"COMPANY"}
 
 
+def test_a_head_word_settles_a_name_but_not_past_of() -> None:
+    found = labelled(
+        "Kettering Forensics traced the coins. Kettering said the Marovian Ministry of Energy "
+        "knew.",
+        [("Kettering Forensics", "PERSON"), ("Kettering", "PERSON"),
+         ("Marovian Ministry of Energy", "GOV_BODY")],
+    )
+    assert found == {"Kettering Forensics": {"COMPANY"}, "Kettering": {"COMPANY"},
+                     "Marovian Ministry of Energy": {"GOV_BODY"}}
+
+
 @pytest.mark.parametrize(
     ("text", "recognised"),
     [

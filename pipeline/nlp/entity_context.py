@@ -425,7 +425,9 @@ class EntityContext:
     def _heads(self, mentions: _Mentions) -> None:
         for mention in mentions:
             words = mentions.text(mention).split()
-            label = self.rules.heads.get(words[-1]) if len(words) > 1 else None
+            # "Ministry of Energy": the name's head comes before "of", not at its end
+            label = (self.rules.heads.get(words[-1])
+                     if len(words) > 1 and "of" not in words else None)
             if label is not None and label != mention.label:
                 mention.label = label
                 mention.ticker = mention.ticker if label in TICKER_LABELS else ""
