@@ -129,6 +129,19 @@ def test_a_name_whose_head_settles_it_settles_its_short_form() -> None:
     assert found["Tessmer"] == {"COMPANY"}
 
 
+def test_the_noun_before_a_name_says_what_it_is_wherever_written() -> None:
+    found = labelled(
+        "Domestic exchange Morikawa said volumes rose. Morikawa will list two tokens, and "
+        "analytics firm Delvane traced the coins. Delvane said more.",
+        [("Morikawa", "COMPANY"), ("Delvane", "PERSON")],
+    )
+    assert found == {"Morikawa": {"EXCHANGE"}, "Delvane": {"COMPANY"}}
+    # two such nouns that disagree settle nothing
+    found = labelled("The exchange Tallow and the firm Tallow merged. Tallow said more.",
+                     [("Tallow", "COMPANY")])
+    assert found == {"Tallow": {"COMPANY"}}
+
+
 def test_a_head_word_settles_a_name_but_not_past_of() -> None:
     found = labelled(
         "Kettering Forensics traced the coins. Kettering said the Marovian Ministry of Energy "

@@ -51,6 +51,7 @@ _LISTING = re.compile(
 _ABBREVIATION = re.compile(r"\s*\(\s*(?P<short>[A-Z][A-Za-z]{0,2}[A-Z][A-Za-z]{0,4})\s*\)")
 ABBREVIATED_LABELS = ("GOV_BODY", "LAW", "INDICATOR")
 SURNAME_OVERRIDES = ("COMPANY", "EXCHANGE", "FUND")  # labels a lone surname is taken back from
+DESCRIBED_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON")  # labels a describing noun corrects
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
 # of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
@@ -86,6 +87,7 @@ class EntityRules:
     person_roles: frozenset[str]  # "<name>, <role> at ...": the name is a person's
     shared_roles: frozenset[str]  # roles firms hold too
     name_titles: frozenset[str]  # words written before a person's name, no part of it
+    descriptors: dict[str, str]  # "exchange" -> EXCHANGE: "domestic exchange Sakurabit"
 
     @classmethod
     def load(cls, path: Path) -> EntityRules:
@@ -103,6 +105,8 @@ class EntityRules:
                 shared_roles=frozenset(str(word).lower() for word in raw["shared_roles"]),
                 name_titles=frozenset(str(word).lower() for word in raw["name_titles"])
                 | frozenset(str(word).lower() for word in raw["person_roles"]),
+                descriptors={str(word).lower(): label
+                             for label, words in raw["descriptors"].items() for word in words},
             )
         except (KeyError, TypeError, AttributeError, re.error) as error:
             raise ValueError(f"{path}: {error!r}") from error
@@ -184,6 +188,7 @@ class EntityContext:
         self._abbreviations(doc, mentions)
         self._short_forms_of_settled_names(doc, mentions)
         self._people_by_role(doc, mentions)
+        self._described(doc, mentions)
         self._consistent(doc, mentions)
         self._surnames(doc, mentions)
         _Tickers(doc, mentions).link()
@@ -234,6 +239,27 @@ class EntityContext:
                 start -= 1
             if start < mention.start:
                 mentions.put(start, mention.end, "GOV_BODY")
+
+    def _described(self, doc: Doc, mentions: _Mentions) -> None:
+        """A name written right after the common noun that says what it is ("domestic exchange
+        Sakurabit", "derivatives venue Tidewater", "blockchain analytics firm Norrbeck") is
+        that, wherever the document writes it; unless two such nouns disagree."""
+        described: dict[str, set[str]] = {}
+        for mention in mentions:
+            noun = doc[mention.start - 1] if mention.start > 0 else None
+            # the tagger reads some of these nouns as verbs ("derivatives venue Tidewater");
+            # of them only "exchange" is one ("traders exchange ...")
+            if noun is not None and not (noun.lower_ == "exchange" and noun.tag_.startswith("VB")):
+                label = self.rules.descriptors.get(noun.lower_)
+                if label is not None:
+                    described.setdefault(mentions.text(mention), set()).add(label)
+        for mention in mentions:
+            labels = described.get(mentions.text(mention), set())
+            if len(labels) == 1 and mention.label in DESCRIBED_OVERRIDES:
+                label = next(iter(labels))
+                if label != mention.label:
+                    mention.label = label
+                    mention.ticker = mention.ticker if label in TICKER_LABELS else ""
 
     def _consistent(self, doc: Doc, mentions: _Mentions) -> None:
         """One name, one label in a document: every mention of a name takes the label most of
