@@ -487,3 +487,15 @@ def test_only_a_count_of_people_or_accounts_is_a_count_of_traders(nlp_no_catalys
 def test_a_move_of_what_has_no_price_is_no_price_change(nlp_no_catalysts, text, value, metric):
     found = [(f.value, f.metric) for f in figures(nlp_no_catalysts, text) if f.unit == "percent"]
     assert found == [(value, metric)]
+
+
+# A metric's word inside a name is part of the name ("Internal Revenue Service").
+@pytest.mark.parametrize(
+    ("text", "metric"),
+    [
+        ("The Marovia Revenue Authority collected $312 million from the levy last year.", "other"),
+        ("Quillon's revenue rose to $312 million last year.", "revenue"),
+    ],
+)
+def test_a_metric_word_inside_a_name_names_no_metric(nlp_no_catalysts, text, metric) -> None:
+    assert [f.metric for f in figures(nlp_no_catalysts, text)] == [metric]

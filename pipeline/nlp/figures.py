@@ -56,6 +56,9 @@ CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figu
 # full stops must not make every figure read the whole of it (longer news sentences are rare).
 CONTEXT_TOKENS = 100
 _SPACES = re.compile(r"\s+")
+# Names whose words name no metric ("Internal Revenue Service", "Commodity Exchange Act"); an
+# indicator's, a fund's and an asset's do ("Fear & Greed Index").
+NAMES_WITHOUT_METRICS = ("GOV_BODY", "LAW", "PERSON", "COMPANY", "EXCHANGE")
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 READING_REACH = 6  # tokens from a named indicator to a plain number that is its reading
 # Annotated indicator readings of the training documents: below 3 all ratios (47), none in
@@ -153,7 +156,8 @@ class FigureFinder:
     # -- the component ---------------------------------------------------------------------
     def __call__(self, doc: Doc) -> Doc:
         trigger_hits = _Positions(
-            (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc) if not _particle(self.words, doc, s)
+            (doc.vocab.strings[m], s, e) for m, s, e in self.triggers(doc)
+            if not _particle(self.words, doc, s) and doc[s].ent_type_ not in NAMES_WITHOUT_METRICS
         )
         co_hits = _Positions((doc.vocab.strings[m], s, e) for m, s, e in self.co_triggers(doc))
         anchors = _Positions(("MARKET", s, e) for _, s, e in self.anchors(doc))
