@@ -499,3 +499,10 @@ def test_a_move_of_what_has_no_price_is_no_price_change(nlp_no_catalysts, text, 
 )
 def test_a_metric_word_inside_a_name_names_no_metric(nlp_no_catalysts, text, metric) -> None:
     assert [f.metric for f in figures(nlp_no_catalysts, text)] == [metric]
+
+
+def test_a_move_of_the_stock_is_a_share_price_change(nlp_no_catalysts) -> None:
+    found = figures(nlp_no_catalysts, "Pinewood Digital reported a loss. The stock has fallen 41% "
+                                      "from its peak.")
+    assert [(f.value, f.metric) for f in found if f.unit == "percent"] == [
+        (-41.0, "share_price_change")]

@@ -59,6 +59,7 @@ _SPACES = re.compile(r"\s+")
 # Names whose words name no metric ("Internal Revenue Service", "Commodity Exchange Act"); an
 # indicator's, a fund's and an asset's do ("Fear & Greed Index").
 NAMES_WITHOUT_METRICS = ("GOV_BODY", "LAW", "PERSON", "COMPANY", "EXCHANGE")
+SHARE_WORDS = frozenset({"stock", "stocks", "share", "shares"})  # what moved is a share price
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 READING_REACH = 6  # tokens from a named indicator to a plain number that is its reading
 # Annotated indicator readings of the training documents: below 3 all ratios (47), none in
@@ -236,6 +237,8 @@ class FigureFinder:
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
         if metric in self.price_moves and _moved_by_unpriced(ctx):
             metric = "other"  # "revenue fell 14%", "deposits rose 18%": no price moved
+        if metric == "price_change" and any(s.lower_ in SHARE_WORDS for s in _what_moved(ctx)):
+            metric = "share_price_change"  # "the stock has fallen 58% from its peak"
         value = candidate.value
         if not candidate.explicit_sign:
             sign = self._sign(ctx, unit, metric)
@@ -702,19 +705,25 @@ def _securities_issued(ctx: _Context) -> bool:
     return False
 
 
-def _moved_by_unpriced(ctx: _Context) -> bool:
-    """Whether the verb a figure hangs on, directly or through "by", has for subject a common
-    noun that has no price ("revenue fell 14%", "expenses would rise about 8%"), not a priced
-    thing or a noun that names one ("its parent, Siamrath Holdings, rose 4.4%", "exporters such
-    as Borneo Kelapa Sawit have gained 18%")."""
+def _what_moved(ctx: _Context) -> list[Token]:
+    """The subjects of the verb a figure hangs on, directly or through "by" ("revenue fell
+    14%", "the stock has fallen by 58%"); none where the verb has an object, which is what
+    moved ("pushed GRV up 480%")."""
     verb = ctx.span.root.head
     if verb.lower_ == "by" and verb.dep_ == "prep":
         verb = verb.head
-    if not verb.tag_.startswith("VB"):
-        return False
-    if any(c.dep_ == "dobj" and c not in ctx.span for c in verb.children):
-        return False  # "pushed GRV up 480%": what moved is the object
-    subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+    if not verb.tag_.startswith("VB") or any(
+        c.dep_ == "dobj" and c not in ctx.span for c in verb.children
+    ):
+        return []
+    return [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+
+
+def _moved_by_unpriced(ctx: _Context) -> bool:
+    """Whether what moved is a common noun that has no price ("revenue fell 14%", "expenses
+    would rise about 8%"), not a priced thing or a noun that names one ("its parent, Siamrath
+    Holdings, rose 4.4%", "exporters such as Borneo Kelapa Sawit have gained 18%")."""
+    subjects = _what_moved(ctx)
     return bool(subjects) and all(
         s.tag_ in ("NN", "NNS") and s.lower_ not in ctx.words.priced_things
         and not any(t.ent_type_ for t in s.subtree) for s in subjects
