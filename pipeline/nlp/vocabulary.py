@@ -166,7 +166,8 @@ class FigureWords:
 _WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
                "level_words",
                "price_leads", "positional_words", "level_verbs", "clause_breaks",
-               "not_figure_after", "counted_things", "counted_people", "priced_things", "issued_securities", "months")
+               "not_figure_after", "counted_things", "counted_people", "priced_things",
+               "issued_securities", "months")
 
 
 def _compile(path: Path, pattern: str) -> re.Pattern[str]:
