@@ -119,6 +119,12 @@ class _Mention:
     label: str
     ticker: str  # "" where none is known
 
+    def relabel(self, label: str) -> None:
+        """Another label, keeping the ticker only where the new label takes one."""
+        if label != self.label:
+            self.label = label
+            self.ticker = self.ticker if label in TICKER_LABELS else ""
+
 
 class _Mentions:
     """A document's entities while rules rewrite them: no two overlap."""
@@ -256,10 +262,7 @@ class EntityContext:
         for mention in mentions:
             labels = described.get(mentions.text(mention), set())
             if len(labels) == 1 and mention.label in DESCRIBED_OVERRIDES:
-                label = next(iter(labels))
-                if label != mention.label:
-                    mention.label = label
-                    mention.ticker = mention.ticker if label in TICKER_LABELS else ""
+                mention.relabel(next(iter(labels)))
 
     def _consistent(self, doc: Doc, mentions: _Mentions) -> None:
         """One name, one label in a document: every mention of a name takes the label most of
@@ -270,10 +273,7 @@ class EntityContext:
             labels.setdefault(mentions.text(mention), []).append(mention.label)
         for mention in mentions:
             votes = labels[mentions.text(mention)]
-            best = max(votes, key=lambda label: (votes.count(label), -votes.index(label)))
-            if best != mention.label:
-                mention.label = best
-                mention.ticker = mention.ticker if best in TICKER_LABELS else ""
+            mention.relabel(max(votes, key=lambda label: (votes.count(label), -votes.index(label))))
         for name, votes in labels.items():
             if len(name) < 3 or not name[:1].isupper() or doc.vocab[name.lower()].is_stop:
                 continue
@@ -454,9 +454,8 @@ class EntityContext:
             # "Ministry of Energy": the name's head comes before "of", not at its end
             label = (self.rules.heads.get(words[-1])
                      if len(words) > 1 and "of" not in words else None)
-            if label is not None and label != mention.label:
-                mention.label = label
-                mention.ticker = mention.ticker if label in TICKER_LABELS else ""
+            if label is not None:
+                mention.relabel(label)
 
 
 class _Tickers:

@@ -235,10 +235,12 @@ class FigureFinder:
                 )
         if metric == "count_traders" and not _counts_people(ctx):
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
-        if metric in self.price_moves and _moved_by_unpriced(ctx):
-            metric = "other"  # "revenue fell 14%", "deposits rose 18%": no price moved
-        if metric == "price_change" and any(s.lower_ in SHARE_WORDS for s in _what_moved(ctx)):
-            metric = "share_price_change"  # "the stock has fallen 58% from its peak"
+        if metric in self.price_moves:
+            moved = _what_moved(ctx)
+            if _unpriced(self.words, moved):
+                metric = "other"  # "revenue fell 14%", "deposits rose 18%": no price moved
+            elif metric == "price_change" and any(s.lower_ in SHARE_WORDS for s in moved):
+                metric = "share_price_change"  # "the stock has fallen 58% from its peak"
         value = candidate.value
         if not candidate.explicit_sign:
             sign = self._sign(ctx, unit, metric)
@@ -719,13 +721,13 @@ def _what_moved(ctx: _Context) -> list[Token]:
     return [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
 
 
-def _moved_by_unpriced(ctx: _Context) -> bool:
-    """Whether what moved is a common noun that has no price ("revenue fell 14%", "expenses
-    would rise about 8%"), not a priced thing or a noun that names one ("its parent, Siamrath
-    Holdings, rose 4.4%", "exporters such as Borneo Kelapa Sawit have gained 18%")."""
-    subjects = _what_moved(ctx)
+def _unpriced(words: FigureWords, subjects: list[Token]) -> bool:
+    """Whether what moved (`_what_moved`) is a common noun that has no price ("revenue fell
+    14%", "expenses would rise about 8%"), not a priced thing or a noun that names one ("its
+    parent, Siamrath Holdings, rose 4.4%", "exporters such as Borneo Kelapa Sawit have gained
+    18%")."""
     return bool(subjects) and all(
-        s.tag_ in ("NN", "NNS") and s.lower_ not in ctx.words.priced_things
+        s.tag_ in ("NN", "NNS") and s.lower_ not in words.priced_things
         and not any(t.ent_type_ for t in s.subtree) for s in subjects
     )
 
