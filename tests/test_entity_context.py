@@ -248,10 +248,23 @@ def test_a_corporate_ending_joins_the_name(context) -> None:
      ("Halvard Liquidity Gauge", "COMPANY", "INDICATOR"),
      ("Saltire Customer Protection Fund", "EXCHANGE", "FUND"),
      ("Buckeye Digital Reserve Act", "ORG", "LAW"),
-     ("Kestovian Securities Commission", "COMPANY", "GOV_BODY")],
+     ("Kestovian Securities Commission", "COMPANY", "GOV_BODY"),
+     ("Tarnwood Swap", "COMPANY", "EXCHANGE"),
+     ("Brennholt Verwaltung AG", "PERSON", "COMPANY")],
 )
 def test_the_last_word_of_a_longer_name_settles_its_label(context, name, said, label) -> None:
     assert context(f"Yesterday {name} said no.", [(name, said)]) == [(name, label, None)]
+
+
+def test_analysts_ratings_and_accounting_terms_are_no_names(context) -> None:
+    found = context(
+        "Corvel Research cut Tidewell Markets to Underperform from Neutral and sees EPS of "
+        "$0.42; adjusted EBITDA (non-GAAP) rose.",
+        [("Corvel Research", "COMPANY"), ("Tidewell Markets", "COMPANY"),
+         ("Underperform", "PERSON"), ("Neutral", "COMPANY"), ("EPS", "ASSET"),
+         ("EBITDA", "ASSET"), ("GAAP", "ASSET")],
+    )
+    assert found == [("Corvel Research", "COMPANY", None), ("Tidewell Markets", "COMPANY", None)]
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,7 @@ class EntityRules:
     shared_roles: frozenset[str]  # roles firms hold too
     name_titles: frozenset[str]  # words written before a person's name, no part of it
     descriptors: dict[str, str]  # "exchange" -> EXCHANGE: "domestic exchange Sakurabit"
+    never_names: frozenset[str]  # analysts' ratings, accounting terms: "Outperform", "EBITDA"
 
     @classmethod
     def load(cls, path: Path) -> EntityRules:
@@ -107,6 +108,7 @@ class EntityRules:
                 | frozenset(str(word).lower() for word in raw["person_roles"]),
                 descriptors={str(word).lower(): label
                              for label, words in raw["descriptors"].items() for word in words},
+                never_names=frozenset(str(word) for word in raw["never_names"]),
             )
         except (KeyError, TypeError, AttributeError, re.error) as error:
             raise ValueError(f"{path}: {error!r}") from error
@@ -407,11 +409,14 @@ class EntityContext:
         """What looks like a name and is not: a single capitalised word opening a sentence
         that the tagger reads as no noun ("Together, the funds ..."), a capitalised heading or
         dateline opening a line ("TULSA, Okla. —", "GOVERNANCE."), a period ("Q1 2025"), and a
-        headline's verb taken into a name ("Wexford Brokerage Swings" -> "Wexford Brokerage")."""
+        headline's verb taken into a name ("Wexford Brokerage Swings" -> "Wexford Brokerage"),
+        and the words of analysts and accountants ("cut to Underperform", "Adjusted EBITDA")."""
         for mention in list(mentions):
             token = doc[mention.start]
             single = mention.end - mention.start == 1
-            if single and token.is_sent_start and not mention.ticker and token.tag_ and (
+            if mentions.text(mention) in self.rules.never_names:
+                del mentions.by_span[(mention.start, mention.end)]
+            elif single and token.is_sent_start and not mention.ticker and token.tag_ and (
                 not token.tag_.startswith("NN")
             ):
                 del mentions.by_span[(mention.start, mention.end)]
