@@ -203,6 +203,17 @@ def test_a_surname_alone_is_the_person_named_in_full() -> None:
     assert found["Maalen"] == {"COMPANY"}
 
 
+def test_a_person_named_in_full_is_the_person_in_capitals_too(context) -> None:
+    found = context(
+        "Anchor Imelda Vasquez spoke to Rowan Tate.\n\nIMELDA VASQUEZ: Welcome.\n\nTATE: Thanks."
+        "\n\nVASQUEZ: And the coin?",
+        [("Imelda Vasquez", "PERSON"), ("Rowan Tate", "PERSON")],
+    )
+    assert found == [("Imelda Vasquez", "PERSON", None), ("Rowan Tate", "PERSON", None),
+                     ("IMELDA VASQUEZ", "PERSON", None), ("TATE", "PERSON", None),
+                     ("VASQUEZ", "PERSON", None)]
+
+
 def test_a_whole_name_written_in_running_text_stays_whole_in_the_headline(context) -> None:
     found = context(
         "Brightfen Capital Partners Opens Fund For Miners\n\nBrightfen Capital Partners "

@@ -343,6 +343,17 @@ class EntityContext:
                     read_as is not None and read_as.label in SURNAME_OVERRIDES
                 ):
                     mentions.put(start, end, "PERSON")
+        # a transcript's speaker labels and a byline in capitals ("HOLLOWAY:", "CLAIRE HOLLOWAY")
+        full_names = {mentions.text(m) for m in mentions
+                      if m.label == "PERSON" and len(mentions.text(m).split()) > 1}
+        # longer names first: "CLAIRE HOLLOWAY" whole, not its "HOLLOWAY"
+        for name in sorted(full_names | (_surnames_of_people(mentions) - firms), key=len,
+                           reverse=True):
+            if len(name) < 3 or name.upper() == name:
+                continue
+            for start, end in _occurrences(doc, mentions.doc_text, name.upper()):
+                if not mentions.overlapping(start, end):
+                    mentions.put(start, end, "PERSON")
 
     def _people_by_role(self, doc: Doc, mentions: _Mentions) -> None:
         """A name followed by the role its bearer holds is a person's: "Beatrix Yoon, rates
