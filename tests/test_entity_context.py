@@ -203,6 +203,21 @@ def test_a_surname_alone_is_the_person_named_in_full() -> None:
     assert found["Maalen"] == {"COMPANY"}
 
 
+def test_a_symbol_that_counts_an_amount_makes_its_name_a_token(context) -> None:
+    found = context(
+        "Brindle (BRND) jumped 38%. Funding on Brindle perpetuals rose on Kelvar. A wallet sent "
+        "2.5 billion BRND to Kelvar.",
+        [("Brindle", "EXCHANGE"), ("BRND", "COMPANY"), ("Kelvar", "EXCHANGE")],
+    )
+    assert [(text, label) for text, label, _ in found] == [
+        ("Brindle", "ASSET"), ("BRND", "ASSET"), ("Brindle", "ASSET"), ("Kelvar", "EXCHANGE"),
+        ("BRND", "ASSET"), ("Kelvar", "EXCHANGE")]
+    # a symbol that counts nothing settles nothing: a stock's ticker after its company
+    found = context("Brindle (BRND) jumped 38%. BRND shares rose.",
+                    [("Brindle", "COMPANY"), ("BRND", "COMPANY")])
+    assert {label for _, label, _ in found} == {"COMPANY"}
+
+
 def test_a_person_named_in_full_is_the_person_in_capitals_too(context) -> None:
     found = context(
         "Anchor Imelda Vasquez spoke to Rowan Tate.\n\nIMELDA VASQUEZ: Welcome.\n\nTATE: Thanks."

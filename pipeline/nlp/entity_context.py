@@ -55,6 +55,8 @@ DESCRIBED_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON")  # labels a describing n
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
 # of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
+UNIT_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON", "GOV_BODY")  # labels a unit's name loses
+SCALE_WORDS = ("thousand", "million", "billion", "trillion")
 SHORT_FORM_LABELS = {"EXCHANGE": ("COMPANY", "FUND", "PERSON"), "COMPANY": ("PERSON",)}
 # "(KBTS)", "($SLV)" right after a name
 _PARENTHESISED = re.compile(rf"\s*\(\s*\$?(?P<ticker>{_TICKER})\s*\)")
@@ -197,6 +199,7 @@ class EntityContext:
         self._short_forms_of_settled_names(doc, mentions)
         self._people_by_role(doc, mentions)
         self._described(doc, mentions)
+        self._tokens_by_their_units(doc, mentions)
         self._consistent(doc, mentions)
         self._surnames(doc, mentions)
         _Tickers(doc, mentions).link()
@@ -265,6 +268,24 @@ class EntityContext:
             labels = described.get(mentions.text(mention), set())
             if len(labels) == 1 and mention.label in DESCRIBED_OVERRIDES:
                 mention.relabel(next(iter(labels)))
+
+    def _tokens_by_their_units(self, doc: Doc, mentions: _Mentions) -> None:
+        """ "Hoppo (HOPPO) jumped 38%" and, elsewhere, "sent 1.9 trillion HOPPO": a symbol
+        that counts an amount is a token's, so the name it was given for is a token too,
+        wherever the document writes either, whatever the recogniser made of them ("on Hoppo
+        perpetuals" read as an exchange)."""
+        tokens: set[str] = set()
+        for mention in mentions:
+            end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
+            match = _PARENTHESISED.match(mentions.doc_text, end_char)
+            if match is not None and re.search(
+                rf"\d(?:\s(?:{'|'.join(SCALE_WORDS)}))?\s\$?{re.escape(match['ticker'])}\b",
+                mentions.doc_text,
+            ):
+                tokens.update((mentions.text(mention), match["ticker"]))
+        for mention in mentions:
+            if mentions.text(mention).lstrip("$") in tokens and mention.label in UNIT_OVERRIDES:
+                mention.relabel("ASSET")
 
     def _consistent(self, doc: Doc, mentions: _Mentions) -> None:
         """One name, one label in a document: every mention of a name takes the label most of
