@@ -203,6 +203,15 @@ def test_a_surname_alone_is_the_person_named_in_full() -> None:
     assert found["Maalen"] == {"COMPANY"}
 
 
+def test_a_name_things_trade_on_is_no_person(context) -> None:
+    found = context("Funding rose to 0.12% on Zentrex. Zentrex said volume doubled.",
+                    [("Zentrex", "PERSON")])
+    assert found == [("Zentrex", "EXCHANGE", None), ("Zentrex", "EXCHANGE", None)]
+    # "on" before a name read as anything else changes nothing
+    assert context("Tokens built on Velora rose.", [("Velora", "ASSET")]) == [
+        ("Velora", "ASSET", None)]
+
+
 def test_a_symbol_that_counts_an_amount_makes_its_name_a_token(context) -> None:
     found = context(
         "Brindle (BRND) jumped 38%. Funding on Brindle perpetuals rose on Kelvar. A wallet sent "

@@ -55,6 +55,7 @@ DESCRIBED_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON")  # labels a describing n
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
 # of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
+VENUE_OVERRIDES = ("PERSON",)  # labels a name written after "on" loses
 UNIT_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON", "GOV_BODY")  # labels a unit's name loses
 SCALE_WORDS = ("thousand", "million", "billion", "trillion")
 SHORT_FORM_LABELS = {"EXCHANGE": ("COMPANY", "FUND", "PERSON"), "COMPANY": ("PERSON",)}
@@ -199,6 +200,7 @@ class EntityContext:
         self._short_forms_of_settled_names(doc, mentions)
         self._people_by_role(doc, mentions)
         self._described(doc, mentions)
+        self._venues(doc, mentions)
         self._tokens_by_their_units(doc, mentions)
         self._consistent(doc, mentions)
         self._surnames(doc, mentions)
@@ -268,6 +270,16 @@ class EntityContext:
             labels = described.get(mentions.text(mention), set())
             if len(labels) == 1 and mention.label in DESCRIBED_OVERRIDES:
                 mention.relabel(next(iter(labels)))
+
+    def _venues(self, doc: Doc, mentions: _Mentions) -> None:
+        """Things are traded "on" a venue, never on a person or a government body: a name
+        written after "on" ("the funding rate on Zentrex") that was read as one of those is an
+        exchange, wherever the document writes it."""
+        venues = {mentions.text(m) for m in mentions
+                  if m.label in VENUE_OVERRIDES and m.start > 0 and doc[m.start - 1].lower_ == "on"}
+        for mention in mentions:
+            if mention.label in VENUE_OVERRIDES and mentions.text(mention) in venues:
+                mention.relabel("EXCHANGE")
 
     def _tokens_by_their_units(self, doc: Doc, mentions: _Mentions) -> None:
         """ "Hoppo (HOPPO) jumped 38%" and, elsewhere, "sent 1.9 trillion HOPPO": a symbol
