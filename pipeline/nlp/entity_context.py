@@ -52,12 +52,12 @@ _ABBREVIATION = re.compile(r"\s*\(\s*(?P<short>[A-Z][A-Za-z]{0,2}[A-Z][A-Za-z]{0
 ABBREVIATED_LABELS = ("GOV_BODY", "LAW", "INDICATOR")
 SURNAME_OVERRIDES = ("COMPANY", "EXCHANGE", "FUND")  # labels a lone surname is taken back from
 DESCRIBED_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON")  # labels a describing noun corrects
-# The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
-# overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
-# of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
 VENUE_OVERRIDES = ("PERSON",)  # labels a name written after "on" loses
 UNIT_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON", "GOV_BODY")  # labels a unit's name loses
 SCALE_WORDS = ("thousand", "million", "billion", "trillion")
+# The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
+# overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
+# of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
 SHORT_FORM_LABELS = {"EXCHANGE": ("COMPANY", "FUND", "PERSON"), "COMPANY": ("PERSON",)}
 # "(KBTS)", "($SLV)" right after a name
 _PARENTHESISED = re.compile(rf"\s*\(\s*\$?(?P<ticker>{_TICKER})\s*\)")
@@ -272,9 +272,9 @@ class EntityContext:
                 mention.relabel(next(iter(labels)))
 
     def _venues(self, doc: Doc, mentions: _Mentions) -> None:
-        """Things are traded "on" a venue, never on a person or a government body: a name
-        written after "on" ("the funding rate on Zentrex") that was read as one of those is an
-        exchange, wherever the document writes it."""
+        """Things trade "on" a venue, never on a person: a name written after "on" ("the
+        funding rate on Zentrex") that was read as a person is an exchange, wherever the
+        document writes it. (Bodies keep their label: "pressure on the Commission".)"""
         venues = {mentions.text(m) for m in mentions
                   if m.label in VENUE_OVERRIDES and m.start > 0 and doc[m.start - 1].lower_ == "on"}
         for mention in mentions:
