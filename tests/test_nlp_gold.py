@@ -178,6 +178,19 @@ def test_evaluation_counts_a_wrong_figure_as_an_error(tmp_path, nlp_no_catalysts
     assert report.value_unit.false_positives == 1
 
 
+@pytest.mark.parametrize("value", ["6.1e20", "610", "61"])
+def test_a_hash_rate_is_scored_in_the_unit_written_or_normalised(tmp_path, nlp_no_catalysts,
+                                                                value) -> None:
+    """610 EH/s annotated as 6.1e20 hashes per second or as written (610) is found; a value
+    that is neither (61) is not."""
+    markup = f"The network hash rate hit ⟪610 EH/s|v={value};u=hashrate;m=hash_rate⟫ on Friday."
+    text, annotations = parse_markup(markup)
+    (tmp_path / "hash.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "hash.json").write_text(json.dumps(annotations), encoding="utf-8")
+    report = evaluate_figures(tmp_path, nlp_no_catalysts)
+    assert report.value_unit.true_positives == (0 if value == "61" else 1)
+
+
 @pytest.mark.parametrize(
     "markup",
     ["⟦Bitcoin|ASSET|BTC", "Bitcoin⟧", "⟦Bitcoin⟧", "⟦Bitcoin|COIN|BTC⟧", "⟪5|u=USD⟫",

@@ -31,6 +31,7 @@ from pathlib import Path
 from spacy.language import Language
 
 from pipeline.nlp import analyze
+from pipeline.nlp.numbers import OTHER_UNITS
 from pipeline.records import Figure
 
 SCORED_LABELS = (
@@ -340,8 +341,19 @@ def _states(text: str, ticker: str) -> bool:
 def _values_agree(gold: dict, figure: Figure) -> bool:
     if gold["unit"] != figure.unit:
         return False
-    expected = gold["value"]
-    return abs(figure.value - expected) <= VALUE_TOLERANCE * max(abs(expected), 1e-12)
+    return any(abs(figure.value - expected) <= VALUE_TOLERANCE * max(abs(expected), 1e-12)
+               for expected in _gold_values(gold))
+
+
+def _gold_values(gold: dict) -> tuple[float, ...]:
+    """The gold value, and for a hash rate also that value read in the unit its text writes:
+    annotators normalise "60 EH/s" to 6e19 hashes per second or keep 60, and both mean one
+    thing."""
+    if gold["unit"] == "hashrate":
+        for pattern, unit, multiplier in OTHER_UNITS:
+            if unit == "hashrate" and re.search(pattern, gold["text"]):
+                return gold["value"], gold["value"] * multiplier
+    return (gold["value"],)
 
 
 def _match_by_overlap(items: Iterable, candidates: Iterable, item_span: Callable,
