@@ -51,6 +51,8 @@ def only(nlp, text: str) -> Figure:
          "operating_income", None),
         ("Inflation eased to 2.9% in January.", 2.9, "percent", "inflation_rate", None),
         ("The Fed cut rates by 25 basis points.", -25.0, "basis_points", "interest_rate", None),
+        ("The Bank of Korea cut its base rate by 25 basis points on Thursday.", -25.0,
+         "basis_points", "interest_rate", None),
         ("Solana's funding rate turned negative at -0.01%.", -0.01, "percent", "funding_rate",
          "SOL"),
         ("Bitcoin dominance climbed to 61%.", 61.0, "percent", "dominance", "BTC"),

@@ -426,12 +426,16 @@ class FigureFinder:
                 doc[span.end].tag_ not in ("VBD", "VBZ", "VBP")
             ):
                 return _cue_sign(words, doc, span.end)
-            # the verb right before, or before "by" ("cut rates by 25 basis points")
+            # the verb right before, or before "by" ("cut rates by 25 basis points"), or the
+            # verb "by" hangs on farther back ("cut its benchmark policy rate by 25 basis points")
             for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
                 if doc[index].lower_ in words.cues:
                     return _cue_sign(words, doc, index)
                 if index == span.start - 1 and doc[index].lower_ != "by":
                     return None
+            verb = doc[span.start - 1].head
+            if verb.lower_ in words.cues and ctx.sent.start <= verb.i < span.start:
+                return _cue_sign(words, doc, verb.i)
             return None
         restated = _restated(ctx)
         if restated is not None:
