@@ -19,9 +19,11 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
@@ -112,7 +114,8 @@ class FigureFinder:
         self.anchors = PhraseMatcher(nlp.vocab, attr="LOWER")
         for spec in metrics.values():
             if spec.triggers:
-                self.triggers.add(spec.name, [nlp.make_doc(t) for t in spec.triggers])
+                self.triggers.add(spec.name,
+                                  [nlp.make_doc(t) for t in _hyphenated_too(spec.triggers)])
             if spec.with_any:
                 self.co_triggers.add(spec.name, [nlp.make_doc(t) for t in spec.with_any])
         self.anchors.add("MARKET", [nlp.make_doc(a) for a in words.market_anchors])
@@ -613,6 +616,15 @@ class _Positions:
         starts = self.by_name.get(name, [])
         index = bisect_left(starts, position - window)
         return index < len(starts) and starts[index] <= position + window
+
+
+def _hyphenated_too(phrases: Iterable[str]) -> list[str]:
+    """Each phrase, and a noun phrase of several words also joined by hyphens as a modifier
+    ("earnings-per-share estimate"); not one that opens with a preposition or an article,
+    which would match inside a compound ("of reserves" in "proof-of-reserves")."""
+    phrases = list(phrases)
+    return phrases + [p.replace(" ", "-") for p in phrases
+                      if " " in p and p.split()[0] not in STOP_WORDS]
 
 
 def _inside_entity(ctx: _Context, except_labels: tuple[str, ...]) -> bool:
