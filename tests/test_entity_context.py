@@ -203,6 +203,13 @@ def test_a_surname_alone_is_the_person_named_in_full() -> None:
     assert found["Maalen"] == {"COMPANY"}
 
 
+def test_a_currency_code_before_an_amount_is_its_unit(context) -> None:
+    found = context("The euro (EUR) slipped. Brannvik paid EUR 40.0 million, or EUR 88,930 a coin.",
+                    [("euro", "ASSET"), ("EUR", "ASSET"), ("Brannvik", "COMPANY")])
+    assert [(text, label) for text, label, _ in found] == [
+        ("euro", "ASSET"), ("EUR", "ASSET"), ("Brannvik", "COMPANY")]
+
+
 def test_a_name_things_trade_on_is_no_person(context) -> None:
     found = context("Funding rose to 0.12% on Zentrex. Zentrex said volume doubled.",
                     [("Zentrex", "PERSON")])

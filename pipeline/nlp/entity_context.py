@@ -37,6 +37,7 @@ from spacy.tokens import Doc, Span, Token
 
 # Importing the entities module registers `Span._.ticker`, read from and written to span ids.
 from pipeline.nlp.entities import TICKER_LABELS
+from pipeline.nlp.numbers import CURRENCY_CODES
 
 LISTED_LABELS = ("COMPANY", "FUND")  # what a stated stock ticker can name
 # A ticker as news writes it: capitals and digits, maybe a market suffix ("3469.HK", "BRK.B").
@@ -206,6 +207,7 @@ class EntityContext:
         self._surnames(doc, mentions)
         _Tickers(doc, mentions).link()
         self._cashtags(doc, mentions)
+        self._currency_units(doc, mentions)
         doc.ents = mentions.spans()
         return doc
 
@@ -491,6 +493,15 @@ class EntityContext:
             if (mention.label == "FUND" and written.startswith("$")
                     and mention.ticker not in self._fund_tickers(mentions)):
                 mention.label = "ASSET"
+
+    @staticmethod
+    def _currency_units(doc: Doc, mentions: _Mentions) -> None:
+        """A currency code written before an amount ("EUR 45 million") is the amount's unit,
+        not a traded asset the story is about."""
+        for mention in list(mentions):
+            if (mention.end - mention.start == 1 and mention.end < len(doc)
+                    and doc[mention.start].text in CURRENCY_CODES and doc[mention.end].like_num):
+                del mentions.by_span[(mention.start, mention.end)]
 
     @staticmethod
     def _fund_tickers(mentions: _Mentions) -> set[str]:
