@@ -203,6 +203,18 @@ def test_a_surname_alone_is_the_person_named_in_full() -> None:
     assert found["Maalen"] == {"COMPANY"}
 
 
+def test_a_name_starts_at_a_word_of_the_name(context) -> None:
+    found = context(
+        "Stig Holm, chief executive of Vennberg, spoke. Vennberg Holding AB (VNBG) bought "
+        "bitcoin. Vennberg shares rose.",
+        [("Stig Holm", "PERSON"), ("of Vennberg", "PERSON"), ("Vennberg Holding AB", "COMPANY")],
+    )
+    # "of Vennberg" would make Vennberg a surname; cut, it is the company's short form
+    assert found == [("Stig Holm", "PERSON", None), ("Vennberg", "COMPANY", "VNBG"),
+                     ("Vennberg Holding AB", "COMPANY", "VNBG"), ("VNBG", "COMPANY", "VNBG"),
+                     ("Vennberg", "COMPANY", "VNBG")]
+
+
 def test_a_currency_code_before_an_amount_is_its_unit(context) -> None:
     found = context("The euro (EUR) slipped. Brannvik paid EUR 40.0 million, or EUR 88,930 a coin.",
                     [("euro", "ASSET"), ("EUR", "ASSET"), ("Brannvik", "COMPANY")])

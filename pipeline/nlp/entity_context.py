@@ -191,6 +191,7 @@ class EntityContext:
 
     def __call__(self, doc: Doc) -> Doc:
         mentions = _Mentions(doc)
+        self._leading_words(doc, mentions)
         self._laws(doc, mentions)
         self._endings(doc, mentions)
         self._government(doc, mentions)
@@ -210,6 +211,19 @@ class EntityContext:
         self._currency_units(doc, mentions)
         doc.ents = mentions.spans()
         return doc
+
+    @staticmethod
+    def _leading_words(doc: Doc, mentions: _Mentions) -> None:
+        """A name starts at a name's word: the recogniser's "of Lindqvist" ("Chief Executive
+        Officer of Lindqvist") or "the Nordic exchange" is cut to its first word that is not a
+        lower-case function word."""
+        for mention in list(mentions):
+            start = mention.start
+            while start < mention.end - 1 and doc[start].is_lower and doc[start].is_stop:
+                start += 1
+            if start > mention.start:
+                del mentions.by_span[(mention.start, mention.end)]
+                mentions.put(start, mention.end, mention.label, mention.ticker)
 
     def _laws(self, doc: Doc, mentions: _Mentions) -> None:
         for pattern in self.rules.law_patterns:
