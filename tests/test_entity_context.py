@@ -215,6 +215,13 @@ def test_a_name_starts_at_a_word_of_the_name(context) -> None:
                      ("Vennberg", "COMPANY", "VNBG")]
 
 
+def test_a_short_heading_in_capitals_names_nothing(context) -> None:
+    found = context("BY THE NUMBERS\n\nON OUR RADAR\n\nKESTREL DIGITAL SLIDES AS GRIDLOCK BITES HARD",
+                    [("NUMBERS", "INDICATOR"), ("OUR RADAR", "INDICATOR"),
+                     ("KESTREL DIGITAL", "COMPANY")])
+    assert found == [("KESTREL DIGITAL", "COMPANY", None)]  # a headline is longer
+
+
 def test_a_currency_code_before_an_amount_is_its_unit(context) -> None:
     found = context("The euro (EUR) slipped. Brannvik paid EUR 40.0 million, or EUR 88,930 a coin.",
                     [("euro", "ASSET"), ("EUR", "ASSET"), ("Brannvik", "COMPANY")])

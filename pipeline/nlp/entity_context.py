@@ -67,6 +67,7 @@ _UNDER_SYMBOL = re.compile(
     rf"\bunder the (?:ticker symbol|stock symbol|ticker|symbol)\s+[\"“']?(?P<ticker>{_TICKER})\b"
 )
 SHARE_WORDS = frozenset({"shares", "stock", "share"})  # "NGDH shares": a ticker
+MAX_HEADING_WORDS = 4  # a line in capitals this short is a section heading
 MAX_NAME_WORDS = 4  # a person's name written before its role
 ROLE_REACH = 4  # words qualifying a role before its noun ("head of rates strategy" reads "head")
 ROLE_ENDS = frozenset({"at", "of", "for", "with", "in", ",", ".", "and"})
@@ -486,6 +487,9 @@ class EntityContext:
                   and (mention.end == len(doc) or doc[mention.end].text in HEADING_ENDS
                        or doc[mention.end].is_space)):
                 del mentions.by_span[(mention.start, mention.end)]
+            elif not mention.ticker and _in_capitals_heading(mentions.doc_text,
+                                                             doc[mention.start].idx):
+                del mentions.by_span[(mention.start, mention.end)]  # "BY THE NUMBERS"
             elif _PERIOD.fullmatch(mentions.text(mention)):
                 del mentions.by_span[(mention.start, mention.end)]
             elif mention.label == "LAW" and not single and (
@@ -669,6 +673,15 @@ def _name_word(token: Token) -> bool:
     text = token.text
     return (text[:1].isupper() and any(c.islower() for c in text)
             and text.replace("-", "").replace("'", "").replace("’", "").isalpha())
+
+
+def _in_capitals_heading(text: str, char: int) -> bool:
+    """Whether the line holding `char` is a short heading in capitals ("BY THE NUMBERS", "ON
+    OUR RADAR"): no gold article or training document has a name in one."""
+    start = text.rfind("\n", 0, char) + 1
+    end = text.find("\n", char)
+    line = text[start : end if end >= 0 else len(text)]
+    return not any(c.islower() for c in line) and len(line.split()) <= MAX_HEADING_WORDS
 
 
 def _opens_line(doc: Doc, index: int) -> bool:
