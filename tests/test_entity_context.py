@@ -216,7 +216,8 @@ def test_a_name_starts_at_a_word_of_the_name(context) -> None:
 
 
 def test_a_short_heading_in_capitals_names_nothing(context) -> None:
-    found = context("BY THE NUMBERS\n\nON OUR RADAR\n\nKESTREL DIGITAL SLIDES AS GRIDLOCK BITES HARD",
+    found = context("BY THE NUMBERS\n\nON OUR RADAR\n\n"
+                    "KESTREL DIGITAL SLIDES AS GRIDLOCK BITES HARD",
                     [("NUMBERS", "INDICATOR"), ("OUR RADAR", "INDICATOR"),
                      ("KESTREL DIGITAL", "COMPANY")])
     assert found == [("KESTREL DIGITAL", "COMPANY", None)]  # a headline is longer

@@ -37,7 +37,7 @@ from spacy.tokens import Doc, Span, Token
 
 # Importing the entities module registers `Span._.ticker`, read from and written to span ids.
 from pipeline.nlp.entities import TICKER_LABELS
-from pipeline.nlp.numbers import CURRENCY_CODES
+from pipeline.nlp.numbers import CURRENCY_CODES, SCALES
 
 LISTED_LABELS = ("COMPANY", "FUND")  # what a stated stock ticker can name
 # A ticker as news writes it: capitals and digits, maybe a market suffix ("3469.HK", "BRK.B").
@@ -55,7 +55,6 @@ SURNAME_OVERRIDES = ("COMPANY", "EXCHANGE", "FUND")  # labels a lone surname is 
 DESCRIBED_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON")  # labels a describing noun corrects
 VENUE_OVERRIDES = ("PERSON",)  # labels a name written after "on" loses
 UNIT_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON", "GOV_BODY")  # labels a unit's name loses
-SCALE_WORDS = ("thousand", "million", "billion", "trillion")
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
 # of "Tradewind Europe Ltd"), so it only corrects a person; a fund's is its issuer's name.
@@ -67,6 +66,7 @@ _UNDER_SYMBOL = re.compile(
     rf"\bunder the (?:ticker symbol|stock symbol|ticker|symbol)\s+[\"“']?(?P<ticker>{_TICKER})\b"
 )
 SHARE_WORDS = frozenset({"shares", "stock", "share"})  # "NGDH shares": a ticker
+_SCALE_WORDS = "|".join(sorted(SCALES, key=len, reverse=True))  # "1.9 trillion HOPPO"
 MAX_HEADING_WORDS = 4  # a line in capitals this short is a section heading
 MAX_NAME_WORDS = 4  # a person's name written before its role
 ROLE_REACH = 4  # words qualifying a role before its noun ("head of rates strategy" reads "head")
@@ -216,8 +216,7 @@ class EntityContext:
     @staticmethod
     def _leading_words(doc: Doc, mentions: _Mentions) -> None:
         """A name starts at a name's word: the recogniser's "of Lindqvist" ("Chief Executive
-        Officer of Lindqvist") or "the Nordic exchange" is cut to its first word that is not a
-        lower-case function word."""
+        Officer of Lindqvist") is cut to its first word that is no lower-case function word."""
         for mention in list(mentions):
             start = mention.start
             while start < mention.end - 1 and doc[start].is_lower and doc[start].is_stop:
@@ -292,8 +291,8 @@ class EntityContext:
         """Things trade "on" a venue, never on a person: a name written after "on" ("the
         funding rate on Zentrex") that was read as a person is an exchange, wherever the
         document writes it. (Bodies keep their label: "pressure on the Commission".)"""
-        venues = {mentions.text(m) for m in mentions
-                  if m.label in VENUE_OVERRIDES and m.start > 0 and doc[m.start - 1].lower_ == "on"}
+        venues = {mentions.text(m) for m in mentions if m.label in VENUE_OVERRIDES
+                  and m.start > 0 and doc[m.start - 1].lower_ == "on"}
         for mention in mentions:
             if mention.label in VENUE_OVERRIDES and mentions.text(mention) in venues:
                 mention.relabel("EXCHANGE")
@@ -308,7 +307,7 @@ class EntityContext:
             end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
             match = _PARENTHESISED.match(mentions.doc_text, end_char)
             if match is not None and re.search(
-                rf"\d(?:\s(?:{'|'.join(SCALE_WORDS)}))?\s\$?{re.escape(match['ticker'])}\b",
+                rf"\d(?:\s(?:{_SCALE_WORDS}))?\s\$?{re.escape(match['ticker'])}\b",
                 mentions.doc_text,
             ):
                 tokens.update((mentions.text(mention), match["ticker"]))

@@ -436,8 +436,8 @@ class FigureFinder:
                     return _cue_sign(words, doc, index)
                 if index == span.start - 1 and doc[index].lower_ != "by":
                     return None
-            verb = doc[span.start - 1].head
-            if verb.lower_ in words.cues and ctx.sent.start <= verb.i < span.start:
+            verb = doc[span.start - 1].head  # "by", checked above
+            if ctx.sent.start <= verb.i < span.start and verb.lower_ in words.cues:
                 return _cue_sign(words, doc, verb.i)
             return None
         restated = _restated(ctx)
