@@ -123,27 +123,25 @@ def test_ticker_linking_floor(entity_report) -> None:
     assert entity_report.ticker_total.accuracy >= TICKER_ACCURACY, entity_report.format()
 
 
-def test_validation_split_floors(nlp_no_catalysts) -> None:
-    entities = evaluate_entities(VALID_DIR, nlp_no_catalysts)
-    figures = evaluate_figures(VALID_DIR, nlp_no_catalysts)
+def assert_floors(entities, figures, floors: dict[str, float]) -> None:
+    """Each measure named in `floors` is at its floor or above (`other_share`: at or below)."""
     summary = entities.format() + "\n" + figures.format()
-    assert entities.articles == 85
-    assert entities.micro.f1 >= VALID_FLOORS["entity_f1"], summary
-    assert entities.ticker_total.accuracy >= VALID_FLOORS["tickers"], summary
-    assert figures.value_unit.f1 >= VALID_FLOORS["figures_f1"], summary
-    assert figures.metric_accuracy >= VALID_FLOORS["metric"], summary
+    measured = {"entity_f1": entities.micro.f1, "tickers": entities.ticker_total.accuracy,
+                "figures_f1": figures.value_unit.f1, "metric": figures.metric_accuracy}
+    for name, floor in floors.items():
+        if name == "other_share":
+            assert figures.other_share <= floor, summary
+        else:
+            assert measured[name] >= floor, f"{name}\n{summary}"
 
 
-def test_gold_dev_floors(nlp_no_catalysts) -> None:
-    entities = evaluate_entities(DEV_DIR, nlp_no_catalysts)
-    figures = evaluate_figures(DEV_DIR, nlp_no_catalysts)
-    summary = entities.format() + "\n" + figures.format()
-    assert entities.articles == 15
-    assert entities.micro.f1 >= DEV_FLOORS["entity_f1"], summary
-    assert entities.ticker_total.accuracy >= DEV_FLOORS["tickers"], summary
-    assert figures.value_unit.f1 >= DEV_FLOORS["figures_f1"], summary
-    assert figures.metric_accuracy >= DEV_FLOORS["metric"], summary
-    assert figures.other_share <= DEV_FLOORS["other_share"], summary
+@pytest.mark.parametrize(("gold_dir", "articles", "floors"),
+                         [(VALID_DIR, 85, VALID_FLOORS), (DEV_DIR, 15, DEV_FLOORS)])
+def test_dev_set_floors(nlp_no_catalysts, gold_dir: Path, articles: int, floors) -> None:
+    entities = evaluate_entities(gold_dir, nlp_no_catalysts)
+    figures = evaluate_figures(gold_dir, nlp_no_catalysts)
+    assert entities.articles == articles
+    assert_floors(entities, figures, floors)
 
 
 @pytest.fixture(scope="module")
@@ -161,13 +159,7 @@ def test_new_gold_entity_floor(test_reports, label: str) -> None:
 
 
 def test_new_gold_floors(test_reports) -> None:
-    entities, figures = test_reports
-    summary = entities.format() + "\n" + figures.format()
-    assert entities.micro.f1 >= TEST_FLOORS["entity_f1"], summary
-    assert entities.ticker_total.accuracy >= TEST_FLOORS["tickers"], summary
-    assert figures.value_unit.f1 >= TEST_FLOORS["figures_f1"], summary
-    assert figures.metric_accuracy >= TEST_FLOORS["metric"], summary
-    assert figures.other_share <= TEST_FLOORS["other_share"], summary
+    assert_floors(*test_reports, TEST_FLOORS)
 
 
 def test_figure_floors(figure_report) -> None:
@@ -249,21 +241,14 @@ def test_catalyst_floors_on_whole_articles(nlp) -> None:
     assert sum(as_json["direction_confusion"].values()) == report.matched
 
 
-def test_catalyst_floors_on_the_dev_gold(nlp) -> None:
-    report = evaluate_article_catalysts(DEV_DIR, nlp)
+@pytest.mark.parametrize(("gold_dir", "articles", "floors"),
+                         [(DEV_DIR, 15, DEV_CATALYST_FLOORS), (TEST_DIR, 16, TEST_CATALYST_FLOORS)])
+def test_catalyst_floors_on_gold_written_apart(nlp, gold_dir: Path, articles: int,
+                                               floors) -> None:
+    report = evaluate_article_catalysts(gold_dir, nlp)
     summary = report.format()
-    assert report.articles == 15
-    assert report.detection.f1 >= DEV_CATALYST_FLOORS["detection_f1"], summary
-    assert report.category_accuracy >= DEV_CATALYST_FLOORS["category"], summary
-    assert report.direction_accuracy >= DEV_CATALYST_FLOORS["direction"], summary
-    assert report.event_accuracy >= DEV_CATALYST_FLOORS["event_type"], summary
-
-
-def test_catalyst_floors_on_the_new_gold(nlp) -> None:
-    report = evaluate_article_catalysts(TEST_DIR, nlp)
-    summary = report.format()
-    assert report.articles == 16
-    assert report.detection.f1 >= TEST_CATALYST_FLOORS["detection_f1"], summary
-    assert report.category_accuracy >= TEST_CATALYST_FLOORS["category"], summary
-    assert report.direction_accuracy >= TEST_CATALYST_FLOORS["direction"], summary
-    assert report.event_accuracy >= TEST_CATALYST_FLOORS["event_type"], summary
+    assert report.articles == articles
+    assert report.detection.f1 >= floors["detection_f1"], summary
+    assert report.category_accuracy >= floors["category"], summary
+    assert report.direction_accuracy >= floors["direction"], summary
+    assert report.event_accuracy >= floors["event_type"], summary
