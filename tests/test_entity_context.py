@@ -215,6 +215,18 @@ def test_a_name_starts_at_a_word_of_the_name(context) -> None:
                      ("Vennberg", "COMPANY", "VNBG")]
 
 
+def test_a_wire_storys_credits_name_people(context) -> None:
+    found = context(
+        "(Reporting by Ines Carvalho and Tomas Reyna in Lisbon; Additional reporting by Yuki "
+        "Sato; Editing by Paul Okafor)\n\nData compiled by Kestrel Research.",
+        [("Tomas Reyna", "PERSON"), ("Yuki Sato", "COMPANY"), ("Paul Okafor", "COMPANY"),
+         ("Kestrel Research", "COMPANY")],
+    )
+    assert found == [("Ines Carvalho", "PERSON", None), ("Tomas Reyna", "PERSON", None),
+                     ("Yuki Sato", "PERSON", None), ("Paul Okafor", "PERSON", None),
+                     ("Kestrel Research", "COMPANY", None)]  # data credited to a firm stays
+
+
 def test_a_short_heading_in_capitals_names_nothing(context) -> None:
     found = context("BY THE NUMBERS\n\nON OUR RADAR\n\n"
                     "KESTREL DIGITAL SLIDES AS GRIDLOCK BITES HARD",

@@ -67,6 +67,10 @@ _UNDER_SYMBOL = re.compile(
 )
 SHARE_WORDS = frozenset({"shares", "stock", "share"})  # "NGDH shares": a ticker
 _SCALE_WORDS = "|".join(sorted(SCALES, key=len, reverse=True))  # "1.9 trillion HOPPO"
+# "Reporting by A and B in Tokyo; Editing by C": the names credited, up to a place or the end
+_CREDIT = re.compile(r"\b(?:[Aa]dditional )?(?:[Rr]eporting|[Ee]diting) by "
+                     r"(?P<names>[^;)\n]+?)(?= in [A-Z]|[;)\n]|$)")
+_CREDITED_NAME = re.compile(r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3}")
 MAX_HEADING_WORDS = 4  # a line in capitals this short is a section heading
 MAX_NAME_WORDS = 4  # a person's name written before its role
 ROLE_REACH = 4  # words qualifying a role before its noun ("head of rates strategy" reads "head")
@@ -202,6 +206,7 @@ class EntityContext:
         self._abbreviations(doc, mentions)
         self._short_forms_of_settled_names(doc, mentions)
         self._people_by_role(doc, mentions)
+        self._bylines(doc, mentions)
         self._described(doc, mentions)
         self._venues(doc, mentions)
         self._tokens_by_their_units(doc, mentions)
@@ -429,6 +434,21 @@ class EntityContext:
                 and read_as.label in SURNAME_OVERRIDES and not read_as.ticker
             ):
                 mentions.put(start, comma.i, "PERSON")
+
+    @staticmethod
+    def _bylines(doc: Doc, mentions: _Mentions) -> None:
+        """A wire story's credits name people: "(Reporting by Dana Whitfield and Omar Reyes in
+        New York; Editing by Martin Lowe)", whatever the recogniser made of the names."""
+        for credit in _CREDIT.finditer(mentions.doc_text):
+            for name in _CREDITED_NAME.finditer(credit["names"]):
+                start = credit.start("names") + name.start()
+                span = doc.char_span(start, start + len(name[0]), alignment_mode="strict")
+                read_as = None if span is None else mentions.alone_at(span.start, span.end)
+                if span is not None and (read_as is None or read_as.label != "PERSON") and all(
+                    m.label in SURNAME_OVERRIDES or m is read_as
+                    for m in mentions.overlapping(span.start, span.end)
+                ):
+                    mentions.put(span.start, span.end, "PERSON")
 
     def _role_after(self, doc: Doc, index: int) -> str | None:
         """The role in "[a|the] <up to ROLE_REACH words> <role> at|of|for|with|,|.", if any."""
