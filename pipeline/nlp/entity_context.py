@@ -153,6 +153,21 @@ class _Mentions:
     def text(self, mention: _Mention) -> str:
         return self.doc[mention.start : mention.end].text
 
+    def end_char(self, mention: _Mention) -> int:
+        return self.doc[mention.end - 1].idx + len(self.doc[mention.end - 1])
+
+    def ticker_after(self, mention: _Mention) -> re.Match[str] | None:
+        """ "(KBTS)", "($SLV)" right after the mention, its `ticker` group the symbol."""
+        return _PARENTHESISED.match(self.doc_text, self.end_char(mention))
+
+    def relabel_names(self, labels: dict[str, str], overrides: tuple[str, ...]) -> None:
+        """Every mention of a name in `labels` now read as one of `overrides` takes the name's
+        label there."""
+        for mention in self:
+            label = labels.get(self.text(mention))
+            if label is not None and mention.label in overrides:
+                mention.relabel(label)
+
     def overlapping(self, start: int, end: int) -> list[_Mention]:
         """The entities that share a token with [start, end)."""
         return [m for m in self.by_span.values() if m.start < end and start < m.end]
@@ -226,8 +241,7 @@ class EntityContext:
             start = mention.start
             while start < mention.end - 1 and doc[start].is_lower and doc[start].is_stop:
                 start += 1
-            if start > mention.start:
-                del mentions.by_span[(mention.start, mention.end)]
+            if start > mention.start:  # `put` replaces the longer span
                 mentions.put(start, mention.end, mention.label, mention.ticker)
 
     def _laws(self, doc: Doc, mentions: _Mentions) -> None:
@@ -287,38 +301,33 @@ class EntityContext:
                 label = self.rules.descriptors.get(noun.lower_)
                 if label is not None:
                     described.setdefault(mentions.text(mention), set()).add(label)
-        for mention in mentions:
-            labels = described.get(mentions.text(mention), set())
-            if len(labels) == 1 and mention.label in DESCRIBED_OVERRIDES:
-                mention.relabel(next(iter(labels)))
+        mentions.relabel_names({name: next(iter(labels)) for name, labels in described.items()
+                                if len(labels) == 1}, DESCRIBED_OVERRIDES)
 
     def _venues(self, doc: Doc, mentions: _Mentions) -> None:
         """Things trade "on" a venue, never on a person: a name written after "on" ("the
         funding rate on Zentrex") that was read as a person is an exchange, wherever the
         document writes it. (Bodies keep their label: "pressure on the Commission".)"""
-        venues = {mentions.text(m) for m in mentions if m.label in VENUE_OVERRIDES
-                  and m.start > 0 and doc[m.start - 1].lower_ == "on"}
-        for mention in mentions:
-            if mention.label in VENUE_OVERRIDES and mentions.text(mention) in venues:
-                mention.relabel("EXCHANGE")
+        mentions.relabel_names({mentions.text(m): "EXCHANGE" for m in mentions
+                                if m.label in VENUE_OVERRIDES
+                                and m.start > 0 and doc[m.start - 1].lower_ == "on"},
+                               VENUE_OVERRIDES)
 
     def _tokens_by_their_units(self, doc: Doc, mentions: _Mentions) -> None:
         """ "Hoppo (HOPPO) jumped 38%" and, elsewhere, "sent 1.9 trillion HOPPO": a symbol
         that counts an amount is a token's, so the name it was given for is a token too,
         wherever the document writes either, whatever the recogniser made of them ("on Hoppo
         perpetuals" read as an exchange)."""
-        tokens: set[str] = set()
+        tokens: dict[str, str] = {}
         for mention in mentions:
-            end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
-            match = _PARENTHESISED.match(mentions.doc_text, end_char)
+            match = mentions.ticker_after(mention)
             if match is not None and re.search(
                 rf"\d(?:\s(?:{_SCALE_WORDS}))?\s\$?{re.escape(match['ticker'])}\b",
                 mentions.doc_text,
             ):
-                tokens.update((mentions.text(mention), match["ticker"]))
-        for mention in mentions:
-            if mentions.text(mention).lstrip("$") in tokens and mention.label in UNIT_OVERRIDES:
-                mention.relabel("ASSET")
+                for name in (mentions.text(mention), match["ticker"]):
+                    tokens[name] = tokens[f"${name}"] = "ASSET"  # cashtags too
+        mentions.relabel_names(tokens, UNIT_OVERRIDES)
 
     def _consistent(self, doc: Doc, mentions: _Mentions) -> None:
         """One name, one label in a document: every mention of a name takes the label most of
@@ -348,8 +357,7 @@ class EntityContext:
         for mention in list(mentions):
             if mention.label not in ABBREVIATED_LABELS:
                 continue
-            end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
-            match = _ABBREVIATION.match(mentions.doc_text, end_char)
+            match = _ABBREVIATION.match(mentions.doc_text, mentions.end_char(mention))
             if match is not None:
                 defined.setdefault(match["short"], mention.label)
         for short, label in defined.items():
@@ -388,7 +396,11 @@ class EntityContext:
         be the firm), nor over a place ("Jordan", "Córdoba" stay what the recogniser made them)."""
         firms = {words[0] for m in mentions
                  if m.label != "PERSON" and len(words := mentions.text(m).split()) > 1}
-        for surname in _surnames_of_people(mentions) - firms:
+        # read before the loop below, which adds only one-word people
+        full_names = {mentions.text(m) for m in mentions
+                      if m.label == "PERSON" and len(mentions.text(m).split()) > 1}
+        surnames = _surnames_of_people(mentions) - firms
+        for surname in surnames:
             if len(surname) < 3 or not surname[:1].isupper():
                 continue
             for start, end in _occurrences(doc, mentions.doc_text, surname):
@@ -397,12 +409,9 @@ class EntityContext:
                     read_as is not None and read_as.label in SURNAME_OVERRIDES
                 ):
                     mentions.put(start, end, "PERSON")
-        # a transcript's speaker labels and a byline in capitals ("HOLLOWAY:", "CLAIRE HOLLOWAY")
-        full_names = {mentions.text(m) for m in mentions
-                      if m.label == "PERSON" and len(mentions.text(m).split()) > 1}
+        # a transcript's speaker labels and a byline in capitals ("HOLLOWAY:", "CLAIRE HOLLOWAY");
         # longer names first: "CLAIRE HOLLOWAY" whole, not its "HOLLOWAY"
-        for name in sorted(full_names | (_surnames_of_people(mentions) - firms), key=len,
-                           reverse=True):
+        for name in sorted(full_names | surnames, key=len, reverse=True):
             if len(name) < 3 or name.upper() == name:
                 continue
             for start, end in _occurrences(doc, mentions.doc_text, name.upper()):
@@ -518,9 +527,7 @@ class EntityContext:
             ):
                 del mentions.by_span[(mention.start, mention.end)]  # "the Middle East", a date
             elif not single and doc[mention.end - 1].tag_.startswith("VB"):
-                end = mention.end - 1
-                del mentions.by_span[(mention.start, mention.end)]
-                mentions.put(mention.start, end, mention.label, mention.ticker)
+                mentions.put(mention.start, mention.end - 1, mention.label, mention.ticker)
 
     def _cashtags(self, doc: Doc, mentions: _Mentions) -> None:
         """A cashtag ("$WOOF") is a token or a stock, not a fund, unless the text states it
@@ -611,8 +618,7 @@ class _Tickers:
         for mention in list(mentions):
             if mention.label not in TICKER_LABELS:
                 continue
-            end_char = doc[mention.end - 1].idx + len(doc[mention.end - 1])
-            match = _PARENTHESISED.match(mentions.doc_text, end_char)
+            match = mentions.ticker_after(mention)
             if match is None:
                 continue
             ticker = doc.char_span(*match.span("ticker"), alignment_mode="strict")
