@@ -8,12 +8,18 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
+# pip itself is pinned first: the pip a new venv brings (23.2 with Python 3.11) reads a locked
+# "lxml" and a dependency's "lxml[html_clean]" as two requirements, and once PyPI has a newer
+# lxml than the lock's it refuses the install as unpinned.
+PIP_PIN := pip==26.3 --hash=sha256:f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375bd0f4a797777940fad13
+
 # Set-up installs the exact versions in requirements.lock (hashes checked), then the project
 # itself without resolving anything: a fresh clone anywhere gets the versions the figures in
 # README and the model cards were measured with. torch is locked to 2.13.0+cpu, the CPU build on
 # this machine's disk; any looser request would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes $(PIP_PIN)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
