@@ -19,7 +19,8 @@ PIP_PIN := pip==26.3 --hash=sha256:f3b60b20ffaadd4415ed7957212a38ac63fa4c5fa375b
 # this machine's disk; any looser request would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes $(PIP_PIN)
+	echo '$(PIP_PIN)' > $(VENV)/pip.lock  # a hash can only be given in a requirements file
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(VENV)/pip.lock
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
