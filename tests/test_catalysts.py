@@ -168,3 +168,41 @@ def test_full_pipeline_attaches_assets_and_figures(nlp):
     assert any(abs(f.value) == pytest.approx(126e6) for f in outflows.figures)
     price = _find(doc, "fell 8% to $2,940")
     assert price.assets[:2] == ["ETH", "BTC"]
+
+
+# A liquidation wrap ending in a fact sheet, written for this test: terse lines with a figure
+# ("Shorts: $190 million", "SOL slid 4% to $142.") report a fact; a bare heading does not.
+FACT_SHEET = """Solana shorts squeezed as SOL jumps past $150
+
+Traders who bet against Solana were caught out on Wednesday as the token rallied through a \
+level that had capped it for three weeks.
+
+Liquidations, 24 hours
+
+Shorts: $190 million
+Longs: $41 million
+
+Looking ahead
+
+SOL slid 4% to $142."""
+
+
+def test_terse_lines_with_a_figure_are_judged(nlp):
+    """Whether a line is a catalyst is then the model's call; that it is judged is the rule's."""
+    doc = nlp(FACT_SHEET)
+    judged = [c.sentence.text for c in nlp.get_pipe("newsignal_catalysts").candidates(doc)]
+    assert "Shorts: $190 million" in judged
+    assert "Longs: $41 million" in judged
+    assert "SOL slid 4% to $142." in judged
+    assert "Liquidations, 24 hours" not in judged  # a heading: its "24 hours" is no figure
+    assert "Looking ahead" not in judged
+    tagged = [span._.catalyst.sentence for span in doc.spans[SPAN_KEY]]
+    assert "SOL slid 4% to $142." in tagged
+
+
+def test_questions_are_not_judged(nlp):
+    doc = nlp("Will the unlock of 400 million tokens sink the price? The team says staking "
+              "demand of 1.2 billion tokens will absorb most of the supply.")
+    judged = [c.sentence.text for c in nlp.get_pipe("newsignal_catalysts").candidates(doc)]
+    assert judged == ["The team says staking demand of 1.2 billion tokens will absorb most of "
+                      "the supply."]

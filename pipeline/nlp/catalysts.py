@@ -1,11 +1,12 @@
 """Catalyst sentences: which market-moving fact a sentence states, and in which direction.
 
 `newsignal_catalysts` writes `doc.spans["catalysts"]`; each span has `Span._.catalyst`, a
-`records.Catalyst`. Every statement sentence (chart captions, short fragments and verbless
-headlines are skipped) is judged by the direction model (`pipeline.direction`), over the
-sentences of all docs passed to `nlp.pipe` together. The shipped model also names the event type
-of `models/events.yaml` the sentence reports: a sentence of type `background` states no market
-fact and is no catalyst, and the category is that of the event type.
+`records.Catalyst`. Every statement sentence is judged by the direction model
+(`pipeline.direction`), over the sentences of all docs passed to `nlp.pipe` together: chart
+captions and questions are skipped, and so are short fragments and verbless headlines unless
+they carry a figure. The shipped model also names the event type of `models/events.yaml` the
+sentence reports: a sentence of type `background` states no market fact and is no catalyst, and
+the category is that of the event type.
 
 A model without event outputs (any Hugging Face classifier named in the settings) judges
 direction only; then a sentence is a candidate when it has a trigger of some category of
@@ -253,7 +254,7 @@ class CatalystTagger:
         result = []
         for sentence in sentences:
             scores = by_sentence.get((sentence.start, sentence.end), {})
-            if (not scores and not self.typed) or not self._is_statement(sentence):
+            if not scores and not self.typed:
                 continue
             figures = [
                 span._.figure
@@ -263,6 +264,8 @@ class CatalystTagger:
                 ]
                 if span.end <= sentence.end
             ]
+            if not self._is_statement(sentence, figures):
+                continue
             sentence_ents = [
                 ent
                 for ent in ents[bisect_left(ent_starts, sentence.start) :
@@ -280,9 +283,17 @@ class CatalystTagger:
                                     subject=assets[0] if assets else subject))
         return result
 
-    def _is_statement(self, sentence: Span) -> bool:
+    def _is_statement(self, sentence: Span, figures: Sequence[Figure]) -> bool:
+        # A question asks rather than reports ("Does staking soak up the supply?"); every
+        # question in the training articles is labelled background.
+        if CAPTION.search(sentence.text) or sentence.text.rstrip("\"'”’ ").endswith("?"):
+            return False
+        # A figure is a reported fact however tersely written: "ARB slipped 1.7% to $0.33.",
+        # a fact sheet's "Shorts: $312 million". Gold dev catalyst recall 0.861 -> 0.976.
+        if figures:
+            return True
         words = [t for t in sentence if t.is_alpha]
-        if len(words) < self.taxonomy.min_words or CAPTION.search(sentence.text):
+        if len(words) < self.taxonomy.min_words:
             return False
         # Headlines without a verb ("Bitcoin ETFs data.") state nothing; a doc without a tagger
         # (tests with a blank pipeline) has no tags, so it is given the benefit of the doubt.
