@@ -134,7 +134,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ("status", T, "processed, duplicate, skipped_language, rejected or failed."),
         ("reject_reason", T, "Why the article was rejected or failed, else empty."),
         ("duplicate_of", I, "For a syndicated copy, the `article_id` of the original."),
-        Column("text", T, "The extracted article text, paragraphs split by a blank line.", False),
+        Column("text", T, "The extracted article text: the headline, then the body, paragraphs "
+               "split by a blank line (every tag's offsets point into it).", False),
     ),
     "conflicts": _columns(
         _ARTICLE_ID,

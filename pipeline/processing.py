@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from pipeline.config import Settings
-from pipeline.extract import extract_article
+from pipeline.extract import extract_article, headed_text
 from pipeline.records import (
     Analysis,
     AnalysisFailure,
@@ -102,6 +102,7 @@ def _extract_page(entry: FeedEntry, fetched: FetchResult, max_text_chars: int) -
     if article.reject_reason or not article.text.strip():
         reason = article.reject_reason or "no_article_text"
         return ExtractedPage(entry, article, ArticleStatus.REJECTED, reason, html_hash)
+    article.text = headed_text(article.title, article.text)
     if article.language and article.language not in ANALYSED_LANGUAGES:
         reason = f"language: {article.language}"
         return ExtractedPage(entry, article, ArticleStatus.SKIPPED_LANGUAGE, reason, html_hash)

@@ -20,6 +20,7 @@ from pipeline.extract import (
     detect_language,
     extract_article,
     find_published_at,
+    headed_text,
     parse_date,
 )
 
@@ -212,3 +213,35 @@ def test_parse_date(value: str, expected: datetime | None) -> None:
 )
 def test_detect_language(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "expected"),
+    [
+        # The extractor's body leaves the headline out: the text read by NLP puts it back.
+        ("Miner sells 900 BTC", "The company sold the coins on Monday.",
+         "Miner sells 900 BTC\n\nThe company sold the coins on Monday."),
+        # A body that opens with the headline (a kicker around it, other punctuation) keeps it once.
+        ("Miner sells 900 BTC", "EXCLUSIVE: Miner sells 900 BTC!\n\nThe company sold them.",
+         "EXCLUSIVE: Miner sells 900 BTC!\n\nThe company sold them."),
+        ("", "The company sold the coins.", "The company sold the coins."),
+    ],
+)
+def test_the_analysed_text_opens_with_the_headline(title: str, body: str, expected: str) -> None:
+    assert headed_text(title, body) == expected
+
+
+def test_a_processed_page_keeps_its_headline_as_the_first_paragraph() -> None:
+    from pipeline.processing import extract_page
+    from pipeline.records import ArticleStatus, FeedEntry, FetchResult
+
+    body = " ".join(["Regulators in Seoul fined the exchange 3.2 billion won on Tuesday."] * 8)
+    page = (f"<html><head><title>Exchange fined in Seoul | Ledger Daily</title></head><body>"
+            f"<article><h1>Exchange fined in Seoul</h1><p>{body}</p></article></body></html>")
+    url = "https://ledger.example/news/fined"
+    entry = FeedEntry(feed_name="local", url=url, canonical_url=url)
+    extracted = extract_page(entry, FetchResult(url=url, final_url=url, body=page.encode()))
+    assert extracted.status is ArticleStatus.PROCESSED, extracted.reason
+    assert extracted.article.title == "Exchange fined in Seoul"
+    assert extracted.article.text == f"Exchange fined in Seoul\n\n{body}"
+    assert extract_article(page, url).text == body  # the extraction benchmarks' body alone

@@ -555,9 +555,10 @@ def evaluate_article_catalysts(
 
 def _gold_in_page(page: Path, gold: list[dict]) -> tuple[str, list[dict], list[dict]]:
     """(extracted text, gold sentences with their offsets in it, gold sentences it lacks)."""
-    from pipeline.extract import extract_article
+    from pipeline.extract import extract_article, headed_text
 
-    text = extract_article(page.read_bytes(), page.resolve().as_uri()).text
+    article = extract_article(page.read_bytes(), page.resolve().as_uri())
+    text = headed_text(article.title, article.text)  # as a run reads it (processing.py)
     found, lost, cursor = [], [], 0
     for row in gold:
         start = text.find(row["text"], cursor)
