@@ -206,3 +206,32 @@ def test_questions_are_not_judged(nlp):
     judged = [c.sentence.text for c in nlp.get_pipe("newsignal_catalysts").candidates(doc)]
     assert judged == ["The team says staking demand of 1.2 billion tokens will absorb most of "
                       "the supply."]
+
+
+# A press release's closing sections, written for this test.
+PRESS_RELEASE = """Harborline Mining buys 1,200 bitcoin for its treasury
+
+Harborline Mining Corp. said on Monday that it bought 1,200 bitcoin for about $84 million.
+
+About Harborline Mining
+
+Harborline Mining Corp. (NASDAQ: HBLM) operates 14 EH/s of bitcoin mining capacity in Texas.
+
+Forward-Looking Statements
+
+This release contains forward-looking statements about the company's bitcoin purchases.
+
+Market update
+
+Bitcoin rose 2.1% to $70,400 after the purchase was announced.
+
+Important information: This release is not an offer to sell securities of the company."""
+
+
+def test_closing_sections_of_a_press_release_are_not_judged(nlp):
+    doc = nlp(PRESS_RELEASE)
+    judged = [c.sentence.text for c in nlp.get_pipe("newsignal_catalysts").candidates(doc)]
+    assert any("bought 1,200 bitcoin" in s for s in judged)
+    assert not any("operates 14 EH/s" in s or "forward-looking" in s for s in judged)
+    assert any("Bitcoin rose 2.1%" in s for s in judged)  # a later heading ends the section
+    assert not any("not an offer" in s for s in judged)

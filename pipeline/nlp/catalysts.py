@@ -3,10 +3,11 @@
 `newsignal_catalysts` writes `doc.spans["catalysts"]`; each span has `Span._.catalyst`, a
 `records.Catalyst`. Every statement sentence is judged by the direction model
 (`pipeline.direction`), over the sentences of all docs passed to `nlp.pipe` together: chart
-captions and questions are skipped, and so are short fragments and verbless headlines unless
-they carry a figure. The shipped model also names the event type of `models/events.yaml` the
-sentence reports: a sentence of type `background` states no market fact and is no catalyst, and
-the category is that of the event type.
+captions, questions and a press release's closing sections ("About ...", "Forward-Looking
+Statements") are skipped, and so are short fragments and verbless headlines unless they carry a
+figure. The shipped model also names the event type of `models/events.yaml` the sentence
+reports: a sentence of type `background` states no market fact and is no catalyst, and the
+category is that of the event type.
 
 A model without event outputs (any Hugging Face classifier named in the settings) judges
 direction only; then a sentence is a candidate when it has a trigger of some category of
@@ -38,6 +39,22 @@ from pipeline.records import Catalyst, Figure
 SPAN_KEY = "catalysts"
 # "Bitcoin ETFs data. Source: Sosovalue" and the like under charts.
 CAPTION = re.compile(r"(^|\s)(source|chart|image|photo|credit)s?\s*:\s*\S", re.IGNORECASE)
+
+# The closing sections of a press release or a page ("About Crestmoor", "Forward-Looking
+# Statements", "Important information: ...") describe the issuer or disclaim: no sentence in them
+# reports a market fact (all 31 in the training articles are background).
+CLOSING_HEADING = re.compile(
+    r"(about(\s+[A-Z][\w.&'’-]*)+|forward[- ]looking statements?|cautionary (note|statements?)"
+    r"|safe harbou?r( statement)?|disclaimers?|important (information|notice)"
+    r"|(media|investor|press) (contacts?|relations)|contacts?)\W*$",
+    re.IGNORECASE,
+)
+CLOSING_PARAGRAPH = re.compile(
+    r"(about\s+[A-Z][^:\n]{0,60}|forward[- ]looking statements?|important (information|notice)"
+    r"|disclaimer):\s",
+    re.IGNORECASE,
+)
+HEADING_WORDS = 8
 
 SENTENCE_END = frozenset({".", "!", "?", "…", ":", ";"})
 BULLETS = frozenset({"•", "·", "-", "–", "—", "*", "▪", "►", "■", "◦"})
@@ -251,10 +268,13 @@ class CatalystTagger:
         ]
         figure_starts = [span.start for span in figure_spans]
         subject = _main_asset(ents)
+        closing = _closing_sections(doc.text)
         result = []
         for sentence in sentences:
             scores = by_sentence.get((sentence.start, sentence.end), {})
             if not scores and not self.typed:
+                continue
+            if any(start <= sentence.start_char < end for start, end in closing):
                 continue
             figures = [
                 span._.figure
@@ -348,6 +368,29 @@ def _sentences(doc: Doc) -> Iterator[Span]:
         span = _strip(span)
         if len(span):
             yield span
+
+
+def _closing_sections(text: str) -> list[tuple[int, int]]:
+    """Character ranges of closing sections (`CLOSING_HEADING`): from such a heading to the next
+    other heading (a short line without a sentence's end), or the end of the text; and single
+    paragraphs that open with one and a colon."""
+    ranges: list[tuple[int, int]] = []
+    start: int | None = None
+    for line in re.finditer(r"[^\n]+", text):
+        words = line.group().split()
+        if not words:
+            continue
+        heading = len(words) <= HEADING_WORDS and words[-1][-1] not in ".!?;,"
+        if heading and CLOSING_HEADING.match(line.group().strip()):
+            start = line.start() if start is None else start
+        elif heading and start is not None:
+            ranges.append((start, line.start()))
+            start = None
+        elif start is None and CLOSING_PARAGRAPH.match(line.group().strip()):
+            ranges.append((line.start(), line.end()))
+    if start is not None:
+        ranges.append((start, len(text)))
+    return ranges
 
 
 def _strip(span: Span) -> Span:
