@@ -509,3 +509,27 @@ def test_a_move_of_the_stock_is_a_share_price_change(nlp_no_catalysts) -> None:
                                       "from its peak.")
     assert [(f.value, f.metric) for f in found if f.unit == "percent"] == [
         (-41.0, "share_price_change")]
+
+
+# The share of creditors' claims a plan pays back is a recovery, whatever words lead to it; a
+# fund's return is not.
+@pytest.mark.parametrize(
+    ("text", "metric"),
+    [
+        ("The trustee said account holders should get about 58% of their claims back.",
+         "recovered_funds"),
+        ("The plan gives depositors an estimated recovery of 61% on claims filed by March.",
+         "recovered_funds"),
+        ("The fund returned 9.8% last year.", "other"),
+    ],
+)
+def test_a_share_of_claims_is_a_recovery(nlp_no_catalysts, text, metric) -> None:
+    assert [f.metric for f in figures(nlp_no_catalysts, text) if f.unit == "percent"] == [metric]
+
+
+def test_a_list_line_takes_the_metric_its_heading_names(nlp_no_catalysts) -> None:
+    text = ("Liquidations over 24 hours, by side:\n\nShorts: $214 million\n\nLongs: $57 million\n\n"
+            "Traders were caught off guard.\n\nTotal: $271 million")
+    found = [(f.value, f.metric) for f in figures(nlp_no_catalysts, text)]
+    # A sentence between ends the list: the last line has no heading of its own.
+    assert found == [(214e6, "liquidations"), (57e6, "liquidations"), (271e6, "other")]

@@ -185,7 +185,7 @@ class FigureFinder:
                 doc, text, span, sent, layout.ents_within(sent.start, sent.end), layout,
                 trigger_hits.within(sent.start, sent.end), co_hits,
                 [(s, e) for _, s, e in anchors.within(sent.start, sent.end)], in_figures,
-                self.words, spans,
+                self.words, spans, trigger_hits,
             )
             figure = self._figure(context, candidate)
             if figure is None:
@@ -238,6 +238,10 @@ class FigureFinder:
                 )
         if metric == "count_traders" and not _counts_people(ctx):
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
+        if metric == "other":
+            metric = self._heading_metric(ctx, unit, candidate.value) or metric
+        if unit == "percent" and _share_of_claims(ctx):
+            metric = "recovered_funds"  # "an estimated 74% of allowed claims"
         if metric in self.price_moves:
             moved = _what_moved(ctx)
             if _unpriced(self.words, moved):
@@ -267,6 +271,18 @@ class FigureFinder:
         )
         figure.flag = self.vocabulary.implausible(figure)
         return figure
+
+    def _heading_metric(self, ctx: _Context, unit: str, value: float) -> str | None:
+        """The metric a list's heading names for a line of the list that names none
+        ("Liquidations by side (24h):" over "Shorts: $312 million")."""
+        heading = ctx.layout.list_heading(ctx.span)
+        if heading is None:
+            return None
+        admissible = self.admissible(unit, value)
+        for metric, _, _ in ctx.all_hits.within(*heading):
+            if metric in admissible:
+                return metric
+        return None
 
     def admissible(self, unit: str, value: float) -> set[str]:
         """The metrics a figure in `unit` of size `value` can have: those whose units admit it,
@@ -493,6 +509,11 @@ class _Context:
     in_figures: set[int]
     words: FigureWords
     earlier: list[Span]  # the figures found so far, in text order
+    all_hits: _Positions  # every metric trigger of the document
+
+
+LIST_LINES = 12  # lines walked up from a list line to its heading
+LIST_LINE_TOKENS = 16
 
 
 class _Layout:
@@ -533,6 +554,35 @@ class _Layout:
         start = max(start, span.start - CONTEXT_TOKENS)
         end = min(end, span.end + CONTEXT_TOKENS)
         return self.doc[start:end]
+
+    def line(self, token: int) -> tuple[int, int]:
+        """Tokens [start, end) of the line holding `token`, without its line break."""
+        breaks = self.line_breaks
+        index = bisect_left(breaks, token)
+        start = breaks[index - 1] + 1 if index > 0 else 0
+        end = breaks[index] if index < len(breaks) else len(self.doc)
+        return start, end
+
+    def list_heading(self, span: Span) -> tuple[int, int] | None:
+        """Tokens of the heading over the list line `span` is in: up past short lines that are
+        no sentences, the first that ends in a colon or has no digit. None when `span`'s line is
+        a sentence, or a sentence comes first."""
+        doc = self.doc
+        start, end = self.line(span.start)
+        for _ in range(LIST_LINES):
+            words = [t for t in doc[start:end] if not t.is_space]
+            if not words or len(words) > LIST_LINE_TOKENS or words[-1].text in (".", "!", "?"):
+                return None
+            if (start, end) != self.line(span.start) and (
+                words[-1].text == ":" or not any(t.like_num for t in words)
+            ):
+                return start, end
+            if start == 0:
+                return None
+            start, end = self.line(start - 1)
+            while start > 0 and all(t.is_space for t in doc[start:end]):
+                start, end = self.line(start - 1)
+        return None
 
     def ents_within(self, start: int, end: int) -> list[Span]:
         """Entities inside tokens [start, end)."""
@@ -769,6 +819,14 @@ def _counted_noun(ctx: _Context) -> Token | None:
     ):
         return head
     return None
+
+
+def _share_of_claims(ctx: _Context) -> bool:
+    """Whether a percentage is the share of creditors' claims paid back: "of" or "on" then
+    "claims" within three words ("42% of their claims", "a recovery of 64% on claims")."""
+    following = ctx.doc[ctx.span.end : ctx.span.end + 4]
+    return (len(following) > 1 and following[0].lower_ in ("of", "on")
+            and any(t.lower_ == "claims" for t in following[1:]))
 
 
 def _counts_people(ctx: _Context) -> bool:
