@@ -424,3 +424,15 @@ def test_invented_names_through_the_pipeline(nlp_no_catalysts, text, expected) -
     found = [(e.text, e.label_, e._.ticker) for e in nlp_no_catalysts(text).ents]
     for entity in expected:
         assert entity in found, found
+
+
+def test_a_name_ends_before_the_noun_that_says_what_it_is(context) -> None:
+    found = context(
+        "Harlow Group owns the Brisko exchange, and traders watch the CME FedWatch tool. "
+        "Said Ana Ruiz of Lisbon broker Tavora Capital.",
+        [("Harlow Group", "COMPANY"), ("Brisko exchange", "EXCHANGE"),
+         ("CME FedWatch tool", "INDICATOR"), ("Ana Ruiz", "PERSON"), ("Lisbon broker", "COMPANY")],
+    )
+    assert found == [("Harlow Group", "COMPANY", None), ("Brisko", "EXCHANGE", None),
+                     ("CME FedWatch", "INDICATOR", None), ("Ana Ruiz", "PERSON", None),
+                     ("Lisbon broker", "COMPANY", None)]  # a name follows: left as read

@@ -97,6 +97,7 @@ class EntityRules:
     shared_roles: frozenset[str]  # roles firms hold too
     name_titles: frozenset[str]  # words written before a person's name, no part of it
     descriptors: dict[str, str]  # "exchange" -> EXCHANGE: "domestic exchange Sakurabit"
+    descriptor_tails: frozenset[str]  # "the Tradewell exchange": no part of the name
     never_names: frozenset[str]  # analysts' ratings, accounting terms: "Outperform", "EBITDA"
 
     @classmethod
@@ -118,6 +119,7 @@ class EntityRules:
                 descriptors={str(word).lower(): label
                              for label, words in raw["descriptors"].items() for word in words},
                 never_names=frozenset(str(word) for word in raw["never_names"]),
+                descriptor_tails=frozenset(str(word).lower() for word in raw["descriptor_tails"]),
             )
         except (KeyError, TypeError, AttributeError, re.error) as error:
             raise ValueError(f"{path}: {error!r}") from error
@@ -212,6 +214,7 @@ class EntityContext:
     def __call__(self, doc: Doc) -> Doc:
         mentions = _Mentions(doc)
         self._leading_words(doc, mentions)
+        self._descriptor_tails(doc, mentions)
         self._laws(doc, mentions)
         self._endings(doc, mentions)
         self._government(doc, mentions)
@@ -243,6 +246,17 @@ class EntityContext:
                 start += 1
             if start > mention.start:  # `put` replaces the longer span
                 mentions.put(start, mention.end, mention.label, mention.ticker)
+
+    def _descriptor_tails(self, doc: Doc, mentions: _Mentions) -> None:
+        """A name ends before a common noun that says what it is ("the Tradewell exchange,"),
+        unless a name follows that noun ("Munich brokerage Falkstein & Co.": whose is unclear)."""
+        for mention in list(mentions):
+            last = doc[mention.end - 1]
+            following = doc[mention.end] if mention.end < len(doc) else None
+            if (mention.end - mention.start > 1 and last.is_lower
+                    and last.lower_ in self.rules.descriptor_tails
+                    and not (following is not None and following.is_title)):
+                mentions.put(mention.start, mention.end - 1, mention.label, mention.ticker)
 
     def _laws(self, doc: Doc, mentions: _Mentions) -> None:
         for pattern in self.rules.law_patterns:
