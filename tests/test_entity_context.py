@@ -436,3 +436,9 @@ def test_a_name_ends_before_the_noun_that_says_what_it_is(context) -> None:
     assert found == [("Harlow Group", "COMPANY", None), ("Brisko", "EXCHANGE", None),
                      ("CME FedWatch", "INDICATOR", None), ("Ana Ruiz", "PERSON", None),
                      ("Lisbon broker", "COMPANY", None)]  # a name follows: left as read
+
+
+def test_a_bracketed_corporate_ending_belongs_to_the_name(context) -> None:
+    found = context("Vennberg Holding AB (publ) bought 120 bitcoin on Monday.",
+                    [("Vennberg Holding AB", "COMPANY")])
+    assert found == [("Vennberg Holding AB (publ)", "COMPANY", None)]

@@ -89,6 +89,7 @@ class EntityRules:
 
     law_patterns: tuple[re.Pattern[str], ...]
     name_endings: frozenset[str]
+    bracketed_endings: frozenset[str]  # "AB (publ)"
     heads: dict[str, str]  # last word of a name -> its label
     instruments: frozenset[str]  # words after a government name that make it a security
     issuer_countries: frozenset[str]  # countries written before such a security's name
@@ -107,6 +108,7 @@ class EntityRules:
             return cls(
                 law_patterns=tuple(re.compile(p) for p in raw["law_patterns"]),
                 name_endings=frozenset(str(word) for word in raw["name_endings"]),
+                bracketed_endings=frozenset(str(word) for word in raw["bracketed_endings"]),
                 heads={str(word): label for label, words in raw["heads"].items()
                        for word in words},
                 instruments=frozenset(str(word) for word in raw["instruments"]),
@@ -284,6 +286,12 @@ class EntityContext:
                 end += 1
             if end < len(doc) and doc[end].text in self.rules.name_endings:
                 mentions.put(mention.start, end + 1, mention.label, mention.ticker)
+            end = mention.end
+            while (end + 2 < len(doc) and doc[end].text == "(" and doc[end + 2].text == ")"
+                   and doc[end + 1].text in self.rules.bracketed_endings):
+                end += 3
+            if end > mention.end:
+                mentions.put(mention.start, end, mention.label, mention.ticker)
 
     def _government(self, doc: Doc, mentions: _Mentions) -> None:
         """ "Treasury bills" are no government body; "Colorado" + "House of Representatives",
