@@ -324,7 +324,10 @@ def test_a_corporate_ending_joins_the_name(context) -> None:
      ("Buckeye Digital Reserve Act", "ORG", "LAW"),
      ("Kestovian Securities Commission", "COMPANY", "GOV_BODY"),
      ("Tarnwood Swap", "COMPANY", "EXCHANGE"),
-     ("Brennholt Verwaltung AG", "PERSON", "COMPANY")],
+     ("Brennholt Verwaltung AG", "PERSON", "COMPANY"),
+     ("Kestovian Market Conduct Regulation", "INDICATOR", "LAW"),
+     # the head of "<office> of <field>" comes before "of": left as read
+     ("Office of Financial Regulation", "GOV_BODY", "GOV_BODY")],
 )
 def test_the_last_word_of_a_longer_name_settles_its_label(context, name, said, label) -> None:
     assert context(f"Yesterday {name} said no.", [(name, said)]) == [(name, label, None)]
