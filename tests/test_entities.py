@@ -37,6 +37,11 @@ def ents(nlp, text: str) -> list[tuple[str, str, str | None]]:
         ("The Fear and Greed Index reads 20.", ("Fear and Greed Index", "INDICATOR", None)),
         ("Scott Bessent spoke on Friday.", ("Scott Bessent", "PERSON", None)),
         ("Talks between the two sides in Oman resume.", ("Oman", "COUNTRY", None)),
+        # real regulators and venues the recogniser alone got wrong (an asset, a law, a country)
+        ("The broker is a member of FINRA, the filing said.", ("FINRA", "GOV_BODY", None)),
+        ("Italy's CONSOB issued a warning.", ("CONSOB", "GOV_BODY", None)),
+        ("Mt. Gox began repaying creditors.", ("Mt. Gox", "EXCHANGE", None)),
+        ("Indodax and BtcTurk halted withdrawals.", ("BtcTurk", "EXCHANGE", None)),
     ],
 )
 def test_labels_and_tickers(nlp_no_catalysts, text: str, expected: tuple) -> None:
