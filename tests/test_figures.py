@@ -533,3 +533,15 @@ def test_a_list_line_takes_the_metric_its_heading_names(nlp_no_catalysts) -> Non
     found = [(f.value, f.metric) for f in figures(nlp_no_catalysts, text)]
     # A sentence between ends the list: the last line has no heading of its own.
     assert found == [(214e6, "liquidations"), (57e6, "liquidations"), (271e6, "other")]
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("Quarrel (QRL) slid 9% as 1.1 billion tokens were unlocked.", "QRL"),
+        ("Staked QRL rose by 14 million coins this week.", "QRL"),
+        ("The exchange now lists 37 tokens from the Quarrel ecosystem.", "count"),  # kinds of token
+    ],
+)
+def test_an_amount_of_tokens_is_in_the_token_the_story_is_about(nlp_no_catalysts, text, unit):
+    assert [f.unit for f in figures(nlp_no_catalysts, text) if f.unit != "percent"] == [unit]

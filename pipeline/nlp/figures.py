@@ -213,6 +213,8 @@ class FigureFinder:
                 bare_unit = _plain_unit(ctx, candidate)
                 if bare_unit is None:
                     return None
+                if bare_unit == "count":
+                    bare_unit = _token_amount(ctx, candidate.value) or bare_unit
                 unit = bare_unit
         asset_span = self._asset_entity(ctx)
         if candidate.unit is not None or bare_unit is not None:
@@ -512,6 +514,8 @@ class _Context:
     all_hits: _Positions  # every metric trigger of the document
 
 
+TOKEN_NOUNS = frozenset({"tokens", "coins"})
+TOKEN_AMOUNT_FROM = 1e6
 LIST_LINES = 12  # lines walked up from a list line to its heading
 LIST_LINE_TOKENS = 16
 
@@ -712,6 +716,19 @@ def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
             return "count"
     if _VOTE.search(ctx.text, max(0, span.start_char - 30), span.end_char + 12):
         return "count"
+    return None
+
+
+def _token_amount(ctx: _Context, value: float) -> str | None:
+    """The ticker of the token an amount of "tokens" or "coins" is of: "1.1 billion tokens
+    unlock" counts STRA where the story is about STRA. Millions or more: fewer is a count of
+    kinds of token ("37 tokens listed")."""
+    noun = _counted_noun(ctx)
+    if noun is None or noun.lower_ not in TOKEN_NOUNS or abs(value) < TOKEN_AMOUNT_FROM:
+        return None
+    asset = _asset_in_paragraph(ctx) or _asset_in_document(ctx, ("ASSET",))
+    if asset is not None and asset.label_ == "ASSET" and asset._.ticker:
+        return asset._.ticker
     return None
 
 
