@@ -545,3 +545,9 @@ def test_a_list_line_takes_the_metric_its_heading_names(nlp_no_catalysts) -> Non
 )
 def test_an_amount_of_tokens_is_in_the_token_the_story_is_about(nlp_no_catalysts, text, unit):
     assert [f.unit for f in figures(nlp_no_catalysts, text) if f.unit != "percent"] == [unit]
+
+
+def test_a_word_between_an_amount_and_its_token_keeps_the_token_its_unit(nlp_no_catalysts):
+    found = figures(nlp_no_catalysts, "The foundation still holds 1.2 million staked ETH, the "
+                                      "filing shows.")
+    assert [(f.value, f.unit) for f in found] == [(1.2e6, "ETH")]

@@ -145,10 +145,16 @@ class FigureFinder:
             else:  # an upper-case word that is no asset ("2025 US"): the number alone
                 end = len(text[:code_start].rstrip())
         if unit is None:
-            # "1,000 bitcoin": an asset entity right after the number is its unit.
+            # "1,000 bitcoin", "5.6 million delegated HLY": an asset entity right after the
+            # number, or after one word that qualifies it, is its unit.
             following = _SPACES.match(text, end)
             if following:
                 ent = layout.ent_starting_at.get(following.end())
+                word = layout.token_starting_at.get(following.end())
+                if ent is None and word is not None and word.is_lower and word.tag_ in (
+                    "JJ", "VBN", "VBD"  # the tagger reads "staked" in "1.2 million staked ETH" VBD
+                ):
+                    ent = layout.ent_starting_at.get(word.idx + len(word.text_with_ws))
                 if ent is not None and ent.label_ == "ASSET" and ent._.ticker:
                     unit, end = ent._.ticker, ent.end_char
         explicit = text[start] in "-−+" or quantity.value < 0  # "-3%", "$(0.06)"
@@ -531,6 +537,7 @@ class _Layout:
         self.ent_ends = [ent.end for ent in self.ents]
         self.ent_end_chars = [ent.end_char for ent in self.ents]
         self.ent_starting_at = {ent.start_char: ent for ent in self.ents}
+        self.token_starting_at = {token.idx: token for token in doc}
         self.sent_starts = [sent.start for sent in doc.sents]
         self.line_breaks = [
             token.i for token in doc if "\n" in token.text or "\n" in token.whitespace_
