@@ -226,6 +226,7 @@ class EntityReport:
 class FigureReport:
     value_unit: PRF = field(default_factory=PRF)
     matched: int = 0
+    sized: int = 0  # gold figures found with the right size and unit, either sign
     metric_correct: int = 0
     asset_correct: int = 0
     sign_correct: int = 0
@@ -249,7 +250,10 @@ class FigureReport:
 
     @property
     def sign_accuracy(self) -> float:
-        return self._share(self.sign_correct)
+        """Over the figures found with the right size and unit, whatever their sign: a wrong
+        sign makes a figure miss the value+unit match, so over those matches it is always
+        right."""
+        return self.sign_correct / self.sized if self.sized else 0.0
 
     @property
     def period_accuracy(self) -> float:
@@ -262,7 +266,8 @@ class FigureReport:
 
     def to_dict(self) -> dict:
         return {"articles": self.articles, "value_unit": self.value_unit.to_dict(),
-                "matched": self.matched, "metric_accuracy": round(self.metric_accuracy, 4),
+                "matched": self.matched, "sized": self.sized,
+                "metric_accuracy": round(self.metric_accuracy, 4),
                 "asset_accuracy": round(self.asset_accuracy, 4),
                 "sign_accuracy": round(self.sign_accuracy, 4),
                 "period_accuracy": round(self.period_accuracy, 4),
@@ -278,8 +283,9 @@ class FigureReport:
             f"value+unit  P {s.precision:.3f}  R {s.recall:.3f}  F1 {s.f1:.3f}  "
             f"(tp {s.true_positives}, fp {s.false_positives}, fn {s.false_negatives})",
             f"over {self.matched} matched figures: metric {self.metric_accuracy:.3f}, "
-            f"asset {self.asset_accuracy:.3f}, sign {self.sign_accuracy:.3f}, "
-            f"period {self.period_accuracy:.3f}",
+            f"asset {self.asset_accuracy:.3f}, period {self.period_accuracy:.3f}",
+            f"sign {self.sign_accuracy:.3f} over {self.sized} figures found with the right size "
+            f"and unit, either sign",
             f"metric other: {self.found_other} of {self.found} figures found "
             f"({self.other_share:.3f})",
         ])
@@ -338,11 +344,17 @@ def _states(text: str, ticker: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(ticker)}(?![A-Za-z0-9])", text) is not None
 
 
-def _values_agree(gold: dict, figure: Figure) -> bool:
+def _values_agree(gold: dict, figure: Figure, *, signed: bool = True) -> bool:
+    """Same unit and value within VALUE_TOLERANCE; with `signed=False` the same size, either
+    sign."""
     if gold["unit"] != figure.unit:
         return False
-    return any(abs(figure.value - expected) <= VALUE_TOLERANCE * max(abs(expected), 1e-12)
-               for expected in _gold_values(gold))
+    value = figure.value if signed else abs(figure.value)
+    return any(
+        abs(value - (expected if signed else abs(expected)))
+        <= VALUE_TOLERANCE * max(abs(expected), 1e-12)
+        for expected in _gold_values(gold)
+    )
 
 
 def _gold_values(gold: dict) -> tuple[float, ...]:
@@ -373,10 +385,13 @@ def _match_by_overlap(items: Iterable, candidates: Iterable, item_span: Callable
     return pairs, unmatched
 
 
-def match_figures(gold: list[dict], found: list[Figure]) -> tuple[list, list]:
+def match_figures(gold: list[dict], found: list[Figure], *, signed: bool = True
+                  ) -> tuple[list, list]:
     """Each annotated figure with the found figure it matches (overlapping span, same unit,
-    value within VALUE_TOLERANCE) or None, and the found figures nothing matched."""
-    return _match_by_overlap(gold, found, _gold_span, _record_span, _values_agree)
+    value within VALUE_TOLERANCE; either sign unless `signed`) or None, and the found figures
+    nothing matched."""
+    return _match_by_overlap(gold, found, _gold_span, _record_span,
+                             lambda g, f: _values_agree(g, f, signed=signed))
 
 
 def _gold_span(row: dict) -> tuple[int, int]:
@@ -409,15 +424,21 @@ def evaluate_figures(
             report.matched += 1
             report.metric_correct += match.metric == gold["metric"]
             report.asset_correct += match.asset == gold["asset"]
-            report.sign_correct += (match.value < 0) == (gold["value"] < 0)
             report.period_correct += match.period == gold["period"]
             if match.metric != gold["metric"]:
                 report.confusions[(gold["metric"], match.metric)] += 1
-            for key, got in (("metric", match.metric), ("asset", match.asset),
-                             ("sign", match.value < 0)):
-                want = gold["value"] < 0 if key == "sign" else gold[key]
-                if got != want:
-                    report.errors.append(f"{name}: {gold['text']!r} {key} {got!r} != {want!r}")
+            for key, got in (("metric", match.metric), ("asset", match.asset)):
+                if got != gold[key]:
+                    report.errors.append(f"{name}: {gold['text']!r} {key} {got!r} != "
+                                         f"{gold[key]!r}")
+        for gold, match in match_figures(annotations["figures"], found, signed=False)[0]:
+            if match is None:
+                continue
+            report.sized += 1
+            report.sign_correct += (match.value < 0) == (gold["value"] < 0)
+            if (match.value < 0) != (gold["value"] < 0):
+                report.errors.append(f"{name}: {gold['text']!r} sign {match.value} != "
+                                     f"{gold['value']} ({match.metric})")
         for figure in unmatched:
             report.value_unit.false_positives += 1
             report.errors.append(f"{name}: extra {figure.text!r} {figure.value} {figure.unit} "
