@@ -481,6 +481,8 @@ def test_only_a_count_of_people_or_accounts_is_a_count_of_traders(nlp_no_catalys
     ("text", "value", "metric"),
     [
         ("Deposits at the exchange rose 18% in the week to Wednesday.", 18.0, "other"),
+        # no metric, no sign: a figure of no known metric is written as its size (label guide)
+        ("Deposits at the exchange fell 18% in the week to Wednesday.", 18.0, "other"),
         ("Operating expenses would rise about 8% this year, the finance chief said.", 8.0, "other"),
         ("The token fell 12% on Monday.", -12.0, "price_change"),
         ("Ether fell 4.1% on Monday.", -4.1, "price_change"),

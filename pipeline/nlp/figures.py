@@ -442,6 +442,8 @@ class FigureFinder:
         """-1/+1 from direction words, or None where the value keeps its sign."""
         doc, span, words = ctx.doc, ctx.span, self.words
         spec = self.metrics[metric]
+        if metric == "other":
+            return None  # a figure of no known metric is written unsigned ("revenue fell 14%")
         if not spec.signed or "level_or_change" in spec.traits:
             # A change stated as such keeps its sign ("yields fell 4 basis points"); a level of
             # a metric that moves both ways ("lifted its rate to 22%") has none.
