@@ -235,3 +235,10 @@ def test_closing_sections_of_a_press_release_are_not_judged(nlp):
     assert not any("operates 14 EH/s" in s or "forward-looking" in s for s in judged)
     assert any("Bitcoin rose 2.1%" in s for s in judged)  # a later heading ends the section
     assert not any("not an offer" in s for s in judged)
+
+
+def test_a_subheading_opening_with_about_and_a_quantity_is_no_closing_section(nlp):
+    doc = nlp("Miners under pressure\n\nAbout half of miners run at a loss\n\n"
+              "Listed miners sold 900 BTC in the week, the most since March.")
+    judged = [c.sentence.text for c in nlp.get_pipe("newsignal_catalysts").candidates(doc)]
+    assert "Listed miners sold 900 BTC in the week, the most since March." in judged

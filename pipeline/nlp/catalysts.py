@@ -44,14 +44,15 @@ CAPTION = re.compile(r"(^|\s)(source|chart|image|photo|credit)s?\s*:\s*\S", re.I
 # Statements", "Important information: ...") describe the issuer or disclaim: no sentence in them
 # reports a market fact (all 31 in the training articles are background).
 CLOSING_HEADING = re.compile(
-    r"(about(\s+[A-Z][\w.&'’-]*)+|forward[- ]looking statements?|cautionary (note|statements?)"
-    r"|safe harbou?r( statement)?|disclaimers?|important (information|notice)"
+    r"(about(?-i:(\s+[A-Z][\w.&'’-]*)+)|forward[- ]looking statements?"
+    r"|cautionary (note|statements?)|safe harbou?r( statement)?|disclaimers?"
+    r"|important (information|notice)"
     r"|(media|investor|press) (contacts?|relations)|contacts?)\W*$",
     re.IGNORECASE,
 )
 CLOSING_PARAGRAPH = re.compile(
-    r"(about\s+[A-Z][^:\n]{0,60}|forward[- ]looking statements?|important (information|notice)"
-    r"|disclaimer):\s",
+    r"(about\s+(?-i:[A-Z])[^:\n]{0,60}|forward[- ]looking statements?"
+    r"|important (information|notice)|disclaimer):\s",
     re.IGNORECASE,
 )
 HEADING_WORDS = 8
