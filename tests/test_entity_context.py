@@ -445,3 +445,15 @@ def test_a_bracketed_corporate_ending_belongs_to_the_name(context) -> None:
     found = context("Vennberg Holding AB (publ) bought 120 bitcoin on Monday.",
                     [("Vennberg Holding AB", "COMPANY")])
     assert found == [("Vennberg Holding AB (publ)", "COMPANY", None)]
+
+
+def test_a_name_things_trade_on_is_a_venue_whatever_it_was_read_as(context) -> None:
+    found = context(
+        "CUSD traded as low as $0.912 on Quillon. Quillon paused withdrawals. Options on Bitcoin "
+        "rose. The bill put pressure on the Commission.",
+        [("Quillon", "ASSET"), ("Bitcoin", "ASSET"), ("Commission", "GOV_BODY")],
+    )
+    # a market word before "on" makes a name a venue; no market word leaves a body a body
+    assert [(text, label) for text, label, _ in found] == [
+        ("Quillon", "EXCHANGE"), ("Quillon", "EXCHANGE"), ("Bitcoin", "ASSET"),
+        ("Commission", "GOV_BODY")]

@@ -54,6 +54,8 @@ ABBREVIATED_LABELS = ("GOV_BODY", "LAW", "INDICATOR")
 SURNAME_OVERRIDES = ("COMPANY", "EXCHANGE", "FUND")  # labels a lone surname is taken back from
 DESCRIBED_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON")  # labels a describing noun corrects
 VENUE_OVERRIDES = ("PERSON",)  # labels a name written after "on" loses
+TRADED_VENUE_OVERRIDES = ("ASSET", "GOV_BODY")  # ... where a market word comes shortly before
+VENUE_CUE_REACH = 8  # tokens before "on" read for a market word
 UNIT_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON", "GOV_BODY")  # labels a unit's name loses
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
@@ -99,6 +101,7 @@ class EntityRules:
     name_titles: frozenset[str]  # words written before a person's name, no part of it
     descriptors: dict[str, str]  # "exchange" -> EXCHANGE: "domestic exchange Sakurabit"
     descriptor_tails: frozenset[str]  # "the Tradewell exchange": no part of the name
+    venue_cues: frozenset[str]  # market words before "on <venue>": "traded", "liquidations"
     never_names: frozenset[str]  # analysts' ratings, accounting terms: "Outperform", "EBITDA"
 
     @classmethod
@@ -122,6 +125,7 @@ class EntityRules:
                              for label, words in raw["descriptors"].items() for word in words},
                 never_names=frozenset(str(word) for word in raw["never_names"]),
                 descriptor_tails=frozenset(str(word).lower() for word in raw["descriptor_tails"]),
+                venue_cues=frozenset(str(word).lower() for word in raw["venue_cues"]),
             )
         except (KeyError, TypeError, AttributeError, re.error) as error:
             raise ValueError(f"{path}: {error!r}") from error
@@ -329,11 +333,30 @@ class EntityContext:
     def _venues(self, doc: Doc, mentions: _Mentions) -> None:
         """Things trade "on" a venue, never on a person: a name written after "on" ("the
         funding rate on Zentrex") that was read as a person is an exchange, wherever the
-        document writes it. (Bodies keep their label: "pressure on the Commission".)"""
-        mentions.relabel_names({mentions.text(m): "EXCHANGE" for m in mentions
-                                if m.label in VENUE_OVERRIDES
-                                and m.start > 0 and doc[m.start - 1].lower_ == "on"},
-                               VENUE_OVERRIDES)
+        document writes it. A name read as a token or a body is one where a market word comes
+        shortly before ("traded as low as $0.912 on Quillon", "options expire on Optiva"), it
+        is written as a name (no ticker, no cashtag) and has no ticker of its own. (Bodies keep
+        their label otherwise: "pressure on the Commission".)"""
+        venues: dict[str, str] = {}
+        for mention in mentions:
+            if mention.start == 0 or doc[mention.start - 1].lower_ != "on":
+                continue
+            if mention.label in VENUE_OVERRIDES or (
+                mention.label in TRADED_VENUE_OVERRIDES and not mention.ticker
+                and doc[mention.start].is_title and self._market_word_before(doc, mention.start - 1)
+            ):
+                venues[mentions.text(mention)] = "EXCHANGE"
+        mentions.relabel_names(venues, VENUE_OVERRIDES + TRADED_VENUE_OVERRIDES)
+
+    def _market_word_before(self, doc: Doc, end: int) -> bool:
+        """Whether one of `venue_cues` comes in the VENUE_CUE_REACH tokens before `end`, in the
+        same sentence."""
+        for token in reversed(doc[max(0, end - VENUE_CUE_REACH):end]):
+            if token.text in (".", "!", "?"):
+                return False
+            if token.lower_ in self.rules.venue_cues:
+                return True
+        return False
 
     def _tokens_by_their_units(self, doc: Doc, mentions: _Mentions) -> None:
         """ "Hoppo (HOPPO) jumped 38%" and, elsewhere, "sent 1.9 trillion HOPPO": a symbol
