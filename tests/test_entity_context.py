@@ -457,3 +457,14 @@ def test_a_name_things_trade_on_is_a_venue_whatever_it_was_read_as(context) -> N
     assert [(text, label) for text, label, _ in found] == [
         ("Quillon", "EXCHANGE"), ("Quillon", "EXCHANGE"), ("Bitcoin", "ASSET"),
         ("Commission", "GOV_BODY")]
+
+
+def test_a_ticker_stated_for_a_short_form_goes_to_the_full_name() -> None:
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("newsignal_entity_context")
+    doc = nlp.make_doc("Vennberg Holding AB bought bitcoin. Vennberg is a payments company. Its "
+                       "shares are listed under the ticker VNBG.")
+    doc.ents = [doc.char_span(0, 19, label="COMPANY"), doc.char_span(36, 44, label="COMPANY")]
+    found = [(e.text, e.label_, e._.ticker) for e in component(doc).ents]
+    assert found[:2] == [("Vennberg Holding AB", "COMPANY", "VNBG"),
+                         ("Vennberg", "COMPANY", "VNBG")]

@@ -717,7 +717,10 @@ class _Tickers:
                 continue
             words = _core_words(written)
             for (name, label), ticker in self.named.items():
-                if words and label == mention.label and _core_words(name)[: len(words)] == words:
+                named = _core_words(name)
+                if words and label == mention.label and (
+                    named[: len(words)] == words or words[: len(named)] == named
+                ):
                     mention.ticker = ticker
                     break
 
