@@ -468,3 +468,15 @@ def test_a_ticker_stated_for_a_short_form_goes_to_the_full_name() -> None:
     found = [(e.text, e.label_, e._.ticker) for e in component(doc).ents]
     assert found[:2] == [("Vennberg Holding AB", "COMPANY", "VNBG"),
                          ("Vennberg", "COMPANY", "VNBG")]
+
+
+def test_a_name_whose_own_symbol_follows_it_is_that_token(context) -> None:
+    found = context("Quarrel's QUAR slid 9% after 200 million QUAR unlocked. Quarrel said staking "
+                    "is growing. Kestrel Swap's KSW token and Harbor's HODL fund were flat.",
+                    [("Quarrel", "COMPANY"), ("QUAR", "ASSET"), ("Kestrel Swap", "EXCHANGE"),
+                     ("KSW", "ASSET"), ("Harbor", "COMPANY"), ("HODL", "ASSET")])
+    # an exchange's own token leaves it an exchange; "HODL" spells no start of "Harbor"
+    assert [(t, label, ticker) for t, label, ticker in found
+            if t in ("Quarrel", "Kestrel Swap", "Harbor")] == [
+        ("Quarrel", "ASSET", "QUAR"), ("Quarrel", "ASSET", "QUAR"),
+        ("Kestrel Swap", "EXCHANGE", None), ("Harbor", "COMPANY", None)]

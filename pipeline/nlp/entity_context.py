@@ -36,7 +36,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 # Importing the entities module registers `Span._.ticker`, read from and written to span ids.
-from pipeline.nlp.entities import TICKER_LABELS
+from pipeline.nlp.entities import POSSESSIVES, TICKER_LABELS
 from pipeline.nlp.numbers import CURRENCY_CODES, SCALES
 
 LISTED_LABELS = ("COMPANY", "FUND")  # what a stated stock ticker can name
@@ -622,6 +622,7 @@ class _Tickers:
         self._parenthesised()
         self._repeats()
         self._symbols()
+        self._possessed_symbols()
         self._names()
 
     def _state(self, name: _Mention | None, ticker: str) -> None:
@@ -670,6 +671,31 @@ class _Tickers:
             if ticker is not None:
                 mentions.put(ticker.start, ticker.end, mention.label, match["ticker"])
                 self._state(mention, match["ticker"])
+
+    def _possessed_symbols(self) -> None:
+        """ "Strata's STRA slides 9%": a name followed by the token symbol that spells its
+        first letters is that token (ASSET), wherever written. A venue keeps its label, and a
+        symbol that only abbreviates a name says nothing ("Kestrel Swap's KSW token": the
+        exchange's token)."""
+        doc, mentions = self.doc, self.mentions
+        tokens: dict[str, str] = {}
+        for mention in mentions:
+            end = mention.end
+            if mention.label in ("ASSET", "EXCHANGE") or end + 1 >= len(doc) or (
+                doc[end].text not in POSSESSIVES
+            ):
+                continue
+            symbol = mentions.alone_at(end + 1, end + 2)
+            name = mentions.text(mention)
+            if (symbol is not None and symbol.label == "ASSET" and symbol.ticker
+                    and len(symbol.ticker) >= 2
+                    and name.replace(" ", "").upper().startswith(symbol.ticker)):
+                tokens[name] = symbol.ticker
+        for mention in mentions:
+            ticker = tokens.get(mentions.text(mention))
+            if ticker is not None:
+                mention.relabel("ASSET")
+                self._state(mention, ticker)
 
     def _repeats(self) -> None:
         """Every other mention of a stated ticker ("MKVT traded", "$MKVT") or of a name stated
