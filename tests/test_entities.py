@@ -42,6 +42,8 @@ def ents(nlp, text: str) -> list[tuple[str, str, str | None]]:
         ("Italy's CONSOB issued a warning.", ("CONSOB", "GOV_BODY", None)),
         ("Mt. Gox began repaying creditors.", ("Mt. Gox", "EXCHANGE", None)),
         ("Indodax and BtcTurk halted withdrawals.", ("BtcTurk", "EXCHANGE", None)),
+        ("WisdomTree and Hashdex launched funds.", ("Hashdex", "COMPANY", None)),
+        ("Whale Alert flagged a transfer of 2,000 BTC.", ("Whale Alert", "COMPANY", None)),
     ],
 )
 def test_labels_and_tickers(nlp_no_catalysts, text: str, expected: tuple) -> None:
