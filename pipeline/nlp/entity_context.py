@@ -334,8 +334,8 @@ class EntityContext:
         """Things trade "on" a venue, never on a person: a name written after "on" ("the
         funding rate on Zentrex") that was read as a person is an exchange, wherever the
         document writes it. A name read as a token or a body is one where a market word comes
-        shortly before ("traded as low as $0.912 on Quillon", "options expire on Optiva"), it
-        is written as a name (no ticker, no cashtag) and has no ticker of its own. (Bodies keep
+        shortly before ("traded as low as $0.912 on Quillon", "options expire on Optiva") and
+        it is written as a name: capitalised, no cashtag, no ticker of its own. (Bodies keep
         their label otherwise: "pressure on the Commission".)"""
         venues: dict[str, str] = {}
         for mention in mentions:

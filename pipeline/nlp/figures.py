@@ -581,12 +581,12 @@ class _Layout:
         no sentences, the first that ends in a colon or has no digit. None when `span`'s line is
         a sentence, or a sentence comes first."""
         doc = self.doc
-        start, end = self.line(span.start)
+        own = start, end = self.line(span.start)
         for _ in range(LIST_LINES):
             words = [t for t in doc[start:end] if not t.is_space]
             if not words or len(words) > LIST_LINE_TOKENS or words[-1].text in (".", "!", "?"):
                 return None
-            if (start, end) != self.line(span.start) and (
+            if (start, end) != own and (
                 words[-1].text == ":" or not any(t.like_num for t in words)
             ):
                 return start, end
