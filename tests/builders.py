@@ -171,6 +171,25 @@ def build_review_db(path: Path) -> dict[str, int]:
     return ids
 
 
+HEADED_TITLE = "Ether rebounds as staking deposits hit a record"
+
+
+def build_headed_db(path: Path) -> int:
+    """A database of one article stored as a run stores it, headline first
+    (`extract.headed_text`), with a catalyst on the headline; returns its id."""
+    from pipeline.extract import headed_text
+
+    text = headed_text(HEADED_TITLE, ETH_TEXT)
+    analysis = Analysis(catalysts=[
+        catalyst(text, HEADED_TITLE, "onchain", Direction.BULLISH, 0.8, ["ETH"]),
+        catalyst(text, "Spot Ether ETFs took in $91 million", "etf_flows", Direction.BULLISH,
+                 0.9, ["ETH"]),
+    ])
+    with Store.open(path) as store:
+        return save(store, "ether-headed", "coindesk", HEADED_TITLE, text,
+                    datetime(2026, 2, 10, tzinfo=UTC), analysis)
+
+
 # -- catalysts in a store, for the signal and the backtest ----------------------------------------
 
 

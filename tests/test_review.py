@@ -10,7 +10,15 @@ from xml.etree import ElementTree
 
 import pytest
 from bs4 import BeautifulSoup
-from builders import BTC_TEXT, ETH_TEXT, HOSTILE_TEXT, HOSTILE_TITLE, MODEL
+from builders import (
+    BTC_TEXT,
+    ETH_TEXT,
+    HEADED_TITLE,
+    HOSTILE_TEXT,
+    HOSTILE_TITLE,
+    MODEL,
+    build_headed_db,
+)
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -228,6 +236,19 @@ def test_hostile_text_is_always_escaped(client, review_db):
     assert "&lt;script&gt;alert(&#39;text&#39;)&lt;/script&gt;" in pages[1]
     response = client.get(f"/articles/{ids['hostile']}")
     assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_a_headline_stored_as_the_first_paragraph_is_shown_once_with_its_tags(tmp_path):
+    path = tmp_path / "headed.db"
+    article_id = build_headed_db(path)
+    with TestClient(create_app(path, reviewer="ana"), base_url="http://127.0.0.1") as client:
+        soup = BeautifulSoup(client.get(f"/articles/{article_id}").text, "html.parser")
+    reading = soup.select_one("article.reading")
+    assert reading.get_text().count(HEADED_TITLE) == 1
+    heading = reading.select_one("h1.title.para")
+    assert heading.get_text() == HEADED_TITLE and heading["data-start"] == "0"
+    assert heading.select_one("mark.tag-catalyst.dir-bullish") is not None
+    assert [p.get_text() for p in reading.select("p.para")] == ETH_TEXT.split("\n\n")
 
 
 def test_unknown_article_is_404(client):

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from builders import BTC_TEXT, HOSTILE_TITLE
+from builders import BTC_TEXT, HEADED_TITLE, HOSTILE_TITLE, build_headed_db
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -91,8 +91,30 @@ def test_review_an_article_with_the_keyboard(server, page, tmp_path):
 
     # Selecting a sentence fills the add-catalyst form with its offsets.
     sentence = "a weaker dollar could support a rebound"
-    start = BTC_TEXT.index(sentence)
-    page.locator("#article-text").evaluate(
+    select_text(page, "#article-text", sentence, BTC_TEXT.index(sentence))
+
+    page.keyboard.press("n")
+    page.wait_for_url(f"{base}/articles/{ids['quiet']}")
+    page.screenshot(path=str(tmp_path / "review-next.png"))
+
+
+def test_the_headline_in_the_text_is_tagged_and_selectable(serve_app, page, tmp_path):
+    from pipeline.review import create_app
+
+    path = tmp_path / "headed.db"
+    article_id = build_headed_db(path)
+    port = serve_app(create_app(path, reviewer="browser-test"))
+    page.goto(f"http://127.0.0.1:{port}/articles/{article_id}")
+    page.locator("h1.title mark.tag-catalyst").hover()
+    assert page.locator("#details .evidence").inner_text() == HEADED_TITLE
+    words = "staking deposits"
+    select_text(page, "h1.title", words, HEADED_TITLE.index(words))
+
+
+def select_text(page, root: str, sentence: str, start: int) -> None:
+    """Select `sentence` inside `root` as a reader would, and wait for the add-catalyst form to
+    show its offsets, `start` onwards."""
+    page.locator(root).evaluate(
         """(root, sentence) => {
             const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
             while (walker.nextNode()) {
@@ -115,7 +137,3 @@ def test_review_an_article_with_the_keyboard(server, page, tmp_path):
     )
     assert page.locator("#add-start").input_value() == str(start)
     assert page.locator("#selection-preview").inner_text() == sentence
-
-    page.keyboard.press("n")
-    page.wait_for_url(f"{base}/articles/{ids['quiet']}")
-    page.screenshot(path=str(tmp_path / "review-next.png"))

@@ -109,6 +109,12 @@ def article_view(request: Request, article_id: int):
         choices = queries.filter_choices(store)
     cards = build_cards(tags, states, added)
     paragraphs = render_text(article.text, [card.highlight for card in cards])
+    # A run stores the headline as the text's first paragraph (extract.headed_text): shown
+    # once, as the page's heading, with its tags.
+    title = (article.title or "").strip()
+    headline_in_text = bool(
+        title and paragraphs and article.text[paragraphs[0].start:paragraphs[0].end] == title
+    )
     figures = {figure.id: figure for figure in tags.figures}
     conflicts = [
         {
@@ -124,6 +130,7 @@ def article_view(request: Request, article_id: int):
         "article": article,
         "published": article.published_at or article.fetched_at,
         "paragraphs": paragraphs,
+        "headline_in_text": headline_in_text,
         "cards": cards,
         "conflicts": conflicts,
         "choices": choices,

@@ -104,7 +104,8 @@
     const index = cards.findIndex((card) => card.dataset.key === mark.dataset.key);
     if (index >= 0) select(index, false);
   }
-  const text = document.getElementById("article-text");
+  // The headline (h1.para) is text too: its tags show and it can be selected.
+  const text = document.querySelector("article.reading");
   text.addEventListener("focusin", fromMark);
   text.addEventListener("mouseover", fromMark);
   cards.forEach((card, index) => card.addEventListener("click", (event) => {
@@ -114,7 +115,7 @@
   // A text selection inside the article becomes the offsets of an added catalyst.
   function offsetOf(node, offset) {
     const element = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
-    const paragraph = element && element.closest("p.para");
+    const paragraph = element && element.closest(".para");
     if (!paragraph) return null;
     const range = document.createRange();
     range.setStart(paragraph, 0);
