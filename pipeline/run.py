@@ -30,6 +30,7 @@ from pipeline.dedup import (
     text_hash,
 )
 from pipeline.exit_codes import EXIT_CRASH, EXIT_FAILURES, EXIT_OK
+from pipeline.extract import headed_text
 from pipeline.feeds import refresh_feed
 from pipeline.fetch import Fetcher
 from pipeline.processing import Processor, batched, internal_error
@@ -500,19 +501,24 @@ def reprocess(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Re-run the NLP stages on stored article text with the current models; no refetching.
-    An article whose analysis fails keeps the tags it had (the failure is logged)."""
+    An article whose analysis fails keeps the tags it had (the failure is logged).
+
+    The text is read as a run now stores it: an article stored by an older release, without
+    its headline, gains it (`extract.headed_text`), and its tags and corrections move with it.
+    """
     stop = stop or StopFlag()
-    rows = list(store.articles_to_reprocess(since))
+    rows = [(article_id, headed_text(title, text))
+            for article_id, title, text in store.articles_to_reprocess(since)]
     done = 0
     try:
         for batch in batched(rows, processor.batch_size):
             with stop.interruptible():
                 results = processor.analyze([text for _, text in batch])
-            for (article_id, _), result in zip(batch, results):
+            for (article_id, text), result in zip(batch, results):
                 if isinstance(result, AnalysisFailure):
                     log.error("article %d keeps its tags: %s", article_id, result.reason)
                 else:
-                    store.replace_analysis(article_id, result, processor.model)
+                    store.replace_analysis(article_id, result, processor.model, text=text)
                 done += 1
                 if stop.is_set():
                     return done

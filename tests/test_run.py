@@ -3,6 +3,7 @@ keeps every good article of the same run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -365,3 +366,59 @@ def test_worker_processes_give_the_same_analysis_as_one_process(nlp):
         # A worker runs one thread and groups sentences differently; int8 judges each sentence
         # on its own call, so not even the last digit of a confidence may differ.
         assert theirs.catalysts == ours.catalysts
+
+
+def test_reprocess_puts_the_headline_an_older_release_left_out_and_moves_corrections(
+    tmp_path, nlp
+):
+    from pipeline.nlp import analyze
+    from pipeline.records import Article, ArticleStatus
+    from pipeline.run import reprocess
+    from pipeline.store import review_queries
+
+    title = "Spot bitcoin ETFs bleed $903 million as investors cut risk"
+    body = ("U.S.-listed spot bitcoin funds recorded net outflows of $903 million on Thursday, "
+            "Farside Investors data show.\n\n"
+            "The Fear and Greed Index fell to 21, in extreme fear.")
+    url = "https://desk.example/etf-outflows"
+    with Store.open(tmp_path / "old.db") as store:
+        # As a release before headed text stored it: the body alone, tagged.
+        article_id = store.save_article(
+            FeedEntry("desk", url, url, title=title),
+            Article(url, title=title, text=body, language="en"),
+            ArticleStatus.PROCESSED, analysis=analyze(nlp(body)), model="older",
+        )
+        figure = store.connection.execute(
+            "SELECT id, start_char FROM figures WHERE text = '$903 million'").fetchone()
+        seen = {"was": {"text": "$903 million", "start_char": figure["start_char"]}}
+        review_queries.add_correction(
+            store, article_id=article_id, target_kind="figure", target_id=figure["id"],
+            action="accept", fields=seen, reviewer="ana")
+        added = body.index("The Fear")
+        review_queries.add_correction(
+            store, article_id=article_id, target_kind="catalyst", target_id=None, action="add",
+            fields={"start_char": added, "end_char": len(body), "direction": "bearish"},
+            reviewer="ana")
+
+        assert reprocess(store, Processor(nlp)) == 1
+        text = store.connection.execute("SELECT text FROM articles").fetchone()[0]
+        assert text == f"{title}\n\n{body}"
+        shift = len(title) + 2
+        moved = store.connection.execute(
+            "SELECT id, start_char FROM figures WHERE text = '$903 million' AND start_char > ?",
+            (shift,)).fetchone()
+        assert moved["start_char"] == figure["start_char"] + shift
+        corrections = store.connection.execute(
+            "SELECT target_id, fields FROM corrections ORDER BY id").fetchall()
+        assert corrections[0]["target_id"] == moved["id"]
+        assert json.loads(corrections[0]["fields"])["was"]["start_char"] == moved["start_char"]
+        fields = json.loads(corrections[1]["fields"])
+        assert text[fields["start_char"]:fields["end_char"]] == body[added:]
+        headline = store.connection.execute(
+            "SELECT count(*) FROM catalysts WHERE start_char = 0").fetchone()[0]
+        assert headline == 1
+
+        assert reprocess(store, Processor(nlp)) == 1  # a second time changes no offset
+        assert store.connection.execute("SELECT text FROM articles").fetchone()[0] == text
+        again = store.connection.execute("SELECT fields FROM corrections ORDER BY id").fetchone()
+        assert json.loads(again[0])["was"]["start_char"] == moved["start_char"]

@@ -203,3 +203,13 @@ def test_reprocess_moves_corrections_with_their_tags(store):
     new_flow = db.execute("SELECT id FROM figures WHERE text = '$258 million'").fetchone()[0]
     targets = [row[0] for row in db.execute("SELECT target_id FROM corrections ORDER BY id")]
     assert targets == [new_flow, None]
+
+
+def test_replace_analysis_refuses_a_text_that_is_not_the_stored_one_extended(store):
+    article_id = store.save_article(entry(), Article(url=entry().url, text=TEXT),
+                                    ArticleStatus.PROCESSED, analysis=analysis(), model="m1")
+    with pytest.raises(ValueError, match="does not end with the stored one"):
+        store.replace_analysis(article_id, analysis(), model="m2", text=TEXT[:-1] + "!")
+    stored = store.connection.execute("SELECT text FROM articles").fetchone()[0]
+    assert stored == TEXT
+    assert store.connection.execute("SELECT count(*) FROM figures").fetchone()[0] == 2

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from pipeline.dedup import text_hash
 from pipeline.records import (
     Analysis,
     Article,
@@ -290,14 +291,21 @@ class Store:
                 self._insert_analysis(db, cursor.lastrowid, analysis, model)
         return cursor.lastrowid, True
 
-    def replace_analysis(self, article_id: int, analysis: Analysis, model: str) -> None:
+    def replace_analysis(self, article_id: int, analysis: Analysis, model: str, *,
+                         text: str | None = None) -> None:
         """Swap an article's tags for a new analysis (reprocess).
 
         Reviewers' corrections follow their tag to its new row where the new analysis has a tag
         of the same kind at the same offsets; otherwise they keep their copy of the tag as it was
         seen and point at no row (the row ids of deleted tags may be reused).
+
+        `text`: the article's new text, which the analysis's offsets point into: the stored
+        text with something put before it (the headline an older release left out). Every
+        stored offset, corrections' included, moves by what was put before.
         """
         with self.transaction() as db:
+            if text is not None:
+                self._prepend_text(db, article_id, text)
             places = self._tag_offsets(db, article_id)
             followed = [
                 (correction_id, places.get((kind, target_id)))
@@ -319,6 +327,25 @@ class Store:
                 "UPDATE articles SET processed_at = ?, status = ? WHERE id = ?",
                 (utc_iso(now_utc()), str(ArticleStatus.PROCESSED), article_id),
             )
+
+    @staticmethod
+    def _prepend_text(db: sqlite3.Connection, article_id: int, text: str) -> None:
+        (stored,) = db.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if text == stored:
+            return
+        if not text.endswith(stored):
+            raise ValueError(f"article {article_id}: the new text does not end with the stored one")
+        shift = len(text) - len(stored)
+        db.execute("UPDATE articles SET text = ?, text_hash = ? WHERE id = ?",
+                   (text, text_hash(text), article_id))
+        for table in ("entities", "figures", "catalysts"):
+            db.execute(f"UPDATE {table} SET start_char = start_char + ?, end_char = end_char + ? "
+                       "WHERE article_id = ?", (shift, shift, article_id))
+        rows = db.execute("SELECT id, fields FROM corrections WHERE article_id = ?", (article_id,))
+        db.executemany("UPDATE corrections SET fields = ? WHERE id = ?", [
+            (json.dumps(_shifted(json.loads(fields), shift), ensure_ascii=False, sort_keys=True), correction_id)
+            for correction_id, fields in rows.fetchall()
+        ])
 
     @staticmethod
     def _tag_offsets(
@@ -386,11 +413,13 @@ class Store:
                 (article_id, conflict.metric, conflict.period, first, second, conflict.reason),
             )
 
-    def articles_to_reprocess(self, since: datetime | None = None) -> Iterator[tuple[int, str]]:
-        """(id, text) of original English articles with text, oldest first (for `newsignal
-        reprocess`)."""
+    def articles_to_reprocess(
+        self, since: datetime | None = None
+    ) -> Iterator[tuple[int, str, str]]:
+        """(id, title, text) of original English articles with text, oldest first (for
+        `newsignal reprocess`)."""
         query = (
-            "SELECT id, text FROM articles WHERE status IN ('processed') AND duplicate_of IS NULL "
+            "SELECT id, coalesce(title, ''), text FROM articles WHERE status IN ('processed') AND duplicate_of IS NULL "
             "AND text != ''"
         )
         params: list[object] = []
@@ -458,3 +487,17 @@ class Store:
 
     def integrity_ok(self) -> bool:
         return self.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _shifted(value, shift: int):
+    """A correction's fields (the tag as seen, the reviewer's values) with every character
+    offset moved by `shift`."""
+    if isinstance(value, dict):
+        return {key: item + shift if key in OFFSET_KEYS and isinstance(item, int)
+                else _shifted(item, shift) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_shifted(item, shift) for item in value]
+    return value
+
+
+OFFSET_KEYS = frozenset({"start_char", "end_char"})
