@@ -343,7 +343,8 @@ class Store:
                        "WHERE article_id = ?", (shift, shift, article_id))
         rows = db.execute("SELECT id, fields FROM corrections WHERE article_id = ?", (article_id,))
         db.executemany("UPDATE corrections SET fields = ? WHERE id = ?", [
-            (json.dumps(_shifted(json.loads(fields), shift), ensure_ascii=False, sort_keys=True), correction_id)
+            (json.dumps(_shifted(json.loads(fields), shift), ensure_ascii=False, sort_keys=True),
+             correction_id)
             for correction_id, fields in rows.fetchall()
         ])
 
@@ -419,8 +420,8 @@ class Store:
         """(id, title, text) of original English articles with text, oldest first (for
         `newsignal reprocess`)."""
         query = (
-            "SELECT id, coalesce(title, ''), text FROM articles WHERE status IN ('processed') AND duplicate_of IS NULL "
-            "AND text != ''"
+            "SELECT id, coalesce(title, ''), text FROM articles WHERE status IN ('processed') "
+            "AND duplicate_of IS NULL AND text != ''"
         )
         params: list[object] = []
         if since is not None:
