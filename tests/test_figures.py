@@ -60,6 +60,10 @@ def only(nlp, text: str) -> Figure:
         ("Trading volume on Binance reached $38 billion.", 3.8e10, "USD", "trading_volume", None),
         ("MSTR shares closed at $106.", 106.0, "USD", "share_price", "MSTR"),
         ("The network hash rate reached 1,040 EH/s.", 1.04e21, "hashrate", "hash_rate", None),
+        # A trigger's plural names its metric as the singular does.
+        ("Thefts totalled $2.7 billion last year.", 2.7e9, "USD", "stolen_funds", None),
+        ("Average discounts narrowed to 24% in March.", -24.0, "percent", "premium", None),
+        ("The settlements came to $21 million.", 2.1e7, "USD", "fine", None),
     ],
 )
 def test_value_unit_metric_asset(nlp_no_catalysts, text, value, unit, metric, asset) -> None:
