@@ -64,6 +64,11 @@ def only(nlp, text: str) -> Figure:
         ("Thefts totalled $2.7 billion last year.", 2.7e9, "USD", "stolen_funds", None),
         ("Average discounts narrowed to 24% in March.", -24.0, "percent", "premium", None),
         ("The settlements came to $21 million.", 2.1e7, "USD", "fine", None),
+        # Sentiment gauges under other names ("a fear & greed or sentiment index reading").
+        ("The Tern Bay Risk Appetite Index stood at 68.", 68.0, "index_points",
+         "fear_greed_index", None),
+        ("The Osprey Perp Crowding Score averaged 58.", 58.0, "index_points",
+         "fear_greed_index", None),
     ],
 )
 def test_value_unit_metric_asset(nlp_no_catalysts, text, value, unit, metric, asset) -> None:
