@@ -44,6 +44,14 @@ def ents(nlp, text: str) -> list[tuple[str, str, str | None]]:
         ("Indodax and BtcTurk halted withdrawals.", ("BtcTurk", "EXCHANGE", None)),
         ("WisdomTree and Hashdex launched funds.", ("Hashdex", "COMPANY", None)),
         ("Whale Alert flagged a transfer of 2,000 BTC.", ("Whale Alert", "COMPANY", None)),
+        # listing venues read as an index or a government body
+        ("Its shares trade on Nasdaq First North in Stockholm.",
+         ("Nasdaq First North", "EXCHANGE", None)),
+        ("The shares moved to the Nasdaq Global Select Market.",
+         ("Nasdaq Global Select Market", "EXCHANGE", None)),
+        ("The fund trades on the ASX and on Cboe Australia.", ("ASX", "EXCHANGE", None)),
+        ("Trading opened on Boerse Stuttgart Digital.", ("Boerse Stuttgart Digital", "EXCHANGE",
+                                                          None)),
     ],
 )
 def test_labels_and_tickers(nlp_no_catalysts, text: str, expected: tuple) -> None:
