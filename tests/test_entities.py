@@ -52,6 +52,10 @@ def ents(nlp, text: str) -> list[tuple[str, str, str | None]]:
         ("The fund trades on the ASX and on Cboe Australia.", ("ASX", "EXCHANGE", None)),
         ("Trading opened on Boerse Stuttgart Digital.", ("Boerse Stuttgart Digital", "EXCHANGE",
                                                           None)),
+        # a standard setter read as an index, a data release missed, a stablecoin missed
+        ("The FSB and IOSCO published recommendations.", ("IOSCO", "GOV_BODY", None)),
+        ("The ISM services PMI rose to 52.1 in May.", ("ISM services PMI", "INDICATOR", None)),
+        ("Ethena's USDe supply shrank.", ("USDe", "ASSET", "USDE")),
     ],
 )
 def test_labels_and_tickers(nlp_no_catalysts, text: str, expected: tuple) -> None:
