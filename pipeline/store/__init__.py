@@ -31,6 +31,9 @@ from pipeline.store.schema import MIGRATIONS
 from pipeline.times import now_utc, parse_utc, utc_iso
 
 
+# The keys of a correction's fields that hold character offsets into the article's text.
+OFFSET_KEYS = frozenset({"start_char", "end_char"})
+
 # Runs that may fetch one entry: a page still failing after this many nights is left alone.
 MAX_FETCH_ATTEMPTS = 5
 
@@ -304,9 +307,9 @@ class Store:
         stored offset, corrections' included, moves by what was put before.
         """
         with self.transaction() as db:
-            if text is not None:
-                self._prepend_text(db, article_id, text)
-            places = self._tag_offsets(db, article_id)
+            shift = self._prepend_text(db, article_id, text) if text is not None else 0
+            places = {key: (kind, start + shift, end + shift)
+                      for key, (kind, start, end) in self._tag_offsets(db, article_id).items()}
             followed = [
                 (correction_id, places.get((kind, target_id)))
                 for correction_id, kind, target_id in db.execute(
@@ -329,24 +332,24 @@ class Store:
             )
 
     @staticmethod
-    def _prepend_text(db: sqlite3.Connection, article_id: int, text: str) -> None:
+    def _prepend_text(db: sqlite3.Connection, article_id: int, text: str) -> int:
+        """Store `text`, the stored text with something put before it, and move the offsets in
+        the article's corrections by that much; returns it (the old tags are about to go)."""
         (stored,) = db.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
         if text == stored:
-            return
+            return 0
         if not text.endswith(stored):
             raise ValueError(f"article {article_id}: the new text does not end with the stored one")
         shift = len(text) - len(stored)
         db.execute("UPDATE articles SET text = ?, text_hash = ? WHERE id = ?",
                    (text, text_hash(text), article_id))
-        for table in ("entities", "figures", "catalysts"):
-            db.execute(f"UPDATE {table} SET start_char = start_char + ?, end_char = end_char + ? "
-                       "WHERE article_id = ?", (shift, shift, article_id))
         rows = db.execute("SELECT id, fields FROM corrections WHERE article_id = ?", (article_id,))
         db.executemany("UPDATE corrections SET fields = ? WHERE id = ?", [
             (json.dumps(_shifted(json.loads(fields), shift), ensure_ascii=False, sort_keys=True),
              correction_id)
             for correction_id, fields in rows.fetchall()
         ])
+        return shift
 
     @staticmethod
     def _tag_offsets(
@@ -499,6 +502,3 @@ def _shifted(value, shift: int):
     if isinstance(value, list):
         return [_shifted(item, shift) for item in value]
     return value
-
-
-OFFSET_KEYS = frozenset({"start_char", "end_char"})
