@@ -69,6 +69,9 @@ def only(nlp, text: str) -> Figure:
          "fear_greed_index", None),
         ("The Osprey Perp Crowding Score averaged 58.", 58.0, "index_points",
          "fear_greed_index", None),
+        # A coin's price in won or yen runs to millions: sized in dollars, it is still a price.
+        ("On Upbit, bitcoin changed hands at 128.6 million won.", 1.286e8, "KRW", "price", "BTC"),
+        ("Bitcoin rose to ¥15.6 million in Tokyo.", 1.56e7, "JPY", "price", "BTC"),
     ],
 )
 def test_value_unit_metric_asset(nlp_no_catalysts, text, value, unit, metric, asset) -> None:

@@ -43,7 +43,8 @@ from pipeline.records import Figure
 if not Span.has_extension("figure"):
     Span.set_extension("figure", default=None)
 
-MAX_PRICE = 1e7  # dollars per coin or share: above it a "price" is some other amount
+MAX_PRICE = 1e7  # dollars per coin or share (roughly, in other currencies): above it a "price"
+# is some other amount
 PRICE_MOVE_REACH = 6  # tokens (clause breaks count 3) from the asset to a move in currency
 INDICATOR_BONUS = 0.5
 # Parse attachment: how far up from a figure to look, which dependents of its heads count, and
@@ -297,11 +298,12 @@ class FigureFinder:
         less a price level above MAX_PRICE and any metric whose bound it exceeds."""
         kind = unit_kind(unit)
         size = abs(value)
+        dollars = abs(self.words.in_dollars(unit, value))
         admissible = set()
         for name in self.metrics_of_kind.get(kind, ()):
             bound = self.vocabulary.bound(name, kind)
             too_large = bound is not None and size > bound
-            if too_large or (name in self.price_levels and size >= MAX_PRICE):
+            if too_large or (name in self.price_levels and dollars >= MAX_PRICE):
                 continue
             admissible.add(name)
         return admissible
@@ -395,7 +397,8 @@ class FigureFinder:
             # the sentence names another metric
             if _asset_in_paragraph(ctx) is not None:
                 best_metric, best_score = "price", 0.05
-        if best_metric == "price" and abs(value) >= MAX_PRICE:
+        dollars = abs(words.in_dollars(unit, value))
+        if best_metric == "price" and dollars >= MAX_PRICE:
             # "USDC stands at $75.4 billion": no coin costs that much, so it is its market value
             best_metric = "market_cap" if subject is not None and subject.label_ == "ASSET" else ""
             best_metric = best_metric or "other"
@@ -403,7 +406,7 @@ class FigureFinder:
             spec = self.metrics[metric]
             if kind not in spec.units:
                 continue
-            if metric in self.price_levels and abs(value) >= MAX_PRICE:
+            if metric in self.price_levels and dollars >= MAX_PRICE:
                 continue
             if spec.with_any and not ctx.co_hits.near(metric, span.start, CO_TRIGGER_WINDOW):
                 continue

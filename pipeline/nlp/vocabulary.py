@@ -161,6 +161,11 @@ class FigureWords:
     # a name several countries give their currency -> (pattern of a country's words, code)
     currencies_by_country: dict[str, tuple[tuple[re.Pattern[str], str], ...]]
     dollar_quote: re.Pattern[str]  # "per dollar", "to the dollar", ... at the start of a text
+    units_per_dollar: dict[str, float]  # rough, for size checks: a currency's units per dollar
+
+    def in_dollars(self, unit: str, value: float) -> float:
+        """`value` in `unit`, roughly in U.S. dollars (a unit that is no listed currency: as is)."""
+        return value / self.units_per_dollar.get(unit, 1.0)
 
 
 _WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
@@ -181,7 +186,7 @@ def load_figure_words(path: Path) -> FigureWords:
     """The word lists of `figure_words.yaml`; a missing list or a bad pattern is a ValueError."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     expected = {*_WORD_LISTS, "market_anchors", "qualifiers", "periods", "long_periods",
-                "quoted_currencies", "currencies_by_country", "dollar_quotes"}
+                "quoted_currencies", "currencies_by_country", "dollar_quotes", "units_per_dollar"}
     if not isinstance(raw, dict) or set(raw) != expected:
         found = set(raw) if isinstance(raw, dict) else set()
         raise ValueError(f"{path}: needs exactly the keys {sorted(expected)}; missing "
@@ -221,4 +226,5 @@ def load_figure_words(path: Path) -> FigureWords:
         dollar_quote=re.compile(
             r"\s*(?:" + "|".join(re.escape(str(q)) for q in raw["dollar_quotes"]) + r")\b", re.I
         ),
+        units_per_dollar={str(code): float(rate) for code, rate in raw["units_per_dollar"].items()},
     )
