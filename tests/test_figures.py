@@ -112,6 +112,14 @@ def test_ranges_give_value_and_value_high(nlp_no_catalysts, text, low, high, uni
     assert (figure.value, figure.value_high, figure.unit) == (low, high, unit)
 
 
+def test_a_year_before_to_is_no_range(nlp_no_catalysts) -> None:
+    text = "The note raises its average bitcoin price for 2027 to $110,000 from $100,000."
+    found = figures(nlp_no_catalysts, text)
+    assert [(f.text, f.value, f.value_high) for f in found] == [
+        ("$110,000", 110000.0, None), ("$100,000", 100000.0, None)]
+    assert only(nlp_no_catalysts, "Output could reach 1,500 to 2,000 BTC.").value_high == 2000.0
+
+
 def test_a_move_from_one_price_to_another_is_two_figures(nlp_no_catalysts) -> None:
     found = figures(nlp_no_catalysts, "Bitcoin rose from $60,000 to $65,000 on Friday.")
     assert [f.value for f in found] == [60000.0, 65000.0]

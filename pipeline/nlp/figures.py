@@ -1004,7 +1004,10 @@ def _merge_ranges(
             moved = re.fullmatch(r"\s*to\s*", joint) is not None and (
                 _last_word(text[max(0, low.start - 40) : low.start], words) in words.motion_cues
             )
-            if joined and units_agree and not from_move and not moved and high.unit is not None:
+            # "the average price in 2027 to $110,000": a year is no range's low end
+            year = low.unit is None and re.fullmatch(r"(?:19|20)\d\d", text[low.start : low.end])
+            if (joined and units_agree and not from_move and not moved and not year
+                    and high.unit is not None):
                 low_value = low.value
                 low_text = text[low.start : low.end]
                 high_text = text[high.start : high.end]
