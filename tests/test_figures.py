@@ -53,6 +53,9 @@ def only(nlp, text: str) -> Figure:
         ("The Fed cut rates by 25 basis points.", -25.0, "basis_points", "interest_rate", None),
         ("The Bank of Korea cut its base rate by 25 basis points on Thursday.", -25.0,
          "basis_points", "interest_rate", None),
+        # Hyphenated before its noun, as news writes a rate move.
+        ("The Fed delivered a 50-basis-point hike.", 50.0, "basis_points", "interest_rate", None),
+        ("Futures price a 25-basis-point cut.", -25.0, "basis_points", "interest_rate", None),
         ("Her 2027 earnings-per-share estimate falls to $5.10.", 5.1, "USD", "eps", None),
         ("Solana's funding rate turned negative at -0.01%.", -0.01, "percent", "funding_rate",
          "SOL"),

@@ -91,8 +91,9 @@ SUBUNITS: dict[str, tuple[str, float]] = {
 PERCENT_WORDS = ("%", "percent", "per cent", "pct")
 # Units after the number that are not currencies: (regex, unit, multiplier)
 OTHER_UNITS: tuple[tuple[str, str, float], ...] = (
-    (r"percentage points?|pp\b", "percentage_points", 1.0),
-    (r"basis points?|bps\b", "basis_points", 1.0),
+    # also hyphenated before a noun: "a 25-basis-point cut", "a 0.5-percentage-point rise"
+    (r"-?percentage[- ]points?|pp\b", "percentage_points", 1.0),
+    (r"-?basis[- ]points?|bps\b", "basis_points", 1.0),
     (r"points?\b|pts\b", "index_points", 1.0),
     # hash rates in hashes per second
     (r"ZH/s|zettahash(?:es)?(?: per second)?", "hashrate", 1e21),
