@@ -243,6 +243,8 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         ("The number of funded accounts had risen to about 610,000 by June.",
          [(610000.0, "count")]),
         ("Prices rose to 45 while the traders on the desk were at 0.8.", []),
+        ("Funded Customers were 27.4 million at the end of the quarter.", [(2.74e7, "count")]),
+        ("Its customers were 4.5 on the satisfaction scale.", []),
     ],
 )
 def test_plain_numbers_read_through_their_neighbours(nlp_no_catalysts, text, expected) -> None:

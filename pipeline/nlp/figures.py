@@ -867,15 +867,21 @@ def _counts_people(ctx: _Context) -> bool:
     return noun is None or noun.lower_ in ctx.words.counted_people or noun.text.istitle()
 
 
+COPULAS = frozenset({"is", "are", "was", "were", "stood", "stands", "remained", "remains"})
+
+
 def _reading_subject(ctx: _Context) -> Token | None:
     """What a plain number is the level of, by the parse: the subject of the move or the noun
     it stands beside ("the U.S. dollar index fell 1.1% to 96.8", "the index, at 99.4", "an
     index ..., which fell to 38", "monthly users rose to 9.4 million", "the number of traders
-    had risen to 1.9 million")."""
+    had risen to 1.9 million", "Funded Customers were 27.4 million")."""
     root = ctx.span.root
-    if root.dep_ != "pobj" or root.head.lower_ not in ("to", "at"):
+    if root.dep_ == "attr" and root.head.lower_ in COPULAS:
+        head = root.head  # "Funded Customers were 27.4 million"
+    elif root.dep_ != "pobj" or root.head.lower_ not in ("to", "at"):
         return None
-    head = root.head.head
+    else:
+        head = root.head.head
     if head.tag_.startswith(("VB", "MD")):
         if head.dep_ == "conj" and not any(c.dep_.startswith("nsubj") for c in head.children):
             head = head.head  # "the index lost 0.7% and closed at 101.3": the first verb's subject
