@@ -187,6 +187,9 @@ def test_qualifiers(nlp_no_catalysts, text: str, qualifier: str) -> None:
         ("The crypto market lost $2.65 million in a day.", True),
         ("The firm reported a net profit of $2 billion.", False),
         ("Bitcoin dropped to $60,000.", False),  # a price level keeps its sign
+        # a distance from a reference price, whatever moved before it
+        ("After a weak week the token trades 88% below its peak.", True),
+        ("Despite Friday's fall, the coin is still 40% above its June low.", False),
     ],
 )
 def test_sign_from_context(nlp_no_catalysts, text: str, negative: bool) -> None:

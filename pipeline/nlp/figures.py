@@ -472,6 +472,11 @@ class FigureFinder:
         restated = _restated(ctx)
         if restated is not None:
             return math.copysign(1.0, restated.value)
+        # A distance from a reference price: "still 27% below its record", "74% above its low"
+        if metric in self.price_moves and span.end < ctx.sent.end:
+            after = doc[span.end].lower_
+            if after in BELOW_WORDS or after == "above":
+                return -1.0 if after in BELOW_WORDS else 1.0
         # A level ("net income fell to $121 million") is signed by what it is (a loss, an
         # outflow), not by how it moved.
         level = _previous_word(words, ctx.text, span) in words.level_words
@@ -867,6 +872,7 @@ def _counts_people(ctx: _Context) -> bool:
     return noun is None or noun.lower_ in ctx.words.counted_people or noun.text.istitle()
 
 
+BELOW_WORDS = frozenset({"below", "under", "beneath"})
 COPULAS = frozenset({"is", "are", "was", "were", "stood", "stands", "remained", "remains"})
 
 
