@@ -63,6 +63,11 @@ def only(nlp, text: str) -> Figure:
         ("Trading volume on Binance reached $38 billion.", 3.8e10, "USD", "trading_volume", None),
         ("MSTR shares closed at $106.", 106.0, "USD", "share_price", "MSTR"),
         ("The network hash rate reached 1,040 EH/s.", 1.04e21, "hashrate", "hash_rate", None),
+        # how far exchange balances moved is a net flow; where they ended, a balance
+        ("Exchange balances of ether fell by 410,000 ETH this month.", -410000.0, "ETH",
+         "exchange_netflow", "ETH"),
+        ("Exchange balances of ether fell to 16.2 million ETH.", 1.62e7, "ETH",
+         "exchange_balance", "ETH"),
         # A trigger's plural names its metric as the singular does.
         ("Thefts totalled $2.7 billion last year.", 2.7e9, "USD", "stolen_funds", None),
         ("Average discounts narrowed to 24% in March.", -24.0, "percent", "premium", None),

@@ -245,6 +245,9 @@ class FigureFinder:
                 metric = self.metric_model.choose(
                     features, metric, self.admissible(unit, candidate.value)
                 )
+        if (metric == "exchange_balance" and _stated_as_change(ctx)
+                and any(m == metric and end <= span.start for m, _, end in ctx.trigger_hits)):
+            metric = "exchange_netflow"  # "exchange balances fell by 410,000 ETH": coins moved
         if metric == "count_traders" and not _counts_people(ctx):
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
         if metric == "other":
@@ -861,6 +864,17 @@ def _share_of_claims(ctx: _Context) -> bool:
     following = ctx.doc[ctx.span.end : ctx.span.end + 4]
     return (len(following) > 1 and following[0].lower_ in ("of", "on")
             and any(t.lower_ == "claims" for t in following[1:]))
+
+
+def _stated_as_change(ctx: _Context) -> bool:
+    """Whether a figure is how much something moved, not where it ended: a move word or "by"
+    within the three words before it ("fell by 410,000 ETH", "down another 21,000 BTC"), and
+    no level word right before it ("fell to 2.1 million BTC")."""
+    doc, span, words = ctx.doc, ctx.span, ctx.words
+    if _previous_word(words, ctx.text, span) in words.level_words:
+        return False
+    return any(t.lower_ in words.motion_cues or t.lower_ == "by"
+               for t in doc[max(ctx.sent.start, span.start - 3) : span.start])
 
 
 def _counts_people(ctx: _Context) -> bool:
