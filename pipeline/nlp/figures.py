@@ -248,6 +248,9 @@ class FigureFinder:
         if (metric == "exchange_balance" and _stated_as_change(ctx)
                 and any(m == metric and end <= span.start for m, _, end in ctx.trigger_hits)):
             metric = "exchange_netflow"  # "exchange balances fell by 410,000 ETH": coins moved
+        if (unit_kind(unit) == "asset"
+                and _previous_word(self.words, ctx.text, span) in MINED_WORDS):
+            metric = "other"  # "mined 412 BTC": a miner's output, no metric of the guide
         if metric == "count_traders" and not _counts_people(ctx):
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
         if metric == "other":
@@ -886,6 +889,8 @@ def _counts_people(ctx: _Context) -> bool:
     return noun is None or noun.lower_ in ctx.words.counted_people or noun.text.istitle()
 
 
+MINED_WORDS = frozenset({"mined", "mines", "mine", "mining", "produced", "produces", "produce",
+                         "producing"})
 BELOW_WORDS = frozenset({"below", "under", "beneath"})
 COPULAS = frozenset({"is", "are", "was", "were", "stood", "stands", "remained", "remains"})
 
