@@ -80,6 +80,9 @@ def only(nlp, text: str) -> Figure:
          "fear_greed_index", None),
         ("The Osprey Perp Crowding Score averaged 58.", 58.0, "index_points",
          "fear_greed_index", None),
+        # ... but "reading" alone names no sentiment gauge: any index has readings
+        ("The Ferrowood Peg Stress Index rose to 88, its highest reading since 2022.", 88.0,
+         "index_points", "other", None),
         # A coin's price in won or yen runs to millions: sized in dollars, it is still a price.
         ("On Upbit, bitcoin changed hands at 128.6 million won.", 1.286e8, "KRW", "price", "BTC"),
         ("Bitcoin rose to ¥15.6 million in Tokyo.", 1.56e7, "JPY", "price", "BTC"),
