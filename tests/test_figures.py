@@ -63,6 +63,9 @@ def only(nlp, text: str) -> Figure:
         ("Trading volume on Binance reached $38 billion.", 3.8e10, "USD", "trading_volume", None),
         ("MSTR shares closed at $106.", 106.0, "USD", "share_price", "MSTR"),
         ("The network hash rate reached 1,040 EH/s.", 1.04e21, "hashrate", "hash_rate", None),
+        # members of a co-op or a fund are counted, but they are no traders or accounts
+        ("The co-op's 2,300 members run rigs in garages and barns.", 2300.0, "count", "other",
+         None),
         # coins a miner produced are its output: no metric of the guide (not sold, not held)
         ("Listed miners produced about 790 BTC and sold most of it.", 790.0, "BTC", "other",
          "BTC"),
