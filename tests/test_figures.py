@@ -129,6 +129,13 @@ def test_ranges_give_value_and_value_high(nlp_no_catalysts, text, low, high, uni
     assert (figure.value, figure.value_high, figure.unit) == (low, high, unit)
 
 
+def test_a_company_that_moved_moved_its_share_price(nlp_no_catalysts) -> None:
+    # whatever its relative clause names ("which holds 6,480 bitcoin")
+    text = "Kitamura Digital Holdings, which holds 6,480 bitcoin, rose 5.3% on Tuesday."
+    assert [(f.text, f.metric) for f in figures(nlp_no_catalysts, text)] == [
+        ("6,480 bitcoin", "holdings"), ("5.3%", "share_price_change")]
+
+
 def test_a_year_before_to_is_no_range(nlp_no_catalysts) -> None:
     text = "The note raises its average bitcoin price for 2027 to $110,000 from $100,000."
     found = figures(nlp_no_catalysts, text)

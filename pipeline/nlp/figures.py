@@ -261,8 +261,12 @@ class FigureFinder:
             moved = _what_moved(ctx)
             if _unpriced(self.words, moved):
                 metric = "other"  # "revenue fell 14%", "deposits rose 18%": no price moved
-            elif metric == "price_change" and any(s.lower_ in SHARE_WORDS for s in moved):
-                metric = "share_price_change"  # "the stock has fallen 58% from its peak"
+            elif metric == "price_change" and any(
+                s.lower_ in SHARE_WORDS or s.ent_type_ == "COMPANY" for s in moved
+            ):
+                # "the stock has fallen 58% from its peak", "Kitamura Digital Holdings, which
+                # holds 6,480 bitcoin, rose 5.3%"
+                metric = "share_price_change"
         value = candidate.value
         if not candidate.explicit_sign:
             sign = self._sign(ctx, unit, metric)
