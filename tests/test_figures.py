@@ -129,6 +129,12 @@ def test_ranges_give_value_and_value_high(nlp_no_catalysts, text, low, high, uni
     assert (figure.value, figure.value_high, figure.unit) == (low, high, unit)
 
 
+def test_a_futures_basis_is_a_premium(nlp_no_catalysts) -> None:
+    text = "The Heat Index reads 81 and the annualised basis is 11.2%."
+    assert [(f.text, f.metric) for f in figures(nlp_no_catalysts, text)] == [
+        ("81", "other"), ("11.2%", "premium")]
+
+
 def test_a_company_that_moved_moved_its_share_price(nlp_no_catalysts) -> None:
     # whatever its relative clause names ("which holds 6,480 bitcoin")
     text = "Kitamura Digital Holdings, which holds 6,480 bitcoin, rose 5.3% on Tuesday."
