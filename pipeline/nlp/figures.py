@@ -43,8 +43,9 @@ from pipeline.records import Figure
 if not Span.has_extension("figure"):
     Span.set_extension("figure", default=None)
 
-MAX_PRICE = 1e7  # dollars per coin or share (roughly, in other currencies): above it a "price"
-# is some other amount
+# Dollars per coin or share (other currencies roughly converted): above it a "price" is some
+# other amount.
+MAX_PRICE = 1e7
 PRICE_MOVE_REACH = 6  # tokens (clause breaks count 3) from the asset to a move in currency
 INDICATOR_BONUS = 0.5
 # Parse attachment: how far up from a figure to look, which dependents of its heads count, and
@@ -63,6 +64,13 @@ _SPACES = re.compile(r"\s+")
 # indicator's, a fund's and an asset's do ("Fear & Greed Index").
 NAMES_WITHOUT_METRICS = ("GOV_BODY", "LAW", "PERSON", "COMPANY", "EXCHANGE")
 SHARE_WORDS = frozenset({"stock", "stocks", "share", "shares"})  # what moved is a share price
+# Coins after these are a miner's output ("mined 412 BTC"), which no metric of the guide names.
+MINED_WORDS = frozenset({"mined", "mines", "mine", "mining", "produced", "produces", "produce",
+                         "producing"})
+# Right after a price move, these make it a distance below a reference ("27% below its record").
+BELOW_WORDS = frozenset({"below", "under", "beneath"})
+# A count they join to its subject is that subject's level ("Funded Customers were 27.4 million").
+COPULAS = frozenset({"is", "are", "was", "were", "stood", "stands", "remained", "remains"})
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 READING_REACH = 6  # tokens from a named indicator to a plain number that is its reading
 # Annotated indicator readings of the training documents: below 3 all ratios (47), none in
@@ -308,12 +316,12 @@ class FigureFinder:
         less a price level above MAX_PRICE and any metric whose bound it exceeds."""
         kind = unit_kind(unit)
         size = abs(value)
-        dollars = abs(self.words.in_dollars(unit, value))
+        too_dear = _beyond_price(self.words, unit, value)
         admissible = set()
         for name in self.metrics_of_kind.get(kind, ()):
             bound = self.vocabulary.bound(name, kind)
             too_large = bound is not None and size > bound
-            if too_large or (name in self.price_levels and dollars >= MAX_PRICE):
+            if too_large or (name in self.price_levels and too_dear):
                 continue
             admissible.add(name)
         return admissible
@@ -407,8 +415,8 @@ class FigureFinder:
             # the sentence names another metric
             if _asset_in_paragraph(ctx) is not None:
                 best_metric, best_score = "price", 0.05
-        dollars = abs(words.in_dollars(unit, value))
-        if best_metric == "price" and dollars >= MAX_PRICE:
+        too_dear = _beyond_price(words, unit, value)
+        if best_metric == "price" and too_dear:
             # "USDC stands at $75.4 billion": no coin costs that much, so it is its market value
             best_metric = "market_cap" if subject is not None and subject.label_ == "ASSET" else ""
             best_metric = best_metric or "other"
@@ -416,7 +424,7 @@ class FigureFinder:
             spec = self.metrics[metric]
             if kind not in spec.units:
                 continue
-            if metric in self.price_levels and dollars >= MAX_PRICE:
+            if metric in self.price_levels and too_dear:
                 continue
             if spec.with_any and not ctx.co_hits.near(metric, span.start, CO_TRIGGER_WINDOW):
                 continue
@@ -484,9 +492,10 @@ class FigureFinder:
             return math.copysign(1.0, restated.value)
         # A distance from a reference price: "still 27% below its record", "74% above its low"
         if metric in self.price_moves and span.end < ctx.sent.end:
-            after = doc[span.end].lower_
-            if after in BELOW_WORDS or after == "above":
-                return -1.0 if after in BELOW_WORDS else 1.0
+            if doc[span.end].lower_ in BELOW_WORDS:
+                return -1.0
+            if doc[span.end].lower_ == "above":
+                return 1.0
         # A level ("net income fell to $121 million") is signed by what it is (a loss, an
         # outflow), not by how it moved.
         level = _previous_word(words, ctx.text, span) in words.level_words
@@ -873,6 +882,11 @@ def _share_of_claims(ctx: _Context) -> bool:
             and any(t.lower_ == "claims" for t in following[1:]))
 
 
+def _beyond_price(words: FigureWords, unit: str, value: float) -> bool:
+    """Whether no coin or share costs this much: MAX_PRICE or more, in rough dollars."""
+    return abs(words.in_dollars(unit, value)) >= MAX_PRICE
+
+
 def _stated_as_change(ctx: _Context) -> bool:
     """Whether a figure is how much something moved, not where it ended: a move word or "by"
     within the three words before it ("fell by 410,000 ETH", "down another 21,000 BTC"), and
@@ -893,12 +907,6 @@ def _counts_people(ctx: _Context) -> bool:
     return noun is None or noun.lower_ in ctx.words.counted_people or noun.text.istitle()
 
 
-MINED_WORDS = frozenset({"mined", "mines", "mine", "mining", "produced", "produces", "produce",
-                         "producing"})
-BELOW_WORDS = frozenset({"below", "under", "beneath"})
-COPULAS = frozenset({"is", "are", "was", "were", "stood", "stands", "remained", "remains"})
-
-
 def _reading_subject(ctx: _Context) -> Token | None:
     """What a plain number is the level of, by the parse: the subject of the move or the noun
     it stands beside ("the U.S. dollar index fell 1.1% to 96.8", "the index, at 99.4", "an
@@ -907,10 +915,10 @@ def _reading_subject(ctx: _Context) -> Token | None:
     root = ctx.span.root
     if root.dep_ == "attr" and root.head.lower_ in COPULAS:
         head = root.head  # "Funded Customers were 27.4 million"
-    elif root.dep_ != "pobj" or root.head.lower_ not in ("to", "at"):
-        return None
-    else:
+    elif root.dep_ == "pobj" and root.head.lower_ in ("to", "at"):
         head = root.head.head
+    else:
+        return None
     if head.tag_.startswith(("VB", "MD")):
         if head.dep_ == "conj" and not any(c.dep_.startswith("nsubj") for c in head.children):
             head = head.head  # "the index lost 0.7% and closed at 101.3": the first verb's subject
