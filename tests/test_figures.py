@@ -217,6 +217,9 @@ def test_qualifiers(nlp_no_catalysts, text: str, qualifier: str) -> None:
         # a distance from a reference price, whatever moved before it
         ("After a weak week the token trades 88% below its peak.", True),
         ("Despite Friday's fall, the coin is still 40% above its June low.", False),
+        # a threshold crossed is a level, whatever verb crossed it
+        ("Basis funds unwound after the futures premium fell below 5%.", False),
+        ("The Harbor Spot Ether Fund has taken $640 million this month on its fee cut.", False),
     ],
 )
 def test_sign_from_context(nlp_no_catalysts, text: str, negative: bool) -> None:
@@ -502,6 +505,9 @@ def test_a_metric_with_an_unknown_trait_is_refused(tmp_path) -> None:
         ("Stablecoin supply passed $300 billion this month.", 3e11, "USD", "stablecoin_supply"),
         ("The Montana Senate voted 34 to 16 to pass the bill.", 34.0, "count", "other"),
         ("The Brackenridge Miner Stress Index eased to 52 on Friday.", 52.0, "index_points", "other"),
+        # an insurance fund is no holding of the guide's, whatever its words
+        ("Users will be repaid from the venue's insurance reserve, which stood at $84 million.",
+         8.4e7, "USD", "other"),
     ],
 )
 def test_metrics_of_the_grown_vocabulary(nlp_no_catalysts, text, value, unit, metric) -> None:

@@ -69,6 +69,8 @@ MINED_WORDS = frozenset({"mined", "mines", "mine", "mining", "produced", "produc
                          "producing"})
 # Right after a price move, these make it a distance below a reference ("27% below its record").
 BELOW_WORDS = frozenset({"below", "under", "beneath"})
+# Qualifiers that place a figure against a threshold rather than say how far it moved.
+THRESHOLD_QUALIFIERS = frozenset({"above", "below"})
 # A count they join to its subject is that subject's level ("Funded Customers were 27.4 million").
 COPULAS = frozenset({"is", "are", "was", "were", "stood", "stands", "remained", "remains"})
 _QUARTER_WORDS = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
@@ -498,7 +500,9 @@ class FigureFinder:
                 return 1.0
         # A level ("net income fell to $121 million") is signed by what it is (a loss, an
         # outflow), not by how it moved.
-        level = _previous_word(words, ctx.text, span) in words.level_words
+        # A threshold crossed is a level whatever verb crossed it ("the premium fell below 5%")
+        level = (_previous_word(words, ctx.text, span) in words.level_words
+                 or _qualifier(words, ctx.text, span.start_char) in THRESHOLD_QUALIFIERS)
         best: tuple[int, float] | None = None
         for token in ctx.sent:
             if span.start <= token.i < span.end or token.lower_ not in words.cues:
