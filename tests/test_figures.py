@@ -508,6 +508,9 @@ def test_a_metric_with_an_unknown_trait_is_refused(tmp_path) -> None:
         # an insurance fund is no holding of the guide's, whatever its words
         ("Users will be repaid from the venue's insurance reserve, which stood at $84 million.",
          8.4e7, "USD", "other"),
+        # a price of electricity is no price of an asset
+        ("Bitcoin held steady while wholesale power averaged $38 per megawatt-hour last week.",
+         38.0, "USD", "other"),
     ],
 )
 def test_metrics_of_the_grown_vocabulary(nlp_no_catalysts, text, value, unit, metric) -> None:

@@ -69,6 +69,9 @@ MINED_WORDS = frozenset({"mined", "mines", "mine", "mining", "produced", "produc
                          "producing"})
 # Right after a price move, these make it a distance below a reference ("27% below its record").
 BELOW_WORDS = frozenset({"below", "under", "beneath"})
+# A price of electricity right after a currency figure ("$41 per megawatt-hour", "$0.05/kWh").
+ENERGY_PRICE = re.compile(r"(?:\s*(?:cents?|million|billion))?\s*(?:per|an?|/)\s*"
+                          r"(?:(?:kilo|mega)watt[- ]hours?|[km]wh)\b", re.IGNORECASE)
 # Qualifiers that place a figure against a threshold rather than say how far it moved.
 THRESHOLD_QUALIFIERS = frozenset({"above", "below"})
 # A count they join to its subject is that subject's level ("Funded Customers were 27.4 million").
@@ -261,6 +264,8 @@ class FigureFinder:
         if (unit_kind(unit) == "asset"
                 and _previous_word(self.words, ctx.text, span) in MINED_WORDS):
             metric = "other"  # "mined 412 BTC": a miner's output, no metric of the guide
+        if unit_kind(unit) == "currency" and _energy_price(text, candidate):
+            metric = "other"  # "$0.05 per kilowatt-hour": a power price, no metric of the guide
         if metric == "count_traders" and not _counts_people(ctx):
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
         if metric == "other":
@@ -828,6 +833,13 @@ def _securities_issued(ctx: _Context) -> bool:
         if token.lower_ in ctx.words.issued_securities:
             return True
     return False
+
+
+def _energy_price(text: str, candidate: _Candidate) -> bool:
+    """Whether a currency figure is priced per unit of electricity, the unit phrase inside its
+    span ("$41 per megawatt-hour") or right after it ("4.1 cents a kilowatt-hour")."""
+    number = re.match(r"\D*?[\d.,]*\d", text[candidate.start : candidate.end])
+    return bool(number and ENERGY_PRICE.match(text, candidate.start + number.end()))
 
 
 def _what_moved(ctx: _Context) -> list[Token]:
