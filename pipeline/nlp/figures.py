@@ -69,7 +69,7 @@ MINED_WORDS = frozenset({"mined", "mines", "mine", "mining", "produced", "produc
                          "producing"})
 # Right after a price move, these make it a distance below a reference ("27% below its record").
 BELOW_WORDS = frozenset({"below", "under", "beneath"})
-# A price of electricity right after a currency figure ("$41 per megawatt-hour", "$0.05/kWh").
+# A price of electricity: the unit phrase after a currency figure's number ("$41 per MWh").
 ENERGY_PRICE = re.compile(r"(?:\s*(?:cents?|million|billion))?\s*(?:per|an?|/)\s*"
                           r"(?:(?:kilo|mega)watt[- ]hours?|[km]wh)\b", re.IGNORECASE)
 # Qualifiers that place a figure against a threshold rather than say how far it moved.
@@ -504,8 +504,7 @@ class FigureFinder:
             if doc[span.end].lower_ == "above":
                 return 1.0
         # A level ("net income fell to $121 million") is signed by what it is (a loss, an
-        # outflow), not by how it moved.
-        # A threshold crossed is a level whatever verb crossed it ("the premium fell below 5%")
+        # outflow), not by how it moved; so is a threshold crossed ("the premium fell below 5%").
         level = (_previous_word(words, ctx.text, span) in words.level_words
                  or _qualifier(words, ctx.text, span.start_char) in THRESHOLD_QUALIFIERS)
         best: tuple[int, float] | None = None
