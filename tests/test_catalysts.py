@@ -242,3 +242,15 @@ def test_a_subheading_opening_with_about_and_a_quantity_is_no_closing_section(nl
               "Listed miners sold 900 BTC in the week, the most since March.")
     judged = [c.sentence.text for c in nlp.get_pipe("newsignal_catalysts").candidates(doc)]
     assert "Listed miners sold 900 BTC in the week, the most since March." in judged
+
+
+def test_article_sentences_are_judged_as_sentences_inside_an_article(nlp):
+    """The component asks the model for its in-article reading (`article_neutral_offset`), not
+    the reading `newsignal classify` gives a sentence alone."""
+    doc = nlp(FACT_SHEET)
+    model = nlp.get_pipe("newsignal_catalysts").model
+    for span in doc.spans[SPAN_KEY]:
+        tag = span._.catalyst
+        inside, alone = (model.judge([tag.sentence], in_article=flag)[0] for flag in (True, False))
+        assert (tag.direction, tag.confidence) == (inside.direction, round(inside.confidence, 4))
+        assert inside.confidence != pytest.approx(alone.confidence, abs=1e-6)

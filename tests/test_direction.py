@@ -194,6 +194,24 @@ def test_shipped_model_save_load_round_trip_predicts_identically(shipped_fp32, t
     assert DirectionModel.load(tmp_path).model_id == shipped_fp32.model_id + "+int8"
 
 
+def test_sentences_inside_an_article_lean_less_to_neutral(shipped):
+    """The shipped model's article offset lowers the neutral probability of a sentence read
+    inside an article and leaves the odds between bullish and bearish as they were; a sentence
+    judged alone (`classify`) is untouched."""
+    assert shipped.article_neutral_offset > 0
+    texts = [text for text, _ in CLEAR_CASES]
+    logits = shipped.logits(texts)
+    alone = shipped.direction_probabilities(logits)
+    inside = shipped.direction_probabilities(logits, in_article=True)
+    bearish, bullish, neutral = (LABELS.index(d) for d in
+                                 (Direction.BEARISH, Direction.BULLISH, Direction.NEUTRAL))
+    assert (inside[:, neutral] < alone[:, neutral]).all()
+    assert torch.allclose(inside[:, bullish] / inside[:, bearish],
+                          alone[:, bullish] / alone[:, bearish], rtol=1e-4)
+    assert [j.confidence for j in shipped.judge(texts)] == pytest.approx(
+        [float(row.max()) for row in alone])
+
+
 def test_an_int8_model_cannot_be_saved(shipped, tmp_path):
     with pytest.raises(DirectionModelError, match="quantize=False"):
         shipped.save(tmp_path)

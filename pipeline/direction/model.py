@@ -116,6 +116,7 @@ class DirectionModel:
         event_types: Sequence[str] = (),
         event_temperature: float = 1.0,
         asset_input: bool = False,
+        article_neutral_offset: float = 0.0,
     ) -> None:
         if sorted(labels) != sorted(LABELS):
             raise DirectionModelError(f"labels must be a permutation of {list(LABELS)}: {labels}")
@@ -132,6 +133,10 @@ class DirectionModel:
         self.event_types = list(event_types)  # the event type of each output after the labels
         self.event_temperature = event_temperature
         self.asset_input = asset_input
+        # Subtracted from the neutral logit (after the temperature) of a sentence read inside an
+        # article: whole articles state more bullish and bearish facts than the sentences the
+        # model was trained on, and it reads too many of theirs as neutral.
+        self.article_neutral_offset = article_neutral_offset
 
     @property
     def model_id(self) -> str:
@@ -201,6 +206,7 @@ class DirectionModel:
             event_types=config.get("event_types", ()),
             event_temperature=config.get("event_temperature", 1.0),
             asset_input=config.get("asset_input", False),
+            article_neutral_offset=config.get("article_neutral_offset", 0.0),
         )
 
     @staticmethod
@@ -331,6 +337,7 @@ class DirectionModel:
             "event_types": self.event_types,
             "event_temperature": self.event_temperature,
             "asset_input": self.asset_input,
+            "article_neutral_offset": self.article_neutral_offset,
             INT8_CONFIG_KEY: int8,
             **(extra or {}),
         }
@@ -347,14 +354,15 @@ class DirectionModel:
 
     def judge(
         self, texts: Sequence[str], assets: Sequence[str | None] | None = None,
-        batch_size: int = 32,
+        batch_size: int = 32, *, in_article: bool = False,
     ) -> list[Judgement]:
-        """Direction, event type and their calibrated probabilities for each text."""
+        """Direction, event type and their calibrated probabilities for each text; `in_article`:
+        the texts are sentences of an article (`article_neutral_offset` applies)."""
         if not texts:
             return []
         assets = assets or [None] * len(texts)
         logits = self.logits([self.input_text(t, a) for t, a in zip(texts, assets)], batch_size)
-        directions = self.direction_probabilities(logits)
+        directions = self.direction_probabilities(logits, in_article=in_article)
         events = self.event_probabilities(logits)
         judgements = []
         for row, probabilities in enumerate(directions):
@@ -375,9 +383,13 @@ class DirectionModel:
         """(len(texts), 3) calibrated direction probabilities, columns in `LABELS` order."""
         return self.direction_probabilities(self.logits(texts, batch_size))
 
-    def direction_probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+    def direction_probabilities(self, logits: torch.Tensor, *, in_article: bool = False
+                                ) -> torch.Tensor:
         columns = [self.labels.index(d) for d in LABELS]
-        return torch.softmax(logits[:, columns] / self.temperature, -1)
+        scaled = logits[:, columns] / self.temperature
+        if in_article and self.article_neutral_offset:
+            scaled[:, LABELS.index(Direction.NEUTRAL)] -= self.article_neutral_offset
+        return torch.softmax(scaled, -1)
 
     def event_probabilities(self, logits: torch.Tensor) -> torch.Tensor | None:
         if not self.event_types:

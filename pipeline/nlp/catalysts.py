@@ -213,7 +213,7 @@ class CatalystTagger:
         candidates = [c for doc in docs for c in self.candidates(doc)]
         judgements = self.model.judge(
             [c.sentence.text for c in candidates], [c.subject for c in candidates],
-            self.batch_size,
+            self.batch_size, in_article=True,
         )
         if self.typed:
             kept = [(c, j) for c, j in zip(candidates, judgements) if j.event_type != BACKGROUND]
