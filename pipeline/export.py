@@ -91,7 +91,10 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ("event_type", T, "The fact the catalyst reports, an event type of models/events.yaml "
                           "(e.g. `etf_outflows`, `funding_round`); empty for models without one."),
         ("direction", T, "`bullish`, `bearish` or `neutral`, as judged by the direction model."),
-        ("confidence", F, "Probability the model gives its direction, 0 to 1."),
+        ("confidence", F, "Calibrated probability the model gives its direction, 0 to 1; 0.71 "
+                          "where the model was below 0.7 and the sentence's signed figures "
+                          "settled the direction (how often they were right there on the dev "
+                          "sets)."),
         ("assets", L, "Tickers the catalyst concerns; `;`-joined in CSV."),
         ("sentence", T, "The evidence: the catalyst sentence as it stands in the article text."),
         _START,

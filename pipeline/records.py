@@ -178,7 +178,7 @@ class Catalyst:
     end_char: int
     category: str  # models/taxonomy.yaml
     direction: Direction
-    confidence: float  # softmax probability of `direction`
+    confidence: float  # calibrated probability of `direction` (catalysts.py: or the figures')
     assets: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     model: str = ""  # name and version of the model that judged it

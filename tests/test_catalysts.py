@@ -6,13 +6,18 @@ import pytest
 
 from pipeline.direction import DEFAULT_MODEL_DIR
 from pipeline.direction.model import DirectionModel
+from pipeline.nlp import catalysts as catalysts_module
 from pipeline.nlp.catalysts import (
+    FIGURES_SETTLE_BELOW,
+    FIGURES_SETTLED_CONFIDENCE,
     SPAN_KEY,
     CategoryPrototypes,
     Taxonomy,
     TaxonomyError,
+    figures_direction,
 )
-from pipeline.records import Catalyst, Direction
+from pipeline.nlp.vocabulary import load_metrics
+from pipeline.records import Catalyst, Direction, Figure
 
 TAXONOMY = DEFAULT_MODEL_DIR.parent / "taxonomy.yaml"
 
@@ -252,5 +257,50 @@ def test_article_sentences_are_judged_as_sentences_inside_an_article(nlp):
     for span in doc.spans[SPAN_KEY]:
         tag = span._.catalyst
         inside, alone = (model.judge([tag.sentence], in_article=flag)[0] for flag in (True, False))
-        assert (tag.direction, tag.confidence) == (inside.direction, round(inside.confidence, 4))
+        if tag.confidence != FIGURES_SETTLED_CONFIDENCE:  # not settled by its figures
+            assert (tag.direction, tag.confidence) == (inside.direction,
+                                                       round(inside.confidence, 4))
         assert inside.confidence != pytest.approx(alone.confidence, abs=1e-6)
+
+
+METRICS = load_metrics(DEFAULT_MODEL_DIR.parent / "metrics.yaml").metrics
+
+
+def figure(metric: str, value: float, unit: str = "USD") -> Figure:
+    return Figure(text="", start_char=0, end_char=0, value=value, unit=unit, metric=metric)
+
+
+@pytest.mark.parametrize("figures, said", [
+    ([figure("etf_flow", 6.4e7)], Direction.BULLISH),  # an inflow
+    ([figure("etf_flow", -2.58e8)], Direction.BEARISH),
+    ([figure("exchange_netflow", -19400, "BTC")], Direction.BULLISH),  # coins leave exchanges
+    ([figure("bond_yield", 14, "basis_points")], Direction.BEARISH),  # a yield rise
+    ([figure("bond_yield", 4.12, "percent")], None),  # a level says nothing
+    ([figure("bond_yield", 4.02, "percent"), figure("bond_yield", -9, "basis_points")],
+     Direction.BULLISH),
+    ([figure("etf_flow", 1.2e8), figure("etf_flow", -1.18e8)], None),  # both ways
+    ([figure("price", 61000), figure("holdings", 6480, "BTC")], None),  # no sign to read
+    ([figure("price_change", -3.1, "percent"), figure("price", 2.07)], Direction.BEARISH),
+    ([], None),
+])
+def test_signed_figures_say_a_direction_when_they_agree(figures, said):
+    assert figures_direction(figures, METRICS) == said
+
+
+@pytest.mark.parametrize("sentence, said", [
+    ("Coinbase customers pulled a net 12,600 BTC off the exchange over the past week.",
+     Direction.BULLISH),
+    ("Exchange balances of ether rose by 210,000 ETH over the week.", Direction.BEARISH),
+])
+def test_figures_settle_a_direction_the_model_is_unsure_of(nlp, sentence, said, monkeypatch):
+    model = nlp.get_pipe("newsignal_catalysts").model
+    unsure = model.judge([sentence], in_article=True)[0]
+    assert unsure.direction != said and unsure.confidence < FIGURES_SETTLE_BELOW
+    doc = nlp(sentence)
+    (tag,) = [span._.catalyst for span in doc.spans[SPAN_KEY]]
+    assert (tag.direction, tag.confidence) == (said, FIGURES_SETTLED_CONFIDENCE)
+    # Where the model is sure enough, its answer stands.
+    monkeypatch.setattr(catalysts_module, "FIGURES_SETTLE_BELOW", 0.0)
+    doc = nlp(sentence)
+    (tag,) = [span._.catalyst for span in doc.spans[SPAN_KEY]]
+    assert (tag.direction, tag.confidence) == (unsure.direction, round(unsure.confidence, 4))

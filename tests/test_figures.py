@@ -463,6 +463,17 @@ def test_a_metric_with_an_unknown_trait_is_refused(tmp_path) -> None:
         load_metrics(path)
 
 
+@pytest.mark.parametrize("entry", [
+    "{description: x, units: [count], signed: true, positive_direction: up}",
+    "{description: x, units: [count], positive_direction: bullish}",  # unsigned: no sign to read
+])
+def test_a_metric_with_a_bad_positive_direction_is_refused(tmp_path, entry) -> None:
+    path = tmp_path / "metrics.yaml"
+    path.write_text(f"metrics:\n  other: {entry}\n")
+    with pytest.raises(ValueError, match="positive_direction"):
+        load_metrics(path)
+
+
 # The metrics the vocabulary grew by (and a few it had), each in a sentence of the kind news
 # writes it; plain numbers that count things or read a named indicator are figures too.
 @pytest.mark.parametrize(

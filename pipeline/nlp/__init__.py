@@ -114,6 +114,7 @@ def build_nlp(
             config={
                 "taxonomy_path": str(models_dir / "taxonomy.yaml"),
                 "events_path": str(models_dir / "events.yaml"),
+                "metrics_path": str(models_dir / "metrics.yaml"),
                 "direction_model": direction_model or str(models_dir / "direction"),
                 "direction_label_map": direction_label_map,
                 "direction_int8": direction_int8,

@@ -55,6 +55,9 @@ class MetricSpec:
     # Labels of the entity a figure with no asset in its sentence takes from the document;
     # None: it takes none (an empty tuple: only the paragraph's last subject).
     inherit_asset: tuple[str, ...] | None = None
+    # The market direction a positive value says for the asset concerned (an inflow: bullish; a
+    # rate rise: bearish); None where the sign says none.
+    positive_direction: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,8 @@ class MetricsVocabulary:
 
 _METRIC_KEYS = frozenset({"description", "units", "signed", "triggers", "with_any", "bare_unit",
                           "bare_window", "bare_side", "window", "weight", "max_abs", "traits",
-                          "inherit_asset"})
+                          "inherit_asset", "positive_direction"})
+MARKET_DIRECTIONS = frozenset({"bullish", "bearish"})
 
 
 def load_metrics(path: Path) -> MetricsVocabulary:
@@ -105,6 +109,11 @@ def load_metrics(path: Path) -> MetricsVocabulary:
         if bare_side not in BARE_SIDES:
             raise ValueError(f"{path}: metric {name!r} has bare_side {bare_side!r}, not one of "
                              f"{sorted(BARE_SIDES)}")
+        positive_direction = entry.get("positive_direction")
+        if positive_direction is not None and (positive_direction not in MARKET_DIRECTIONS
+                                               or not entry.get("signed")):
+            raise ValueError(f"{path}: metric {name!r}: positive_direction needs a signed metric "
+                             f"and one of {sorted(MARKET_DIRECTIONS)}")
         specs[name] = MetricSpec(
             name=name,
             description=entry["description"],
@@ -120,6 +129,7 @@ def load_metrics(path: Path) -> MetricsVocabulary:
             max_abs={kind: float(bound) for kind, bound in (entry.get("max_abs") or {}).items()},
             traits=traits,
             inherit_asset=None if inherit is None else tuple(inherit),
+            positive_direction=positive_direction,
         )
     if "other" not in specs:
         raise ValueError(f"{path}: the vocabulary needs an 'other' metric")
