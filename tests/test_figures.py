@@ -129,6 +129,30 @@ def test_ranges_give_value_and_value_high(nlp_no_catalysts, text, low, high, uni
     assert (figure.value, figure.value_high, figure.unit) == (low, high, unit)
 
 
+@pytest.mark.parametrize(("text", "value", "unit", "metric"), [
+    ("Local venue Tarnova Exchange reported KSL 18 billion of trades in 24 hours.", 1.8e10,
+     "KSL", "trading_volume"),
+    ("The authority may fine an unlicensed dealer up to ORD 50 million.", 5e7, "ORD", "fine"),
+    ("Each resident may hold up to VDO 50,000 in the digital currency.", 5e4, "VDO", None),
+])
+def test_an_unlisted_currency_code_before_an_amount_is_its_currency(
+    nlp_no_catalysts, text, value, unit, metric
+) -> None:
+    """A country the vocabulary does not know writes its money as a code: a currency, no asset."""
+    figure = only(nlp_no_catalysts, text)
+    assert (figure.value, figure.unit, figure.asset) == (value, unit, None)
+    if metric is not None:
+        assert figure.metric == metric
+
+
+@pytest.mark.parametrize("text", [
+    "Under ASU 2023-08, companies measure the coins at fair value.",  # a standard's number
+    "The desk quoted BTC 1,200 as the block size.",  # a named asset: not a currency
+])
+def test_codes_that_are_no_currency_stay_out_of_figures(nlp_no_catalysts, text) -> None:
+    assert not any(f.text.startswith(("ASU", "BTC")) for f in figures(nlp_no_catalysts, text))
+
+
 def test_a_futures_basis_is_a_premium(nlp_no_catalysts) -> None:
     text = "The Heat Index reads 81 and the annualised basis is 11.2%."
     assert [(f.text, f.metric) for f in figures(nlp_no_catalysts, text)] == [

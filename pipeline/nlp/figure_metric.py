@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +39,14 @@ OTHER_WEIGHT = 0.2
 
 
 def metric_features(span: Span, sent: Span, unit: str, value: float, rule_metric: str,
-                    period: str | None, triggers: list[tuple[str, int, int]]) -> list[str]:
+                    period: str | None, triggers: list[tuple[str, int, int]],
+                    currencies: AbstractSet[str] = frozenset()) -> list[str]:
     """The sparse features of one figure: `span` in its context `sent` (see figures.py), with
     its unit, its size, the metric the rules gave it and the trigger words of metrics.yaml in
     the sentence, `triggers` as (metric, start token, end token): these carry what a word
-    unseen in training means ("a $12.6 billion loss")."""
+    unseen in training means ("a $12.6 billion loss"); `currencies` as in `unit_kind`."""
     doc = span.doc
-    kind = unit_kind(unit)
+    kind = unit_kind(unit, currencies)
     features = [f"rule={rule_metric}", f"kind={kind}", f"rule+kind={rule_metric}|{kind}",
                 f"size={kind}|{math.floor(math.log10(abs(value))) if value else '0'}"]
     if kind not in ("currency", "asset"):

@@ -19,7 +19,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +95,9 @@ DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Doc.user_data key under which a finder with `record_features` set leaves each figure's
 # metric features, {(start_char, end_char): [feature, ...]}: what `newsignal train metrics` reads.
 METRIC_FEATURES_KEY = "newsignal_metric_features"
+# An upper-case code that names no entity, right before a scaled or grouped amount, is the
+# currency of a country the vocabulary does not know: "KSL 18 billion", "VDO 50,000".
+_CODE_BEFORE = re.compile(r"(?<![\w.])([A-Z]{3}) $")
 
 
 @dataclass(slots=True)
@@ -158,6 +161,12 @@ class FigureFinder:
                 unit = ticker
             else:  # an upper-case word that is no asset ("2025 US"): the number alone
                 end = len(text[:code_start].rstrip())
+        if unit is None and (quantity.scale > 1 or "," in text[start:end]):
+            code = _CODE_BEFORE.search(text, max(0, start - 4), start)
+            token = layout.token_starting_at.get(code.start(1)) if code else None
+            if token is not None and not token.ent_type_:
+                unit, start = code[1], code.start(1)
+                layout.currencies.add(unit)
         if unit is None:
             # "1,000 bitcoin", "5.6 million delegated HLY": an asset entity right after the
             # number, or after one word that qualifies it, is its unit.
@@ -244,27 +253,29 @@ class FigureFinder:
         inherit = self.metrics[metric].inherit_asset
         if asset_span is None and inherit is not None:
             asset_span = _asset_in_paragraph(ctx) or _asset_in_document(ctx, inherit)
-        asset = unit if unit_kind(unit) == "asset" else None
+        currencies = ctx.layout.currencies
+        asset = unit if unit_kind(unit, currencies) == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
         period = _period(self.words, sent, candidate.start, candidate.end)
         metric = self._by_subject(ctx, metric, unit, asset, asset_span, period)
         if self.metric_model is not None or self.record_features:
-            features = metric_features(span, sent, unit, candidate.value, metric, period, hits)
+            features = metric_features(span, sent, unit, candidate.value, metric, period, hits,
+                                       currencies)
             if self.record_features:
                 recorded = doc.user_data.setdefault(METRIC_FEATURES_KEY, {})
                 recorded[(candidate.start, candidate.end)] = features
             if self.metric_model is not None:
                 metric = self.metric_model.choose(
-                    features, metric, self.admissible(unit, candidate.value)
+                    features, metric, self.admissible(unit, candidate.value, currencies)
                 )
         if (metric == "exchange_balance" and _stated_as_change(ctx)
                 and any(m == metric and end <= span.start for m, _, end in ctx.trigger_hits)):
             metric = "exchange_netflow"  # "exchange balances fell by 410,000 ETH": coins moved
-        if (unit_kind(unit) == "asset"
+        if (unit_kind(unit, currencies) == "asset"
                 and _previous_word(self.words, ctx.text, span) in MINED_WORDS):
             metric = "other"  # "mined 412 BTC": a miner's output, no metric of the guide
-        if unit_kind(unit) == "currency" and _energy_price(text, candidate):
+        if unit_kind(unit, currencies) == "currency" and _energy_price(text, candidate):
             metric = "other"  # "$0.05 per kilowatt-hour": a power price, no metric of the guide
         if metric == "count_traders" and not _counts_people(ctx):
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
@@ -303,7 +314,7 @@ class FigureFinder:
             qualifier=_qualifier(self.words, text, start),
             value_high=value_high,
         )
-        figure.flag = self.vocabulary.implausible(figure)
+        figure.flag = self.vocabulary.implausible(figure, ctx.layout.currencies)
         return figure
 
     def _heading_metric(self, ctx: _Context, unit: str, value: float) -> str | None:
@@ -312,16 +323,18 @@ class FigureFinder:
         heading = ctx.layout.list_heading(ctx.span)
         if heading is None:
             return None
-        admissible = self.admissible(unit, value)
+        admissible = self.admissible(unit, value, ctx.layout.currencies)
         for metric, _, _ in ctx.all_hits.within(*heading):
             if metric in admissible:
                 return metric
         return None
 
-    def admissible(self, unit: str, value: float) -> set[str]:
+    def admissible(self, unit: str, value: float,
+                   currencies: AbstractSet[str] = frozenset()) -> set[str]:
         """The metrics a figure in `unit` of size `value` can have: those whose units admit it,
-        less a price level above MAX_PRICE and any metric whose bound it exceeds."""
-        kind = unit_kind(unit)
+        less a price level above MAX_PRICE and any metric whose bound it exceeds; `currencies`
+        as in `unit_kind`."""
+        kind = unit_kind(unit, currencies)
         size = abs(value)
         too_dear = _beyond_price(self.words, unit, value)
         admissible = set()
@@ -340,7 +353,7 @@ class FigureFinder:
         """The metric as the figure's unit, subject and period settle what its words leave
         open: a fund's holdings are its assets, a flow of an exchange is no fund flow, a flow
         since launch is cumulative, a stablecoin's market value is its supply."""
-        kind = unit_kind(unit)
+        kind = unit_kind(unit, ctx.layout.currencies)
         label = subject.label_ if subject is not None else None
         if metric == "other" and kind == "hashrate":
             return "hash_rate"
@@ -399,7 +412,7 @@ class FigureFinder:
         subject: Span | None,
     ) -> str:
         doc, span = ctx.doc, ctx.span
-        kind = unit_kind(unit)
+        kind = unit_kind(unit, ctx.layout.currencies)
         words = self.words
         previous = _previous_word(words, ctx.text, span)
         # "under $3,000", "around $0.41": a qualifier that places a level
@@ -475,7 +488,7 @@ class FigureFinder:
         if not spec.signed or "level_or_change" in spec.traits:
             # A change stated as such keeps its sign ("yields fell 4 basis points"); a level of
             # a metric that moves both ways ("lifted its rate to 22%") has none.
-            if unit_kind(unit) not in CHANGE_UNITS and "level_or_change" not in spec.traits:
+            if unit_kind(unit, ctx.layout.currencies) not in CHANGE_UNITS and "level_or_change" not in spec.traits:
                 return None
             # the noun right after ("a 25 basis point cut", "a 50 basis point hike")
             # (any tag but a finite verb's: the tagger reads "point cut" as a participle)
@@ -580,6 +593,7 @@ class _Layout:
             token.i for token in doc if "\n" in token.text or "\n" in token.whitespace_
         ]
         self.paragraph_breaks = [match.start() for match in re.finditer("\n\n", text)]
+        self.currencies: set[str] = set()  # codes written as currencies (_CODE_BEFORE)
         self.subjects: list[bool] = []
         self._last_subject: list[int] = []
         self._most_named: dict[tuple[str, ...], list[Span | None]] = {}

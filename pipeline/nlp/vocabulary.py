@@ -7,6 +7,7 @@ Both load once per pipeline into frozen records; a malformed file is a `ValueErr
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,8 +32,10 @@ METRIC_TRAITS = frozenset({"change", "price_level", "price_move", "share", "leve
 BARE_SIDES = frozenset({"before", "after", "either"})
 
 
-def unit_kind(unit: str) -> str:
-    if unit in CURRENCY_UNITS:
+def unit_kind(unit: str, currencies: AbstractSet[str] = frozenset()) -> str:
+    """currency, percent, ratio, ... or asset (any other code); `currencies`: codes a document
+    writes as currencies though the vocabulary does not list them ("KSL 18 billion")."""
+    if unit in CURRENCY_UNITS or unit in currencies:
         return "currency"
     return UNIT_KINDS.get(unit, "asset")
 
@@ -77,9 +80,9 @@ class MetricsVocabulary:
         """The largest plausible size of a `metric` figure in a unit of `kind`, if any."""
         return self.metrics[metric].max_abs.get(kind, self.max_abs.get(kind))
 
-    def implausible(self, figure: Figure) -> str | None:
+    def implausible(self, figure: Figure, currencies: AbstractSet[str] = frozenset()) -> str | None:
         """Why `figure` is too large to be meant, or None."""
-        bound = self.bound(figure.metric, unit_kind(figure.unit))
+        bound = self.bound(figure.metric, unit_kind(figure.unit, currencies))
         largest = max(abs(figure.value), abs(figure.value_high or 0.0))
         if bound is None or largest <= bound:
             return None
