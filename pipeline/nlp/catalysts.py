@@ -51,7 +51,7 @@ FIGURES_SETTLE_BELOW = 0.7
 FIGURES_SETTLED_CONFIDENCE = 0.71
 # Level-or-change metrics (rates, yields, the dollar index) state a change only in these units;
 # "4.12%" is a level and says no direction.
-CHANGE_UNITS = frozenset({"basis_points", "percentage_points"})
+RATE_CHANGE_UNITS = frozenset({"basis_points", "percentage_points"})
 # "Bitcoin ETFs data. Source: Sosovalue" and the like under charts.
 CAPTION = re.compile(r"(^|\s)(source|chart|image|photo|credit)s?\s*:\s*\S", re.IGNORECASE)
 
@@ -458,7 +458,7 @@ def figures_direction(figures: Sequence[Figure], metrics: dict[str, MetricSpec]
         spec = metrics.get(figure.metric)
         if spec is None or spec.positive_direction is None or figure.value == 0:
             continue
-        if "level_or_change" in spec.traits and figure.unit not in CHANGE_UNITS:
+        if "level_or_change" in spec.traits and figure.unit not in RATE_CHANGE_UNITS:
             continue
         positive = spec.positive_direction
         said.add(positive if figure.value > 0 else
