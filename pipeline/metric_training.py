@@ -25,7 +25,7 @@ import numpy as np
 from pipeline.evaluation.nlp import match_figures, parse_markup
 from pipeline.nlp import MODELS_DIR, analyze, build_nlp
 from pipeline.nlp.figure_metric import FEATURES_FILE, META_FILE, WEIGHTS_FILE, MetricClassifier
-from pipeline.nlp.figures import METRIC_FEATURES_KEY
+from pipeline.nlp.figures import METRIC_CURRENCIES_KEY, METRIC_FEATURES_KEY
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def labelled_figures(paths: list[Path], nlp) -> list[LabelledFigure]:
                 raise MetricDataError(f"{path}: {error}") from error
             doc = nlp(text)
             recorded = doc.user_data.get(METRIC_FEATURES_KEY, {})
+            currencies = doc.user_data.get(METRIC_CURRENCIES_KEY, frozenset())
             pairs, _ = match_figures(annotations["figures"], analyze(doc).figures)
             for gold, found in pairs:
                 if found is None:
@@ -94,7 +95,7 @@ def labelled_figures(paths: list[Path], nlp) -> list[LabelledFigure]:
                     document=path.stem, text=found.text,
                     features=recorded[(found.start_char, found.end_char)],
                     metric=gold["metric"], rule_metric=found.metric,
-                    admissible=finder.admissible(found.unit, found.value),
+                    admissible=finder.admissible(found.unit, found.value, currencies),
                 ))
     finally:
         finder.record_features = False

@@ -95,6 +95,8 @@ DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Doc.user_data key under which a finder with `record_features` set leaves each figure's
 # metric features, {(start_char, end_char): [feature, ...]}: what `newsignal train metrics` reads.
 METRIC_FEATURES_KEY = "newsignal_metric_features"
+# ... and the codes it read as currencies the vocabulary does not list (see `unit_kind`).
+METRIC_CURRENCIES_KEY = "newsignal_metric_currencies"
 # An upper-case code that names no entity, right before a scaled or grouped amount, is the
 # currency of a country the vocabulary does not know: "KSL 18 billion", "VDO 50,000".
 _CODE_BEFORE = re.compile(r"(?<![\w.])([A-Z]{3}) $")
@@ -265,6 +267,7 @@ class FigureFinder:
             if self.record_features:
                 recorded = doc.user_data.setdefault(METRIC_FEATURES_KEY, {})
                 recorded[(candidate.start, candidate.end)] = features
+                doc.user_data[METRIC_CURRENCIES_KEY] = frozenset(currencies)
             if self.metric_model is not None:
                 metric = self.metric_model.choose(
                     features, metric, self.admissible(unit, candidate.value, currencies)
