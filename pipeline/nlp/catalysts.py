@@ -36,12 +36,12 @@ from spacy.tokens import Doc, Span
 
 from pipeline.direction import BACKGROUND, BASE_PACKAGE, EVENTS_PATH, load_event_types
 from pipeline.direction.model import DirectionModel, base_model_version, resolve_base_model
+from pipeline.nlp import MODELS_DIR
 from pipeline.nlp.vocabulary import MetricSpec, load_metrics
 from pipeline.onnx_int8 import cache_key, load_int8
 from pipeline.records import Catalyst, Direction, Figure
 
 SPAN_KEY = "catalysts"
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Below this calibrated confidence the model's direction yields to what the sentence's signed
 # figures say. Chosen on the dev sets (old gold, gold dev, the training articles' catalyst
 # sentences; int8 and fp32): 0.6 to 0.8 gain on each, 0.7 the most on all three. Where it

@@ -203,6 +203,8 @@ class FigureFinder:
             (candidate, doc.char_span(candidate.start, candidate.end, alignment_mode="expand"))
             for candidate in self._candidates(text, layout)
         ]
+        if self.record_features:
+            doc.user_data[METRIC_CURRENCIES_KEY] = frozenset(layout.currencies)
         # Tokens inside any figure: an asset there is that figure's unit, not another's subject.
         in_figures = {t.i for _, span in candidates if span is not None for t in span}
         layout.index_subjects(in_figures)
@@ -256,7 +258,8 @@ class FigureFinder:
         if asset_span is None and inherit is not None:
             asset_span = _asset_in_paragraph(ctx) or _asset_in_document(ctx, inherit)
         currencies = ctx.layout.currencies
-        asset = unit if unit_kind(unit, currencies) == "asset" else None
+        kind = unit_kind(unit, currencies)
+        asset = unit if kind == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
         period = _period(self.words, sent, candidate.start, candidate.end)
@@ -267,7 +270,6 @@ class FigureFinder:
             if self.record_features:
                 recorded = doc.user_data.setdefault(METRIC_FEATURES_KEY, {})
                 recorded[(candidate.start, candidate.end)] = features
-                doc.user_data[METRIC_CURRENCIES_KEY] = frozenset(currencies)
             if self.metric_model is not None:
                 metric = self.metric_model.choose(
                     features, metric, self.admissible(unit, candidate.value, currencies)
@@ -275,10 +277,9 @@ class FigureFinder:
         if (metric == "exchange_balance" and _stated_as_change(ctx)
                 and any(m == metric and end <= span.start for m, _, end in ctx.trigger_hits)):
             metric = "exchange_netflow"  # "exchange balances fell by 410,000 ETH": coins moved
-        if (unit_kind(unit, currencies) == "asset"
-                and _previous_word(self.words, ctx.text, span) in MINED_WORDS):
+        if kind == "asset" and _previous_word(self.words, ctx.text, span) in MINED_WORDS:
             metric = "other"  # "mined 412 BTC": a miner's output, no metric of the guide
-        if unit_kind(unit, currencies) == "currency" and _energy_price(text, candidate):
+        if kind == "currency" and _energy_price(text, candidate):
             metric = "other"  # "$0.05 per kilowatt-hour": a power price, no metric of the guide
         if metric == "count_traders" and not _counts_people(ctx):
             metric = "other"  # "14,000 spoof orders", "100 countries": no traders or accounts
@@ -491,7 +492,7 @@ class FigureFinder:
         if not spec.signed or "level_or_change" in spec.traits:
             # A change stated as such keeps its sign ("yields fell 4 basis points"); a level of
             # a metric that moves both ways ("lifted its rate to 22%") has none.
-            if unit_kind(unit, ctx.layout.currencies) not in CHANGE_UNITS and "level_or_change" not in spec.traits:
+            if unit_kind(unit) not in CHANGE_UNITS and "level_or_change" not in spec.traits:
                 return None
             # the noun right after ("a 25 basis point cut", "a 50 basis point hike")
             # (any tag but a finite verb's: the tagger reads "point cut" as a participle)
