@@ -279,6 +279,10 @@ def figure(metric: str, value: float, unit: str = "USD") -> Figure:
     ([figure("bond_yield", 4.02, "percent"), figure("bond_yield", -9, "basis_points")],
      Direction.BULLISH),
     ([figure("etf_flow", 1.2e8), figure("etf_flow", -1.18e8)], None),  # both ways
+    ([figure("dollar_index", -0.6, "percent")], Direction.BULLISH),  # a weaker dollar
+    ([figure("dollar_index", 99.4, "index_points")], None),  # its level
+    ([figure("difficulty", 6.3, "percent")], Direction.BEARISH),  # miners earn less per hash
+    ([figure("difficulty", 1.582e14, "count")], None),
     ([figure("price", 61000), figure("holdings", 6480, "BTC")], None),  # no sign to read
     ([figure("price_change", -3.1, "percent"), figure("price", 2.07)], Direction.BEARISH),
     ([], None),
@@ -291,6 +295,9 @@ def test_signed_figures_say_a_direction_when_they_agree(figures, said):
     ("Coinbase customers pulled a net 12,600 BTC off the exchange over the past week.",
      Direction.BULLISH),
     ("Exchange balances of ether rose by 210,000 ETH over the week.", Direction.BEARISH),
+    ("The dollar index slipped 0.4% after the jobs report.", Direction.BULLISH),
+    ("Difficulty fell 2.8% at Thursday's adjustment as older rigs went offline.",
+     Direction.BULLISH),  # a change in percent; its level is a count
 ])
 def test_figures_settle_a_direction_the_model_is_unsure_of(nlp, sentence, said, monkeypatch):
     model = nlp.get_pipe("newsignal_catalysts").model

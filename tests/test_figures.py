@@ -498,6 +498,21 @@ def test_a_metric_with_a_bad_positive_direction_is_refused(tmp_path, entry) -> N
         load_metrics(path)
 
 
+@pytest.mark.parametrize("entry", [
+    # a level and a change in the same unit could not be told apart
+    "{description: x, units: [percent], signed: true, positive_direction: bearish, "
+    "traits: [level_or_change]}",
+    "{description: x, units: [percent], signed: true, positive_direction: bearish, "
+    "traits: [level_or_change], level_units: [index_points]}",  # not one of its units
+    "{description: x, units: [percent], signed: true, level_units: [percent]}",  # not level_or_change
+])
+def test_a_metric_with_bad_level_units_is_refused(tmp_path, entry) -> None:
+    path = tmp_path / "metrics.yaml"
+    path.write_text(f"metrics:\n  other: {entry}\n")
+    with pytest.raises(ValueError, match="level_units"):
+        load_metrics(path)
+
+
 # The metrics the vocabulary grew by (and a few it had), each in a sentence of the kind news
 # writes it; plain numbers that count things or read a named indicator are figures too.
 @pytest.mark.parametrize(

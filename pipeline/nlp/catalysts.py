@@ -37,7 +37,7 @@ from spacy.tokens import Doc, Span
 from pipeline.direction import BACKGROUND, BASE_PACKAGE, EVENTS_PATH, load_event_types
 from pipeline.direction.model import DirectionModel, base_model_version, resolve_base_model
 from pipeline.nlp import MODELS_DIR
-from pipeline.nlp.vocabulary import MetricSpec, load_metrics
+from pipeline.nlp.vocabulary import MetricSpec, load_metrics, unit_kind
 from pipeline.onnx_int8 import cache_key, load_int8
 from pipeline.records import Catalyst, Direction, Figure
 
@@ -49,9 +49,6 @@ SPAN_KEY = "catalysts"
 # share is the confidence such a tag reports.
 FIGURES_SETTLE_BELOW = 0.7
 FIGURES_SETTLED_CONFIDENCE = 0.71
-# Level-or-change metrics (rates, yields, the dollar index) state a change only in these units;
-# "4.12%" is a level and says no direction.
-RATE_CHANGE_UNITS = frozenset({"basis_points", "percentage_points"})
 # "Bitcoin ETFs data. Source: Sosovalue" and the like under charts.
 CAPTION = re.compile(r"(^|\s)(source|chart|image|photo|credit)s?\s*:\s*\S", re.IGNORECASE)
 
@@ -458,8 +455,8 @@ def figures_direction(figures: Sequence[Figure], metrics: dict[str, MetricSpec]
         spec = metrics.get(figure.metric)
         if spec is None or spec.positive_direction is None or figure.value == 0:
             continue
-        if "level_or_change" in spec.traits and figure.unit not in RATE_CHANGE_UNITS:
-            continue
+        if unit_kind(figure.unit) in spec.level_units:
+            continue  # "4.12%" of a yield is a level and says no direction
         positive = spec.positive_direction
         said.add(positive if figure.value > 0 else
                  ("bearish" if positive == "bullish" else "bullish"))

@@ -61,6 +61,9 @@ class MetricSpec:
     # The market direction a positive value says for the asset concerned (an inflow: bullish; a
     # rate rise: bearish); None where the sign says none.
     positive_direction: str | None = None
+    # Unit kinds in which a value of a level-or-change metric is a level, which says no
+    # direction ("4.12%" of a yield, "100.2" of the dollar index, "158.2 trillion" of difficulty).
+    level_units: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,7 @@ class MetricsVocabulary:
 
 _METRIC_KEYS = frozenset({"description", "units", "signed", "triggers", "with_any", "bare_unit",
                           "bare_window", "bare_side", "window", "weight", "max_abs", "traits",
-                          "inherit_asset", "positive_direction"})
+                          "inherit_asset", "positive_direction", "level_units"})
 MARKET_DIRECTIONS = frozenset({"bullish", "bearish"})
 
 
@@ -117,6 +120,12 @@ def load_metrics(path: Path) -> MetricsVocabulary:
                                                or not entry.get("signed")):
             raise ValueError(f"{path}: metric {name!r}: positive_direction needs a signed metric "
                              f"and one of {sorted(MARKET_DIRECTIONS)}")
+        level_units = frozenset(entry.get("level_units") or [])
+        if level_units - set(entry["units"]) or bool(level_units) != (
+            positive_direction is not None and "level_or_change" in traits
+        ):
+            raise ValueError(f"{path}: metric {name!r}: a level_or_change metric with a "
+                             f"positive_direction names its level_units, some of its units")
         specs[name] = MetricSpec(
             name=name,
             description=entry["description"],
@@ -133,6 +142,7 @@ def load_metrics(path: Path) -> MetricsVocabulary:
             traits=traits,
             inherit_asset=None if inherit is None else tuple(inherit),
             positive_direction=positive_direction,
+            level_units=level_units,
         )
     if "other" not in specs:
         raise ValueError(f"{path}: the vocabulary needs an 'other' metric")
