@@ -28,7 +28,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 
-from pipeline.nlp import numbers
+from pipeline.nlp import MODELS_DIR, numbers
 from pipeline.nlp.figure_metric import MetricClassifier, metric_features
 from pipeline.nlp.numbers import Quantity
 from pipeline.nlp.vocabulary import (
@@ -91,7 +91,6 @@ COUNT_PARSE_REACH = 5  # tokens from a plain number to the plural noun the parse
 # A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
 _VOTE = re.compile(r"\bvot(?:ed|es?)\s+\d[\d,]*\s+(?:to|-)\s+\d|\d[\d,]*\s+(?:votes\s+)?(?:to|-)\s+\d[\d,]*\s+vote")
 CHANGE_UNITS = frozenset({"percent", "basis_points", "percentage_points"})
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # Doc.user_data key under which a finder with `record_features` set leaves each figure's
 # metric features, {(start_char, end_char): [feature, ...]}: what `newsignal train metrics` reads.
 METRIC_FEATURES_KEY = "newsignal_metric_features"
@@ -1198,9 +1197,9 @@ def make_figures(
 ) -> FigureFinder:
     """`metric_model_path`: the learned metric choice (`models/figure_metric`); "" for the
     rules alone."""
-    metrics = Path(metrics_path) if metrics_path else DEFAULT_MODELS_DIR / "metrics.yaml"
-    words = Path(words_path) if words_path else DEFAULT_MODELS_DIR / "figure_words.yaml"
-    model_dir = (DEFAULT_MODELS_DIR / "figure_metric" if metric_model_path is None
+    metrics = Path(metrics_path) if metrics_path else MODELS_DIR / "metrics.yaml"
+    words = Path(words_path) if words_path else MODELS_DIR / "figure_words.yaml"
+    model_dir = (MODELS_DIR / "figure_metric" if metric_model_path is None
                  else metric_model_path)
     metric_model = MetricClassifier.load(Path(model_dir)) if model_dir else None
     return FigureFinder(nlp, name, load_metrics(metrics), load_figure_words(words), metric_model)
