@@ -244,6 +244,11 @@ def test_qualifiers(nlp_no_catalysts, text: str, qualifier: str) -> None:
         # a threshold crossed is a level, whatever verb crossed it
         ("Basis funds unwound after the futures premium fell below 5%.", False),
         ("The Harbor Spot Ether Fund has taken $640 million this month on its fee cut.", False),
+        # where coins went says the sign of an exchange flow, whatever else the sentence says
+        ("Miners sent 4,900 BTC to exchanges this week, a sign of selling pressure.", False),
+        ("Holders pulled 52,000 ETH off exchanges as the price rose.", True),
+        # a change named before "of" ("a cut of 25 basis points")
+        ("Two members voted for a cut of 25 basis points.", True),
     ],
 )
 def test_sign_from_context(nlp_no_catalysts, text: str, negative: bool) -> None:

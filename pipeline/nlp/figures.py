@@ -504,7 +504,7 @@ class FigureFinder:
             for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
                 if doc[index].lower_ in words.cues:
                     return _cue_sign(words, doc, index)
-                if index == span.start - 1 and doc[index].lower_ != "by":
+                if index == span.start - 1 and doc[index].lower_ not in ("by", "of"):
                     return None
             verb = doc[span.start - 1].head  # "by", checked above
             if ctx.sent.start <= verb.i < span.start and verb.lower_ in words.cues:
@@ -513,6 +513,10 @@ class FigureFinder:
         restated = _restated(ctx)
         if restated is not None:
             return math.copysign(1.0, restated.value)
+        if metric == "exchange_netflow":
+            moved = _exchange_move(ctx)
+            if moved is not None:
+                return moved
         # A distance from a reference price: "still 27% below its record", "74% above its low"
         if metric in self.price_moves and span.end < ctx.sent.end:
             if doc[span.end].lower_ in BELOW_WORDS:
@@ -573,6 +577,10 @@ class _Context:
     all_hits: _Positions  # every metric trigger of the document
 
 
+# Where coins went: "to exchanges" is an inflow, "off Binance" an outflow (exchange_netflow)
+EXCHANGE_INTO = frozenset({"to", "onto", "into"})
+EXCHANGE_OUT_OF = frozenset({"from", "off", "out"})
+EXCHANGE_REACH = 4  # tokens from "to" to the exchange ("to centralised exchanges")
 TOKEN_NOUNS = frozenset({"tokens", "coins"})
 TOKEN_AMOUNT_FROM = 1e6
 LIST_LINES = 12  # lines walked up from a list line to its heading
@@ -790,6 +798,24 @@ def _token_amount(ctx: _Context, value: float) -> str | None:
     asset = _asset_in_paragraph(ctx) or _asset_in_document(ctx, ("ASSET",))
     if asset is not None and asset.label_ == "ASSET" and asset._.ticker:
         return asset._.ticker
+    return None
+
+
+def _exchange_move(ctx: _Context) -> float | None:
+    """+1 for coins moved to an exchange, -1 for coins moved off one, by the words right after
+    the figure ("sent 4,900 BTC to exchanges", "withdrew 12,000 ETH from Binance"), whatever
+    other cue the sentence holds ("..., a sign of selling pressure"); None when they say
+    neither."""
+    doc, span = ctx.doc, ctx.span
+    if span.end >= ctx.sent.end:
+        return None
+    toward = doc[span.end].lower_
+    sign = 1.0 if toward in EXCHANGE_INTO else -1.0 if toward in EXCHANGE_OUT_OF else None
+    if sign is None:
+        return None
+    for token in doc[span.end + 1 : min(ctx.sent.end, span.end + 1 + EXCHANGE_REACH)]:
+        if token.ent_type_ == "EXCHANGE" or token.lower_ in ("exchange", "exchanges"):
+            return sign
     return None
 
 
