@@ -9,6 +9,7 @@ the repository root with `NEWSIGNAL_DB=demo-out/demo.db`, so no machine's paths 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +22,25 @@ sys.path.insert(0, str(REPO_ROOT))
 from pipeline.demo import run_demo  # noqa: E402
 
 DEMO_DB = "demo-out/demo.db"  # relative to the repository root, as the outputs print it
+# What changes on every run though nothing did: pandas Styler's random table ids ("T_f349f") and
+# object addresses in reprs ("<... Styler at 0x7f245b7fa190>").
+STYLER_ID = re.compile(r"\bT_[0-9a-f]{5}(?=[_\"])")
+ADDRESS = re.compile(r" at 0x[0-9a-f]+>")
+
+
+def steady(notebook: nbformat.NotebookNode) -> None:
+    """Give each Styler table an id by its order in the notebook and drop object addresses, so
+    that a refresh changes the committed outputs only where the results changed."""
+    ids: dict[str, str] = {}
+
+    def rename(match: re.Match) -> str:
+        return ids.setdefault(match.group(0), f"T_{len(ids):05d}")
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            for mime, value in output.get("data", {}).items():
+                if isinstance(value, str):
+                    output["data"][mime] = ADDRESS.sub(">", STYLER_ID.sub(rename, value))
 
 
 def main() -> None:
@@ -30,6 +50,7 @@ def main() -> None:
         notebook = nbformat.read(path, as_version=4)
         NotebookClient(notebook, kernel_name="python3", timeout=300, record_timing=False,
                        resources={"metadata": {"path": str(REPO_ROOT)}}).execute()
+        steady(notebook)
         nbformat.write(notebook, path)
         print(f"{path.relative_to(REPO_ROOT)}: {path.stat().st_size / 1024:.0f} KB")
 
