@@ -499,14 +499,15 @@ class FigureFinder:
                 doc[span.end].tag_ not in ("VBD", "VBZ", "VBP")
             ):
                 return _cue_sign(words, doc, span.end)
-            # the verb right before, or before "by" ("cut rates by 25 basis points"), or the
-            # verb "by" hangs on farther back ("cut its benchmark policy rate by 25 basis points")
+            # the verb right before, or before "by" ("cut rates by 25 basis points"), the noun
+            # before "of" ("a cut of 25 basis points"), or the word "by" or "of" hangs on farther
+            # back ("cut its benchmark policy rate by 25 basis points")
             for index in range(span.start - 1, max(ctx.sent.start, span.start - 4) - 1, -1):
                 if doc[index].lower_ in words.cues:
                     return _cue_sign(words, doc, index)
                 if index == span.start - 1 and doc[index].lower_ not in ("by", "of"):
                     return None
-            verb = doc[span.start - 1].head  # "by", checked above
+            verb = doc[span.start - 1].head  # of "by" or "of", checked above
             if ctx.sent.start <= verb.i < span.start and verb.lower_ in words.cues:
                 return _cue_sign(words, doc, verb.i)
             return None
