@@ -31,6 +31,8 @@ def only(nlp, text: str) -> Figure:
     ("text", "value", "unit", "metric", "asset"),
     [
         ("An outflow of $258 million on Thursday hit spot ETFs.", -2.58e8, "USD", "etf_flow", None),
+        ("Bitcoin traded at TL 2.98 million on Turkish platforms.", 2.98e6, "TRY", "price", "BTC"),
+        ("Bitcoin ended the week at ₹88.9 lakh on local exchanges.", 8.89e6, "INR", "price", "BTC"),
         ("Bitcoin fell 4.3% over the weekend.", -4.3, "percent", "price_change", "BTC"),
         ("Strategy (MSTR) posted a $12.6 billion loss in Q4 2025.", -1.26e10, "USD", "net_income",
          "MSTR"),
@@ -192,6 +194,8 @@ def test_a_move_from_one_price_to_another_is_two_figures(nlp_no_catalysts) -> No
         "Top 10 coins by market cap.",
         # a number inside a name: a leveraged product's
         "Tessel launched the Tessel 2x Ether Daily Target ETF on Tuesday.",
+        # a dateline's year and the name opening the next paragraph are no amount of bitcoin
+        "ISTANBUL, June 16, 2026\n\nBitcoin eased on Tuesday.",
     ],
 )
 def test_years_dates_times_ordinals_counts_and_phones_are_not_figures(

@@ -59,7 +59,7 @@ CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figu
 # A figure's context is its sentence, but at most this many tokens either side: a text without
 # full stops must not make every figure read the whole of it (longer news sentences are rare).
 CONTEXT_TOKENS = 100
-_SPACES = re.compile(r"\s+")
+_SPACES = re.compile(r"[^\S\n]+")  # on the same line: a unit never follows a line break
 # Names whose words name no metric ("Internal Revenue Service", "Commodity Exchange Act"); an
 # indicator's, a fund's and an asset's do ("Fear & Greed Index").
 NAMES_WITHOUT_METRICS = ("GOV_BODY", "LAW", "PERSON", "COMPANY", "EXCHANGE")

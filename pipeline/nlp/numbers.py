@@ -30,6 +30,14 @@ SCALES: dict[str, float] = {
     "trillions": 1e12,
     "tn": 1e12,
     "t": 1e12,
+    # Indian English: a lakh is 100,000, a crore 10 million ("Rs 500 crore", "₹1.2 lakh crore")
+    "lakh": 1e5,
+    "lakhs": 1e5,
+    "crore": 1e7,
+    "crores": 1e7,
+    "cr": 1e7,
+    "lakh crore": 1e12,
+    "lakh crores": 1e12,
 }
 
 # Longest symbols first so "US$" wins over "$".
@@ -54,6 +62,9 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "₱": "PHP",
     "₴": "UAH",
     "₸": "KZT",
+    "Rs.": "INR",
+    "Rs": "INR",
+    "TL": "TRY",  # Turkish sites write "TL 2.98 million"
 }
 CURRENCY_CODES = frozenset(
     {"USD", "EUR", "GBP", "JPY", "KRW", "CNY", "INR", "CAD", "AUD", "CHF", "HKD", "SGD", "BRL",
@@ -107,11 +118,17 @@ OTHER_UNITS: tuple[tuple[str, str, float], ...] = (
     (r"times\b", "ratio", 1.0),
 )
 
-_SYMBOL_RE = "|".join(re.escape(s) for s in CURRENCY_SYMBOLS)
-_NUMBER_RE = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+# A symbol of letters starts no word's tail: "ATL 0.5" (an all-time low) is the bare number.
+_SYMBOL_RE = "|".join(
+    (r"(?<!\w)" if symbol[0].isalpha() else "") + re.escape(symbol) for symbol in CURRENCY_SYMBOLS
+)
+# Indian grouping first ("1,25,000": lakhs in pairs of digits), then thousands, then plain.
+_NUMBER_RE = (r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+              r"|\.\d+")
 # Single-letter scales only directly after the digits ("$450M", "1.5K"), never "5 m".
 _SCALE_RE = (
-    r"(?:\s?(?i:thousand|millions?|billions?|trillions?|mn|mln|bn|tn)\b"
+    r"(?:\s?(?i:thousand|millions?|billions?|trillions?|mn|mln|bn|tn|lakh crores?|lakhs?|crores?"
+    r"|cr)\b"
     r"|(?i:k|m|b|t)\b)"
 )
 _SUFFIX_UNIT_RE = (
