@@ -253,6 +253,14 @@ def test_qualifiers(nlp_no_catalysts, text: str, qualifier: str) -> None:
         ("Holders pulled 52,000 ETH off exchanges as the price rose.", True),
         # a change named before "of" ("a cut of 25 basis points")
         ("Two members voted for a cut of 25 basis points.", True),
+        # money pulled in comes in; pulled out goes
+        ("Spot bitcoin ETFs pulled in a net $1.14 billion last week.", False),
+        ("Bitcoin ETFs pull in $1.4bn as the Fed cuts again.", False),
+        ("Investors pulled $400 million from bitcoin ETFs on Monday.", True),
+        ("Ether ETFs went the other way, shedding $118m.", True),
+        # a comparative right after a move
+        ("By the close, ether was 11.9% lower on the day.", True),
+        ("After the cut, the token is 6% higher than before the vote.", False),
     ],
 )
 def test_sign_from_context(nlp_no_catalysts, text: str, negative: bool) -> None:

@@ -68,7 +68,8 @@ SHARE_WORDS = frozenset({"stock", "stocks", "share", "shares"})  # what moved is
 MINED_WORDS = frozenset({"mined", "mines", "mine", "mining", "produced", "produces", "produce",
                          "producing"})
 # Right after a price move, these make it a distance below a reference ("27% below its record").
-BELOW_WORDS = frozenset({"below", "under", "beneath"})
+BELOW_WORDS = frozenset({"below", "under", "beneath", "lower"})
+ABOVE_WORDS = frozenset({"above", "higher"})
 # A price of electricity: the unit phrase after a currency figure's number ("$41 per MWh").
 ENERGY_PRICE = re.compile(r"(?:\s*(?:cents?|million|billion))?\s*(?:per|an?|/)\s*"
                           r"(?:(?:kilo|mega)watt[- ]hours?|[km]wh)\b", re.IGNORECASE)
@@ -518,11 +519,12 @@ class FigureFinder:
             moved = _exchange_move(ctx)
             if moved is not None:
                 return moved
-        # A distance from a reference price: "still 27% below its record", "74% above its low"
+        # A distance from a reference price: "still 27% below its record", "74% above its low",
+        # "ether is 11.9% lower"
         if metric in self.price_moves and span.end < ctx.sent.end:
             if doc[span.end].lower_ in BELOW_WORDS:
                 return -1.0
-            if doc[span.end].lower_ == "above":
+            if doc[span.end].lower_ in ABOVE_WORDS:
                 return 1.0
         # A level ("net income fell to $121 million") is signed by what it is (a loss, an
         # outflow), not by how it moved; so is a threshold crossed ("the premium fell below 5%").
@@ -1077,6 +1079,8 @@ def _cue_sign(words: FigureWords, doc: Doc, index: int) -> float:
     lowered = token.lower_
     if lowered == "up" and index > 0 and doc[index - 1].lower_ in words.give_up:
         return -1.0
+    if lowered in words.pull_in and index + 1 < len(doc) and doc[index + 1].lower_ == "in":
+        return 1.0
     return -1.0 if lowered in words.negative_cues else 1.0
 
 

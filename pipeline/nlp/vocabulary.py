@@ -163,6 +163,7 @@ class FigureWords:
     motion_cues: frozenset[str]  # cues that say how a figure moved, not what it is
     up_particle_verbs: frozenset[str]
     give_up: frozenset[str]
+    pull_in: frozenset[str]
     level_words: frozenset[str]
     price_leads: frozenset[str]
     positional_words: frozenset[str]
@@ -192,6 +193,7 @@ class FigureWords:
 
 
 _WORD_LISTS = ("negative_cues", "positive_cues", "motion_cues", "up_particle_verbs", "give_up",
+               "pull_in",
                "level_words",
                "price_leads", "positional_words", "level_verbs", "clause_breaks",
                "not_figure_after", "counted_things", "counted_people", "priced_things",
