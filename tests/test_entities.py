@@ -56,6 +56,10 @@ def ents(nlp, text: str) -> list[tuple[str, str, str | None]]:
         ("The FSB and IOSCO published recommendations.", ("IOSCO", "GOV_BODY", None)),
         ("The ISM services PMI rose to 52.1 in May.", ("ISM services PMI", "INDICATOR", None)),
         ("Ethena's USDe supply shrank.", ("USDe", "ASSET", "USDE")),
+        # stock indexes outside the U.S. read as a fund, a law or a government body
+        ("The BSE Sensex gained 1.2 per cent last week.", ("BSE Sensex", "INDICATOR", None)),
+        ("The Nifty 50 ended at 24,768.15.", ("Nifty 50", "INDICATOR", None)),
+        ("The MSCI COLCAP index slipped 0.4%.", ("MSCI COLCAP", "INDICATOR", None)),
     ],
 )
 def test_labels_and_tickers(nlp_no_catalysts, text: str, expected: tuple) -> None:
