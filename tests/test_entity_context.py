@@ -242,6 +242,14 @@ def test_a_currency_code_before_an_amount_is_its_unit(context) -> None:
         ("euro", "ASSET"), ("EUR", "ASSET"), ("Brannvik", "COMPANY")]
 
 
+def test_an_amount_after_a_currency_symbol_is_no_name(context) -> None:
+    found = context("Tether was quoted at TL 39.71, and Rs 500 crore changed hands on SB 318 day.",
+                    [("Tether", "ASSET"), ("TL 39.71", "LAW"), ("Rs 500", "COMPANY"),
+                     ("SB 318", "LAW")])
+    assert [(text, label) for text, label, _ in found] == [
+        ("Tether", "ASSET"), ("SB 318", "LAW")]
+
+
 def test_a_name_things_trade_on_is_no_person(context) -> None:
     found = context("Funding rose to 0.12% on Zentrex. Zentrex said volume doubled.",
                     [("Zentrex", "PERSON")])

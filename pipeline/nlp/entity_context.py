@@ -37,7 +37,7 @@ from spacy.tokens import Doc, Span, Token
 
 # Importing the entities module registers `Span._.ticker`, read from and written to span ids.
 from pipeline.nlp.entities import POSSESSIVES, TICKER_LABELS
-from pipeline.nlp.numbers import CURRENCY_CODES, SCALES
+from pipeline.nlp.numbers import CURRENCY_CODES, CURRENCY_SYMBOLS, SCALES
 
 LISTED_LABELS = ("COMPANY", "FUND")  # what a stated stock ticker can name
 # A ticker as news writes it: capitals and digits, maybe a market suffix ("3469.HK", "BRK.B").
@@ -585,11 +585,14 @@ class EntityContext:
 
     @staticmethod
     def _currency_units(doc: Doc, mentions: _Mentions) -> None:
-        """A currency code written before an amount ("EUR 45 million") is the amount's unit,
-        not a traded asset the story is about."""
+        """A currency code or symbol written before an amount ("EUR 45 million", "TL 39.71") is
+        the amount's unit, not a traded asset the story is about, nor with the amount a name."""
         for mention in list(mentions):
-            if (mention.end - mention.start == 1 and mention.end < len(doc)
-                    and doc[mention.start].text in CURRENCY_CODES and doc[mention.end].like_num):
+            first = doc[mention.start]
+            after = mention.start + 1
+            if (first.text in CURRENCY_CODES or first.text in CURRENCY_SYMBOLS) and (
+                after < len(doc) and doc[after].like_num
+            ):
                 del mentions.by_span[(mention.start, mention.end)]
 
     @staticmethod
