@@ -165,7 +165,7 @@ class FigureFinder:
                 end = len(text[:code_start].rstrip())
         if unit is None and (quantity.scale > 1 or "," in text[start:end]):
             code = _CODE_BEFORE.search(text, max(0, start - 4), start)
-            token = layout.token_starting_at.get(code.start(1)) if code else None
+            token = layout.token_starting_at(code.start(1)) if code else None
             if token is not None and not token.ent_type_:
                 unit, start = code[1], code.start(1)
                 layout.currencies.add(unit)
@@ -175,7 +175,7 @@ class FigureFinder:
             following = _SPACES.match(text, end)
             if following:
                 ent = layout.ent_starting_at.get(following.end())
-                word = layout.token_starting_at.get(following.end())
+                word = layout.token_starting_at(following.end())
                 if ent is None and word is not None and word.is_lower and word.tag_ in (
                     "JJ", "VBN", "VBD"  # the tagger reads "staked" in "1.2 million staked ETH" VBD
                 ):
@@ -262,7 +262,8 @@ class FigureFinder:
         asset = unit if kind == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
-        period = _period(self.words, sent, candidate.start, candidate.end)
+        phrases = ctx.layout.period_phrases(self.words, sent)
+        period = _period(phrases, candidate.start, candidate.end)
         metric = self._by_subject(ctx, metric, unit, asset, asset_span, period)
         if self.metric_model is not None or self.record_features:
             features = metric_features(span, sent, unit, candidate.value, metric, period, hits,
@@ -590,6 +591,11 @@ LIST_LINES = 12  # lines walked up from a list line to its heading
 LIST_LINE_TOKENS = 16
 
 
+# A period pattern's match in a sentence: start and end characters, the pattern's canonical
+# period (None: read it from the text), the text.
+PeriodPhrase = tuple[int, int, str | None, str]
+
+
 class _Layout:
     """Positions of a document's sentences, line breaks, paragraphs and entities, indexed once,
     so that what each figure asks of its surroundings costs a lookup, not a scan of the text."""
@@ -601,16 +607,35 @@ class _Layout:
         self.ent_ends = [ent.end for ent in self.ents]
         self.ent_end_chars = [ent.end_char for ent in self.ents]
         self.ent_starting_at = {ent.start_char: ent for ent in self.ents}
-        self.token_starting_at = {token.idx: token for token in doc}
+        # Token offsets from one array, not a Token object per token (most are never asked for).
+        token_starts = doc.to_array("IDX").tolist()
+        self._token_at_char = {char: i for i, char in enumerate(token_starts)}
         self.sent_starts = [sent.start for sent in doc.sents]
-        self.line_breaks = [
-            token.i for token in doc if "\n" in token.text or "\n" in token.whitespace_
-        ]
+        # The tokens holding a line break, in their text or the whitespace after them.
+        self.line_breaks = sorted({bisect_right(token_starts, match.start()) - 1
+                                   for match in re.finditer("\n", text)})
         self.paragraph_breaks = [match.start() for match in re.finditer("\n\n", text)]
         self.currencies: set[str] = set()  # codes written as currencies (_CODE_BEFORE)
         self.subjects: list[bool] = []
         self._last_subject: list[int] = []
         self._most_named: dict[tuple[str, ...], list[Span | None]] = {}
+        self._period_phrases: dict[tuple[int, int], list[PeriodPhrase]] = {}
+
+    def period_phrases(self, words: FigureWords, sent: Span) -> list[PeriodPhrase]:
+        """(start, end, canonical period or None, text) of every period pattern's match in
+        `sent`, pattern by pattern: found once per sentence, whatever number of figures it has."""
+        key = (sent.start_char, sent.end_char)
+        phrases = self._period_phrases.get(key)
+        if phrases is None:
+            text, offset = sent.text, sent.start_char
+            phrases = [(match.start() + offset, match.end() + offset, canonical, match.group(0))
+                       for pattern, canonical in words.periods for match in pattern.finditer(text)]
+            self._period_phrases[key] = phrases
+        return phrases
+
+    def token_starting_at(self, char: int) -> Token | None:
+        index = self._token_at_char.get(char)
+        return None if index is None else self.doc[index]
 
     def context(self, span: Span) -> Span:
         """`span`'s sentence (all of them, if it crosses one), cut where a line break separates
@@ -1185,19 +1210,16 @@ def _qualifier(words: FigureWords, text: str, start: int) -> str | None:
     return words.qualifiers[match.group(1).lower()]
 
 
-def _period(words: FigureWords, sent: Span, start: int, end: int) -> str | None:
-    text = sent.text
-    offset = sent.start_char
+def _period(phrases: list[PeriodPhrase], start: int, end: int) -> str | None:
+    """The period phrase nearest the figure at [start, end) outside it (the first on a tie)."""
     best: tuple[int, str] | None = None
-    for pattern, canonical in words.periods:
-        for match in pattern.finditer(text):
-            m_start, m_end = match.start() + offset, match.end() + offset
-            if m_start < end and start < m_end:
-                continue
-            distance = start - m_end if m_end <= start else m_start - end
-            value = canonical or _canonical_period(match.group(0))
-            if best is None or distance < best[0]:
-                best = (distance, value)
+    for m_start, m_end, canonical, written in phrases:
+        if m_start < end and start < m_end:
+            continue
+        distance = start - m_end if m_end <= start else m_start - end
+        value = canonical or _canonical_period(written)
+        if best is None or distance < best[0]:
+            best = (distance, value)
     return best[1] if best else None
 
 
