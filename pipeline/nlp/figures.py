@@ -198,7 +198,7 @@ class FigureFinder:
         anchors = _Positions(("MARKET", s, e) for _, s, e in self.anchors(doc))
         # Doc.text and Doc.ents are rebuilt on every access: read them once.
         text = doc.text
-        layout = _Layout(doc, text)
+        layout = _Layout(doc, text, self.words.periods)
         candidates = [
             (candidate, doc.char_span(candidate.start, candidate.end, alignment_mode="expand"))
             for candidate in self._candidates(text, layout)
@@ -262,7 +262,7 @@ class FigureFinder:
         asset = unit if kind == "asset" else None
         if asset is None and asset_span is not None and asset_span.label_ != "MARKET":
             asset = asset_span._.ticker
-        phrases = ctx.layout.period_phrases(self.words, sent)
+        phrases = ctx.layout.period_phrases(sent)
         period = _period(phrases, candidate.start, candidate.end)
         metric = self._by_subject(ctx, metric, unit, asset, asset_span, period)
         if self.metric_model is not None or self.record_features:
@@ -600,8 +600,10 @@ class _Layout:
     """Positions of a document's sentences, line breaks, paragraphs and entities, indexed once,
     so that what each figure asks of its surroundings costs a lookup, not a scan of the text."""
 
-    def __init__(self, doc: Doc, text: str) -> None:
+    def __init__(self, doc: Doc, text: str,
+                 periods: tuple[tuple[re.Pattern[str], str | None], ...]) -> None:
         self.doc = doc
+        self.periods = periods  # the period patterns of figure_words.yaml, in order
         self.ents = list(doc.ents)
         self.ent_starts = [ent.start for ent in self.ents]
         self.ent_ends = [ent.end for ent in self.ents]
@@ -621,7 +623,7 @@ class _Layout:
         self._most_named: dict[tuple[str, ...], list[Span | None]] = {}
         self._period_phrases: dict[tuple[int, int], list[PeriodPhrase]] = {}
 
-    def period_phrases(self, words: FigureWords, sent: Span) -> list[PeriodPhrase]:
+    def period_phrases(self, sent: Span) -> list[PeriodPhrase]:
         """(start, end, canonical period or None, text) of every period pattern's match in
         `sent`, pattern by pattern: found once per sentence, whatever number of figures it has."""
         key = (sent.start_char, sent.end_char)
@@ -629,7 +631,7 @@ class _Layout:
         if phrases is None:
             text, offset = sent.text, sent.start_char
             phrases = [(match.start() + offset, match.end() + offset, canonical, match.group(0))
-                       for pattern, canonical in words.periods for match in pattern.finditer(text)]
+                       for pattern, canonical in self.periods for match in pattern.finditer(text)]
             self._period_phrases[key] = phrases
         return phrases
 
