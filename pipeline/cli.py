@@ -595,6 +595,41 @@ def eval_catalysts(
         _print_report(evaluate_article_catalysts(gold, nlp, from_pages=pages), json_output)
 
 
+@eval_app.command("compare")
+def eval_compare(
+    before: Annotated[Path, typer.Argument(help="JSON report of the change's base (eval ... --json).")],
+    after: Annotated[Path, typer.Argument(help="JSON report of the change, same kind and gold set.")],
+    seed: Annotated[int, typer.Option(help="Resampling seed (same seed, same report).")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Whether a change moved a gold-set score by more than the choice of articles would: each
+    measure of two saved reports (eval catalysts, figures or entities --json) with the interval
+    of its difference, resampling the articles both scored alike."""
+    with user_errors():
+        from pipeline.evaluation.nlp import GoldError, compare_reports
+
+        reports = []
+        for path in _existing_files([before, after]):
+            try:
+                reports.append(json.loads(path.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise UserError(f"{path}: not a JSON report ({error})") from None
+        try:
+            differences = compare_reports(*reports, seed=seed)
+        except GoldError as error:
+            raise UserError(str(error)) from None
+        if json_output:
+            typer.echo(json.dumps({name: d.to_dict() for name, d in differences.items()}, indent=2))
+            return
+        articles = next(iter(differences.values())).articles
+        typer.echo(f"{before.name} -> {after.name}, paired over {articles} gold articles "
+                   "(95% interval of the difference; share of resamples with no gain)")
+        for name, d in differences.items():
+            typer.echo(f"{name.replace('_', ' '):<20} {d.before:.3f} -> {d.after:.3f}  "
+                       f"{d.difference:+.3f}  [{d.low:+.3f}, {d.high:+.3f}]  "
+                       f"no gain {d.not_better:.2f}")
+
+
 @eval_app.command("direction")
 def eval_direction(
     model: Annotated[Optional[str], typer.Option(help="Direction model directory or HF model id.")] = None,

@@ -16,7 +16,7 @@ runner = CliRunner()
 COMMANDS = [
     ["run"], ["reprocess"], ["status"], ["export"], ["process"], ["classify"], ["demo"],
     ["review"], ["backup"], ["eval", "extraction"], ["eval", "entities"], ["eval", "figures"],
-    ["eval", "catalysts"], ["eval", "direction"], ["train", "direction"], ["train", "extraction"],
+    ["eval", "catalysts"], ["eval", "compare"], ["eval", "direction"], ["train", "direction"], ["train", "extraction"],
     ["train", "entities"],
     ["plot", "signal"], ["backtest"],
 ]

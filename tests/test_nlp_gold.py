@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.evaluation.intervals import measure_of_counts
 from pipeline.evaluation.nlp import (
     SCORED_LABELS,
     catalyst_gold_articles,
@@ -196,6 +197,20 @@ def test_reports_serialise_for_the_cli(entity_report, figure_report) -> None:
     # Each miss, extra and mislabel, for a researcher reading the JSON.
     assert entities["errors"] == entity_report.errors and figures["errors"] == figure_report.errors
     assert "F1" in figure_report.format() and "ASSET" in entity_report.format()
+    # Per-article counts add up to the report's, and every measure has its interval around it.
+    for report, as_json in ((entity_report, entities), (figure_report, figures)):
+        _per_article_counts_add_up(report, as_json)
+    assert "95% interval over 15 resampled articles" in figure_report.format()
+
+
+def _per_article_counts_add_up(report, as_json: dict) -> None:
+    assert len(as_json["per_article"]) == report.articles
+    totals = report.counts()
+    for key, total in totals.items():
+        assert sum(row[key] for row in as_json["per_article"].values()) == total, key
+    for name, scored in report.MEASURES.items():
+        low, high = as_json["intervals"][name]
+        assert low - 1e-4 <= measure_of_counts(scored.measure, totals) <= high + 1e-4, name
 
 
 def test_evaluation_counts_a_wrong_figure_as_an_error(tmp_path, nlp_no_catalysts) -> None:
@@ -271,6 +286,7 @@ def test_catalyst_floors_on_whole_articles(nlp) -> None:
     assert report.direction_accuracy >= CATALYST_DIRECTION_ACCURACY, summary
     as_json = json.loads(json.dumps(report.to_dict()))
     assert sum(as_json["direction_confusion"].values()) == report.matched
+    _per_article_counts_add_up(report, as_json)
 
 
 @pytest.mark.parametrize(("gold_dir", "articles", "floors"),

@@ -17,6 +17,10 @@ u unit, m metric, a asset, p period, q qualifier; entities may sit inside a figu
 - `evaluate_article_catalysts`: the catalyst tags of whole articles against
   `catalysts/<name>.json` (the sentences a reader marks as catalysts, with category and
   direction): detection by overlap, then category and direction accuracy.
+
+Each report keeps the counts every article adds (`per_article`), gives a 95% interval of each
+of its measures over resampled articles, and two saved reports of one gold set are compared,
+paired by article, by `compare_reports` (`newsignal eval compare`; see `intervals.py`).
 """
 
 from __future__ import annotations
@@ -27,9 +31,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from spacy.language import Language
 
+from pipeline.evaluation.intervals import (
+    Difference,
+    Scored,
+    counts_added,
+    f1,
+    intervals_of,
+    paired_difference,
+    ratio,
+)
 from pipeline.nlp import analyze
 from pipeline.nlp.numbers import OTHER_UNITS
 from pipeline.records import Figure
@@ -185,6 +199,16 @@ class EntityReport:
     errors: list[str] = field(default_factory=list)  # "name: missed/extra LABEL 'text'"
     # Per gold label: entities whose ticker the text states somewhere, found with that ticker.
     tickers: dict[str, TickerScore] = field(default_factory=dict)
+    per_article: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> its counts
+    MEASURES: ClassVar[dict[str, Scored]] = {
+        "micro_f1": Scored(lambda c: f1(c["tp"], c["fp"], c["fn"])),
+        "ticker_linking": Scored(lambda c: ratio(c["linked"], c["stated"])),
+    }
+
+    def counts(self) -> dict[str, int]:
+        micro, tickers = self.micro, self.ticker_total
+        return {"tp": micro.true_positives, "fp": micro.false_positives,
+                "fn": micro.false_negatives, "stated": tickers.stated, "linked": tickers.linked}
 
     @property
     def ticker_total(self) -> TickerScore:
@@ -205,7 +229,8 @@ class EntityReport:
                 "per_label": {label: s.to_dict() for label, s in self.per_label.items()},
                 "micro": self.micro.to_dict(),
                 "tickers": {label: t.to_dict() for label, t in self.tickers.items()},
-                "tickers_all": self.ticker_total.to_dict(), "errors": list(self.errors)}
+                "tickers_all": self.ticker_total.to_dict(), **_resampling(self),
+                "errors": list(self.errors)}
 
     def format(self) -> str:
         lines = [f"Entities over {self.articles} gold articles (exact span and label; ticker: "
@@ -219,7 +244,7 @@ class EntityReport:
             lines.append(f"{label:<10} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} "
                          f"{s.true_positives:4d} {s.false_positives:4d} {s.false_negatives:4d}"
                          + linked)
-        return "\n".join(lines)
+        return "\n".join([*lines, *_interval_lines(self)])
 
 
 @dataclass(slots=True)
@@ -236,6 +261,21 @@ class FigureReport:
     confusions: Counter = field(default_factory=Counter)  # (gold metric, predicted metric)
     found: int = 0  # figures the pipeline gave, matched or not
     found_other: int = 0  # of those, with metric `other`
+    per_article: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> its counts
+    MEASURES: ClassVar[dict[str, Scored]] = {
+        "value_unit_f1": Scored(lambda c: f1(c["tp"], c["fp"], c["fn"])),
+        "metric_accuracy": Scored(lambda c: ratio(c["metric_correct"], c["matched"])),
+        "sign_accuracy": Scored(lambda c: ratio(c["sign_correct"], c["sized"])),
+        "other_share": Scored(lambda c: ratio(c["found_other"], c["found"]),
+                              higher_is_better=False),
+    }
+
+    def counts(self) -> dict[str, int]:
+        s = self.value_unit
+        return {"tp": s.true_positives, "fp": s.false_positives, "fn": s.false_negatives,
+                "matched": self.matched, "metric_correct": self.metric_correct,
+                "sized": self.sized, "sign_correct": self.sign_correct, "found": self.found,
+                "found_other": self.found_other}
 
     def _share(self, count: int) -> float:
         return count / self.matched if self.matched else 0.0
@@ -274,7 +314,7 @@ class FigureReport:
                 "found": self.found, "other_share": round(self.other_share, 4),
                 "confusions": {f"{gold}->{got}": n for (gold, got), n in
                                self.confusions.most_common()},
-                "errors": list(self.errors)}
+                **_resampling(self), "errors": list(self.errors)}
 
     def format(self) -> str:
         s = self.value_unit
@@ -288,7 +328,57 @@ class FigureReport:
             f"and unit, either sign",
             f"metric other: {self.found_other} of {self.found} figures found "
             f"({self.other_share:.3f})",
+            *_interval_lines(self),
         ])
+
+
+def _resampling(report) -> dict:
+    """The JSON report's per-article counts (what `newsignal eval compare` pairs) and the 95%
+    interval of each measure over resampled articles (`pipeline.evaluation.intervals`)."""
+    return {"per_article": report.per_article,
+            "intervals": {name: [round(low, 4), round(high, 4)] for name, (low, high)
+                          in intervals_of(report.per_article, report.MEASURES).items()}}
+
+
+def _interval_lines(report) -> list[str]:
+    if len(report.per_article) < 2:
+        return []
+    intervals = intervals_of(report.per_article, report.MEASURES)
+    return [f"95% interval over {len(report.per_article)} resampled articles: " + ", ".join(
+        f"{name.replace('_', ' ')} {low:.3f}-{high:.3f}" for name, (low, high)
+        in intervals.items())]
+
+
+# A saved JSON report's kind, by a key only that kind has.
+_REPORT_KINDS = (("detection", "catalysts"), ("value_unit", "figures"), ("micro", "entities"))
+
+
+def report_kind(report: dict) -> str:
+    """"catalysts", "figures" or "entities": which evaluation wrote this JSON report."""
+    for key, kind in _REPORT_KINDS:
+        if key in report:
+            return kind
+    raise GoldError("not a JSON report of `newsignal eval catalysts`, `figures` or `entities`")
+
+
+def compare_reports(before: dict, after: dict, *, seed: int = 0) -> dict[str, Difference]:
+    """Each measure of two JSON reports of one kind, `after` against `before`, paired over the
+    gold articles both scored (`intervals.paired_difference`)."""
+    kind = report_kind(before)
+    if report_kind(after) != kind:
+        raise GoldError(f"a {kind} report cannot be compared with a {report_kind(after)} one")
+    if "per_article" not in before or "per_article" not in after:
+        raise GoldError("a report without per-article counts (written before they were kept): "
+                        "run the evaluation again")
+    shared = set(before["per_article"]) & set(after["per_article"])
+    if not shared:
+        raise GoldError("the two reports share no gold article")
+    measures = {"catalysts": ArticleCatalystReport, "figures": FigureReport,
+                "entities": EntityReport}[kind].MEASURES
+    return {name: paired_difference(before["per_article"], after["per_article"],
+                                    scored.measure, higher_is_better=scored.higher_is_better,
+                                    seed=seed)
+            for name, scored in measures.items()}
 
 
 def _default_nlp(nlp: Language | None, *, catalysts: bool = False) -> Language:
@@ -311,6 +401,7 @@ def evaluate_entities(
                           tickers={label: TickerScore() for label in SCORED_LABELS})
     for name, text, annotations in gold_articles(gold_dir, pattern):
         report.articles += 1
+        before = report.counts()
         gold = {(e["start"], e["end"], e["label"]) for e in annotations["entities"]}
         doc = nlp(text)
         predicted = {(e.start_char, e.end_char, e.label_) for e in doc.ents
@@ -336,6 +427,7 @@ def evaluate_entities(
             else:
                 score.false_negatives += 1
                 report.errors.append(f"{name}: missed {label} {text[start:end]!r}")
+        report.per_article[name] = counts_added(report.counts(), before)
     return report
 
 
@@ -410,6 +502,7 @@ def evaluate_figures(
     report = FigureReport()
     for name, text, annotations in gold_articles(gold_dir, pattern):
         report.articles += 1
+        before = report.counts()
         found = analyze(nlp(text)).figures
         report.found += len(found)
         report.found_other += sum(figure.metric == "other" for figure in found)
@@ -443,6 +536,7 @@ def evaluate_figures(
             report.value_unit.false_positives += 1
             report.errors.append(f"{name}: extra {figure.text!r} {figure.value} {figure.unit} "
                                  f"({figure.metric})")
+        report.per_article[name] = counts_added(report.counts(), before)
     return report
 
 
@@ -483,6 +577,18 @@ class ArticleCatalystReport:
     lost_in_extraction: int = 0  # from pages: gold sentences the extracted text does not hold
     directions: Counter = field(default_factory=Counter)  # (gold, predicted) over matched
     errors: list[str] = field(default_factory=list)
+    per_article: dict[str, dict[str, int]] = field(default_factory=dict)  # name -> its counts
+    MEASURES: ClassVar[dict[str, Scored]] = {
+        "detection_f1": Scored(lambda c: f1(c["tp"], c["fp"], c["fn"])),
+        "direction_accuracy": Scored(lambda c: ratio(c["direction_correct"], c["matched"])),
+        "category_accuracy": Scored(lambda c: ratio(c["category_correct"], c["matched"])),
+    }
+
+    def counts(self) -> dict[str, int]:
+        s = self.detection
+        return {"tp": s.true_positives, "fp": s.false_positives, "fn": s.false_negatives,
+                "matched": self.matched, "direction_correct": self.direction_correct,
+                "category_correct": self.category_correct}
 
     @property
     def category_accuracy(self) -> float:
@@ -506,7 +612,7 @@ class ArticleCatalystReport:
                 "lost_in_extraction": self.lost_in_extraction,
                 "direction_confusion": {f"{g}->{p}": n for (g, p), n in
                                         sorted(self.directions.items())},
-                "errors": list(self.errors)}
+                **_resampling(self), "errors": list(self.errors)}
 
     def format(self) -> str:
         s = self.detection
@@ -521,6 +627,7 @@ class ArticleCatalystReport:
                if self.event_accuracy is not None else ""),
             *([f"{self.lost_in_extraction} gold sentences are not in the extracted text"]
               if self.lost_in_extraction else []),
+            *_interval_lines(self),
         ])
 
 
@@ -540,6 +647,7 @@ def evaluate_article_catalysts(
     for name, text, gold in catalyst_gold_articles(gold_dir, pattern):
         report.articles += 1
         report.gold_sentences += len(gold)
+        before = report.counts()
         if from_pages:
             text, gold, lost = _gold_in_page(Path(gold_dir) / PAGES_DIR / f"{name}.html", gold)
             report.lost_in_extraction += len(lost)
@@ -571,6 +679,7 @@ def evaluate_article_catalysts(
             report.detection.false_negatives += 1
             report.errors.append(f"{name}: missed {missed['category']} {missed['direction']} "
                                  f"{missed['text'][:80]!r}")
+        report.per_article[name] = counts_added(report.counts(), before)
     return report
 
 
@@ -594,5 +703,6 @@ def _gold_in_page(page: Path, gold: list[dict]) -> tuple[str, list[dict], list[d
 
 
 __all__ = ["ArticleCatalystReport", "EntityReport", "FigureReport", "GoldError", "PRF",
-           "catalyst_gold_articles", "evaluate_article_catalysts", "evaluate_entities",
-           "evaluate_figures", "gold_articles", "parse_markup", "write_gold"]
+           "catalyst_gold_articles", "compare_reports", "evaluate_article_catalysts",
+           "evaluate_entities", "evaluate_figures", "gold_articles", "parse_markup",
+           "report_kind", "write_gold"]
