@@ -40,7 +40,9 @@ from pipeline.nlp.entities import POSSESSIVES, TICKER_LABELS
 from pipeline.nlp.numbers import CURRENCY_CODES, CURRENCY_SYMBOLS, SCALES
 
 LISTED_LABELS = ("COMPANY", "FUND")  # what a stated stock ticker can name
-# A ticker as news writes it: capitals and digits, maybe a market suffix ("3469.HK", "BRK.B").
+# A ticker as news writes it: a capital, then capitals and digits, maybe a market suffix
+# ("NGDH", "BRK.B", "RIO.L"). Numeric codes ("3469.HK", "TSE: 3497") are not read (the entities
+# card, fourteenth stop, says why).
 _TICKER = r"[A-Z][A-Z0-9]{0,6}(?:\.[A-Z]{1,3})?"
 _SYMBOL = re.compile(rf"\$?{_TICKER}")
 # "(NASDAQ: RDGL)", "(NYSE American: XYZ)", "(Euronext Oslo: HALD)"
