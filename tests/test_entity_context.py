@@ -488,3 +488,38 @@ def test_a_name_whose_own_symbol_follows_it_is_that_token(context) -> None:
             if t in ("Quarrel", "Kestrel Swap", "Harbor")] == [
         ("Quarrel", "ASSET", "QUAR"), ("Quarrel", "ASSET", "QUAR"),
         ("Kestrel Swap", "EXCHANGE", None), ("Harbor", "COMPANY", None)]
+
+
+
+def _listed(text: str, recognised: list[tuple[str, str]], plural_tag: str) -> dict[str, str]:
+    """The context rules over hand-set entities, the tagger's tag of every "platforms",
+    "exchanges" and "venues" set to `plural_tag`."""
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("newsignal_entity_context")
+    doc = nlp.make_doc(text)
+    doc.ents = sorted((doc.char_span(*m.span(), label=label) for name, label in recognised
+                       for m in re.finditer(rf"\b{re.escape(name)}\b", text)),
+                      key=lambda span: span.start)
+    for token in doc:
+        if token.lower_ in ("platforms", "exchanges", "venues"):
+            token.tag_ = plural_tag
+    return {e.text: e.label_ for e in component(doc).ents}
+
+
+def test_names_listed_after_a_plural_venue_noun_are_exchanges() -> None:
+    text = ("Volume on the three largest local platforms, Brenholt, Pellamy and Quaresh, fell. "
+            "Brenholt said withdrawals were normal. Funds moved to venues such as Olvarra; "
+            "Ardsley Group, a firm, and Tamsin Hale sold.")
+    recognised = [("Brenholt", "COMPANY"), ("Pellamy", "PERSON"), ("Quaresh", "COMPANY"),
+                  ("Olvarra", "COMPANY"), ("Ardsley Group", "COMPANY"), ("Tamsin Hale", "PERSON")]
+    found = _listed(text, recognised, "NNS")
+    assert {name: found[name] for name in ("Brenholt", "Pellamy", "Quaresh", "Olvarra")} == {
+        "Brenholt": "EXCHANGE", "Pellamy": "EXCHANGE", "Quaresh": "EXCHANGE",
+        "Olvarra": "EXCHANGE"}
+    # the list ends where the names do; a label other than a firm's or a person's stays
+    assert found["Ardsley Group"] == "COMPANY" and found["Tamsin Hale"] == "PERSON"
+    assert _listed("Trading rose on exchanges like Velmar.", [("Velmar", "COUNTRY")],
+                   "NNS") == {"Velmar": "COUNTRY"}
+    # "exchanges" as a verb lists nothing
+    assert _listed("The treasurer exchanges Halvery for cash.", [("Halvery", "COMPANY")],
+                   "VBZ") == {"Halvery": "COMPANY"}

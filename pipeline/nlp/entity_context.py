@@ -58,6 +58,9 @@ DESCRIBED_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON")  # labels a describing n
 VENUE_OVERRIDES = ("PERSON",)  # labels a name written after "on" loses
 TRADED_VENUE_OVERRIDES = ("ASSET", "GOV_BODY")  # ... where a market word comes shortly before
 VENUE_CUE_REACH = 8  # tokens before "on" read for a market word
+LIST_OPENERS = frozenset({"including", "like", ",", ":"})  # ... and "such as": "exchanges such as X"
+LIST_JOINERS = frozenset({",", "and", "or"})
+MAX_LISTED = 6
 UNIT_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON", "GOV_BODY")  # labels a unit's name loses
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
@@ -102,6 +105,7 @@ class EntityRules:
     shared_roles: frozenset[str]  # roles firms hold too
     name_titles: frozenset[str]  # words written before a person's name, no part of it
     descriptors: dict[str, str]  # "exchange" -> EXCHANGE: "domestic exchange Sakurabit"
+    list_descriptors: dict[str, str]  # "exchanges" -> EXCHANGE: "exchanges such as X and Y"
     descriptor_tails: frozenset[str]  # "the Tradewell exchange": no part of the name
     venue_cues: frozenset[str]  # market words before "on <venue>": "traded", "liquidations"
     never_names: frozenset[str]  # analysts' ratings, accounting terms: "Outperform", "EBITDA"
@@ -125,6 +129,8 @@ class EntityRules:
                 | frozenset(str(word).lower() for word in raw["person_roles"]),
                 descriptors={str(word).lower(): label
                              for label, words in raw["descriptors"].items() for word in words},
+                list_descriptors={str(word).lower(): label for label, words
+                                  in raw["list_descriptors"].items() for word in words},
                 never_names=frozenset(str(word) for word in raw["never_names"]),
                 descriptor_tails=frozenset(str(word).lower() for word in raw["descriptor_tails"]),
                 venue_cues=frozenset(str(word).lower() for word in raw["venue_cues"]),
@@ -328,6 +334,12 @@ class EntityContext:
             if noun is not None and not (noun.lower_ == "exchange" and noun.tag_.startswith("VB")):
                 label = self.rules.descriptors.get(noun.lower_)
                 if label is not None:
+                    described.setdefault(mentions.text(mention), set()).add(label)
+        starting_at = {mention.start: mention for mention in mentions}
+        for noun in doc:
+            label = self.rules.list_descriptors.get(noun.lower_)
+            if label is not None and noun.tag_ == "NNS":
+                for mention in _listed_after(doc, starting_at, noun.i + 1):
                     described.setdefault(mentions.text(mention), set()).add(label)
         mentions.relabel_names({name: next(iter(labels)) for name, labels in described.items()
                                 if len(labels) == 1}, DESCRIBED_OVERRIDES)
@@ -754,6 +766,22 @@ class _Tickers:
                 ):
                     mention.ticker = ticker
                     break
+
+
+def _listed_after(doc: Doc, starting_at: dict[int, _Mention], index: int) -> list[_Mention]:
+    """The mentions listed from token `index` on, after an optional "such as", "including",
+    "like", comma or colon, joined by commas, "and" and "or": "exchanges such as X, Y and Z"."""
+    if doc[index : index + 2].text.lower() == "such as":
+        index += 2
+    elif index < len(doc) and doc[index].lower_ in LIST_OPENERS:
+        index += 1
+    listed: list[_Mention] = []
+    while index in starting_at and len(listed) < MAX_LISTED:
+        listed.append(starting_at[index])
+        index = listed[-1].end
+        while index < len(doc) and doc[index].lower_ in LIST_JOINERS:
+            index += 1
+    return listed
 
 
 def _short_forms(doc: Doc, text: str, name: str) -> list[str]:
