@@ -19,7 +19,9 @@ words are data (`models/entity_rules.yaml`):
   (KRA)") is that entity wherever written; a name whose last word settles it settles its short
   form ("Krasnet Exchange" -> "Krasnet"); a title-case headline gives back the words it ran
   into a name; a name followed by its bearer's role ("Beatrix Yoon, rates strategist at ...")
-  is a person's; a person named in full is the person where the surname stands alone.
+  is a person's; a person named in full is the person where the surname stands alone;
+- the common noun before a name says what it is ("analytics firm Norrbeck"), and a plural one
+  before a list says it of each name listed ("platforms such as Lodosbit and Marmarex").
 
 Tickers from the gazetteer (`Span._.ticker`, read from the span id) are kept where the text
 states none. Results: `doc.ents` rewritten, span ids carrying the tickers.
