@@ -523,3 +523,14 @@ def test_names_listed_after_a_plural_venue_noun_are_exchanges() -> None:
     # "exchanges" as a verb lists nothing
     assert _listed("The treasurer exchanges Halvery for cash.", [("Halvery", "COMPANY")],
                    "VBZ") == {"Halvery": "COMPANY"}
+
+
+def test_a_legislators_party_tag_names_nothing(context) -> None:
+    found = context("Sen. Lena Arquette (D-Nev.) and Rep. Tom Hale (R-N.Y.) backed it; "
+                    "Sen. Curtis Hallorann (R-Elko) did not. Nevada passed it.",
+                    [("Lena Arquette", "PERSON"), ("D-Nev.", "PERSON"), ("Tom Hale", "PERSON"),
+                     ("N.Y.", "COUNTRY"), ("Curtis Hallorann", "PERSON"), ("R-Elko", "PERSON"),
+                     ("Nevada", "GOV_BODY")])
+    assert [(text, label) for text, label, _ in found] == [
+        ("Lena Arquette", "PERSON"), ("Tom Hale", "PERSON"), ("Curtis Hallorann", "PERSON"),
+        ("Nevada", "GOV_BODY")]

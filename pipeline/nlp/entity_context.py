@@ -79,6 +79,8 @@ _SCALE_WORDS = "|".join(sorted(SCALES, key=len, reverse=True))  # "1.9 trillion 
 # "Reporting by A and B in Tokyo; Editing by C": the names credited, up to a place or the end
 _CREDIT = re.compile(r"\b(?:[Aa]dditional )?(?:[Rr]eporting|[Ee]diting) by "
                      r"(?P<names>[^;)\n]+?)(?= in [A-Z]|[;)\n]|$)")
+# A US legislator's party and state or district after the name: "(D-Nev.)", "(R-Elko)"
+_PARTY_TAG = re.compile(r"\((?:D|R|I)-[A-Z][A-Za-z.]*(?: [A-Z][A-Za-z.]*)?\)")
 _CREDITED_NAME = re.compile(r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3}")
 MAX_HEADING_WORDS = 4  # a line in capitals this short is a section heading
 MAX_NAME_WORDS = 4  # a person's name written before its role
@@ -560,7 +562,12 @@ class EntityContext:
         that the tagger reads as no noun ("Together, the funds ..."), a capitalised heading or
         dateline opening a line ("TULSA, Okla. —", "GOVERNANCE."), a period ("Q1 2025"), and a
         headline's verb taken into a name ("Wexford Brokerage Swings" -> "Wexford Brokerage"),
-        and the words of analysts and accountants ("cut to Underperform", "Adjusted EBITDA")."""
+        and the words of analysts and accountants ("cut to Underperform", "Adjusted EBITDA"),
+        and a legislator's party tag ("Sen. Lena Arquette (D-Nev.)")."""
+        for match in _PARTY_TAG.finditer(mentions.doc_text):
+            tag = doc.char_span(*match.span(), alignment_mode="expand")
+            for mention in mentions.overlapping(tag.start, tag.end):
+                del mentions.by_span[(mention.start, mention.end)]
         for mention in list(mentions):
             token = doc[mention.start]
             single = mention.end - mention.start == 1
