@@ -534,3 +534,15 @@ def test_a_legislators_party_tag_names_nothing(context) -> None:
     assert [(text, label) for text, label, _ in found] == [
         ("Lena Arquette", "PERSON"), ("Tom Hale", "PERSON"), ("Curtis Hallorann", "PERSON"),
         ("Nevada", "GOV_BODY")]
+
+
+def test_a_persons_name_holds_no_comma() -> None:
+    found = labelled(
+        "Sen. Marisol Okafor-Reyes and Sen. Dale Brannock sponsored it. "
+        "Yes: Okafor-Reyes, Brannock, Lindqvist. No: Park.",
+        [("Marisol Okafor-Reyes", "PERSON"), ("Dale Brannock", "PERSON"),
+         ("Okafor-Reyes, Brannock, Lindqvist", "PERSON")],
+    )
+    assert found == {"Marisol Okafor-Reyes": {"PERSON"}, "Dale Brannock": {"PERSON"},
+                     "Okafor-Reyes": {"PERSON"}, "Brannock": {"PERSON"},
+                     "Lindqvist": {"PERSON"}}

@@ -232,6 +232,7 @@ class EntityContext:
     def __call__(self, doc: Doc) -> Doc:
         mentions = _Mentions(doc)
         self._leading_words(doc, mentions)
+        self._listed_people(doc, mentions)
         self._descriptor_tails(doc, mentions)
         self._laws(doc, mentions)
         self._endings(doc, mentions)
@@ -264,6 +265,22 @@ class EntityContext:
                 start += 1
             if start > mention.start:  # `put` replaces the longer span
                 mentions.put(start, mention.end, mention.label, mention.ticker)
+
+    @staticmethod
+    def _listed_people(doc: Doc, mentions: _Mentions) -> None:
+        """A person's name holds no comma: "Okafor-Reyes, Brannock" (a roll call read as one
+        name) is one person per part."""
+        for mention in list(mentions):
+            if mention.label != "PERSON":
+                continue
+            commas = [t.i for t in doc[mention.start : mention.end] if t.text == ","]
+            if not commas:
+                continue
+            del mentions.by_span[(mention.start, mention.end)]
+            for start, end in zip([mention.start, *(i + 1 for i in commas)],
+                                  [*commas, mention.end]):
+                if start < end and doc[start].is_title:
+                    mentions.put(start, end, "PERSON")
 
     def _descriptor_tails(self, doc: Doc, mentions: _Mentions) -> None:
         """A name ends before a common noun that says what it is ("the Tradewell exchange,"),
