@@ -546,3 +546,12 @@ def test_a_persons_name_holds_no_comma() -> None:
     assert found == {"Marisol Okafor-Reyes": {"PERSON"}, "Dale Brannock": {"PERSON"},
                      "Okafor-Reyes": {"PERSON"}, "Brannock": {"PERSON"},
                      "Lindqvist": {"PERSON"}}
+
+
+def test_a_vote_tally_ends_no_name(context) -> None:
+    found = context("The bill cleared House Financial Services 32-19, and National "
+                    "Instrument 81-102 applies.",
+                    [("House Financial Services 32-19", "GOV_BODY"),
+                     ("National Instrument 81-102", "LAW")])
+    assert [(text, label) for text, label, _ in found] == [
+        ("House Financial Services", "GOV_BODY"), ("National Instrument 81-102", "LAW")]

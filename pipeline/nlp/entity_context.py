@@ -79,6 +79,7 @@ _SCALE_WORDS = "|".join(sorted(SCALES, key=len, reverse=True))  # "1.9 trillion 
 # "Reporting by A and B in Tokyo; Editing by C": the names credited, up to a place or the end
 _CREDIT = re.compile(r"\b(?:[Aa]dditional )?(?:[Rr]eporting|[Ee]diting) by "
                      r"(?P<names>[^;)\n]+?)(?= in [A-Z]|[;)\n]|$)")
+_TALLY = re.compile(r"\s\d{1,3}-\d{1,3}$")  # a vote at a name's end: "... Services 32-19"
 # A US legislator's party and state or district after the name: "(D-Nev.)", "(R-Elko)"
 _PARTY_TAG = re.compile(r"\((?:D|R|I)-[A-Z][A-Za-z.]*(?: [A-Z][A-Za-z.]*)?\)")
 _CREDITED_NAME = re.compile(r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){1,3}")
@@ -284,8 +285,16 @@ class EntityContext:
 
     def _descriptor_tails(self, doc: Doc, mentions: _Mentions) -> None:
         """A name ends before a common noun that says what it is ("the Tradewell exchange,"),
-        unless a name follows that noun ("Munich brokerage Falkstein & Co.": whose is unclear)."""
+        unless a name follows that noun ("Munich brokerage Falkstein & Co.": whose is unclear),
+        and before a vote tally ("House Financial Services 32-19"; a law's number may look like
+        one: "National Instrument 81-102")."""
         for mention in list(mentions):
+            tally = _TALLY.search(mentions.text(mention)) if mention.label != "LAW" else None
+            if tally is not None and tally.start() > 0:
+                end = doc[mention.start].idx + tally.start()
+                cut = doc.char_span(doc[mention.start].idx, end, alignment_mode="contract")
+                if cut is not None and len(cut):
+                    mention = mentions.put(cut.start, cut.end, mention.label, mention.ticker)
             last = doc[mention.end - 1]
             following = doc[mention.end] if mention.end < len(doc) else None
             if (mention.end - mention.start > 1 and last.is_lower
