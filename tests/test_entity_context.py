@@ -536,7 +536,7 @@ def test_a_legislators_party_tag_names_nothing(context) -> None:
         ("Nevada", "GOV_BODY")]
 
 
-def test_a_persons_name_holds_no_comma() -> None:
+def test_a_persons_name_holds_no_comma(context) -> None:
     found = labelled(
         "Sen. Marisol Okafor-Reyes and Sen. Dale Brannock sponsored it. "
         "Yes: Okafor-Reyes, Brannock, Lindqvist. No: Park.",
@@ -546,6 +546,9 @@ def test_a_persons_name_holds_no_comma() -> None:
     assert found == {"Marisol Okafor-Reyes": {"PERSON"}, "Dale Brannock": {"PERSON"},
                      "Okafor-Reyes": {"PERSON"}, "Brannock": {"PERSON"},
                      "Lindqvist": {"PERSON"}}
+    # a generation after a comma is the name's own
+    assert context("Harold Vance, Jr. objected.", [("Harold Vance, Jr.", "PERSON")]) == [
+        ("Harold Vance, Jr.", "PERSON", None)]
 
 
 def test_a_vote_tally_ends_no_name(context) -> None:

@@ -63,6 +63,7 @@ VENUE_CUE_REACH = 8  # tokens before "on" read for a market word
 LIST_OPENERS = frozenset({"including", "like", ",", ":"})  # ... and "such as": "exchanges such as X"
 LIST_JOINERS = frozenset({",", "and", "or"})
 MAX_LISTED = 6
+GENERATIONS = frozenset({"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"})  # "Harold Vance, Jr."
 UNIT_OVERRIDES = ("COMPANY", "EXCHANGE", "PERSON", "GOV_BODY")  # labels a unit's name loses
 # The labels whose shorter forms a name's head settles, and the labels of the recogniser's it
 # overrides there. A company's short form may be the brand of the exchange it runs ("Tradewind"
@@ -269,12 +270,13 @@ class EntityContext:
 
     @staticmethod
     def _listed_people(doc: Doc, mentions: _Mentions) -> None:
-        """A person's name holds no comma: "Okafor-Reyes, Brannock" (a roll call read as one
-        name) is one person per part."""
+        """A person's name holds no comma but before a generation ("Harold Vance, Jr."):
+        "Okafor-Reyes, Brannock" (a roll call read as one name) is one person per part."""
         for mention in list(mentions):
             if mention.label != "PERSON":
                 continue
-            commas = [t.i for t in doc[mention.start : mention.end] if t.text == ","]
+            commas = [t.i for t in doc[mention.start : mention.end] if t.text == ","
+                      and not (t.i + 1 < mention.end and doc[t.i + 1].text in GENERATIONS)]
             if not commas:
                 continue
             del mentions.by_span[(mention.start, mention.end)]
