@@ -344,10 +344,12 @@ def test_the_last_word_of_a_longer_name_settles_its_label(context, name, said, l
 def test_analysts_ratings_and_accounting_terms_are_no_names(context) -> None:
     found = context(
         "Corvel Research cut Tidewell Markets to Underperform from Neutral and sees EPS of "
-        "$0.42; adjusted EBITDA (non-GAAP) rose. Its Board of Directors approved a buyback.",
+        "$0.42; adjusted EBITDA (non-GAAP) rose. Its Board of Directors, in Menlo Park, "
+        "Calif., approved a buyback.",
         [("Corvel Research", "COMPANY"), ("Tidewell Markets", "COMPANY"),
          ("Underperform", "PERSON"), ("Neutral", "COMPANY"), ("EPS", "ASSET"),
-         ("EBITDA", "ASSET"), ("GAAP", "ASSET"), ("Board of Directors", "GOV_BODY")],
+         ("EBITDA", "ASSET"), ("GAAP", "ASSET"), ("Board of Directors", "GOV_BODY"),
+         ("Calif.", "COUNTRY")],
     )
     assert found == [("Corvel Research", "COMPANY", None), ("Tidewell Markets", "COMPANY", None)]
 
