@@ -64,17 +64,21 @@ def _keys(*reports: Mapping[str, Counts]) -> list[str]:
     return sorted({key for report in reports for row in report.values() for key in row})
 
 
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def article_interval(per_article: Mapping[str, Counts], measure: Measure, *,
                      resamples: int = RESAMPLES, seed: int = 0, level: float = LEVEL
                      ) -> tuple[float, float]:
     """The `level` percentile interval of `measure` over `resamples` resamples of the articles
     of `per_article` (name -> counts). Same seed, same interval."""
-    names = sorted(per_article)
-    draws = _draws(len(names), resamples, seed)
-    values = measure(_resampled_sums([per_article[n] for n in names], _keys(per_article), draws))
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
+    if not per_article:
+        raise ValueError("no articles to resample")
+    return intervals_of(per_article, {"measure": Scored(measure)}, resamples=resamples,
+                        seed=seed, level=level)["measure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +119,7 @@ def paired_difference(before: Mapping[str, Counts], after: Mapping[str, Counts],
         values[side] = (measure(_resampled_sums(rows, keys, every))[0],
                         measure(_resampled_sums(rows, keys, draws)))
     differences = values["after"][1] - values["before"][1]
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(differences, [tail, 100 - tail])
+    low, high = _interval(differences, level)
     gains = differences if higher_is_better else -differences
     return Difference(before=float(values["before"][0]), after=float(values["after"][0]),
                       low=float(low), high=float(high),
@@ -132,12 +135,16 @@ class Scored:
 
 
 def intervals_of(per_article: Mapping[str, Counts], measures: Mapping[str, Scored], *,
-                 resamples: int = RESAMPLES, seed: int = 0) -> dict[str, tuple[float, float]]:
-    """`article_interval` of each measure; empty where there are no articles."""
+                 resamples: int = RESAMPLES, seed: int = 0, level: float = LEVEL
+                 ) -> dict[str, tuple[float, float]]:
+    """The `level` percentile interval of each measure over the same resamples of the articles
+    (drawn and summed once); empty where there are no articles."""
     if not per_article:
         return {}
-    return {name: article_interval(per_article, scored.measure, resamples=resamples, seed=seed)
-            for name, scored in measures.items()}
+    names = sorted(per_article)
+    sums = _resampled_sums([per_article[n] for n in names], _keys(per_article),
+                           _draws(len(names), resamples, seed))
+    return {name: _interval(scored.measure(sums), level) for name, scored in measures.items()}
 
 
 def counts_added(after: Counts, before: Counts) -> dict[str, int]:
