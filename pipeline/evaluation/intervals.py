@@ -122,7 +122,7 @@ def paired_difference(before: Mapping[str, Counts], after: Mapping[str, Counts],
     low, high = _interval(differences, level)
     gains = differences if higher_is_better else -differences
     return Difference(before=float(values["before"][0]), after=float(values["after"][0]),
-                      low=float(low), high=float(high),
+                      low=low, high=high,
                       not_better=float(np.mean(gains <= 0)), articles=len(names))
 
 
