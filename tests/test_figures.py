@@ -304,6 +304,12 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         ("Kenya's central bank held rates. The shilling ended at 129.4 per dollar.",
          [(129.4, "KES")]),
         ("Mexican and Chilean bonds rallied. The peso ended at 18.9 per dollar.", []),
+        # ... and so is an amount of that currency
+        ("Chile's central bank holds 740 million pesos in the fund.", [(7.4e8, "CLP")]),
+        # (two of its countries named: no currency is guessed, and the plural noun is what
+        # the number counts)
+        ("A ticket costs 90 shillings in Nairobi, Kenya, and in Kampala, Uganda.",
+         [(90.0, "count")]),
         # the level of an indicator that is the subject of the move, or stands beside it
         ("The U.S. dollar index lost 0.7% over the week and closed at 101.3.",
          [(-0.7, "percent"), (101.3, "index_points")]),

@@ -69,6 +69,10 @@ HAND_CASES = [
     ("300 euros", 300.0, "EUR"),
     ("5 billion yen", 5e9, "JPY"),
     ("2 trillion won", 2e12, "KRW"),
+    ("58.2 lira", 58.2, "TRY"),
+    ("Rp15,920", 15920.0, "IDR"),  # Indonesian sites write the rupiah "Rp"
+    ("Rp7.5 trillion", 7.5e12, "IDR"),
+    ("3 billion rupiah", 3e9, "IDR"),
     ("25 basis points", 25.0, "basis_points"),
     ("25bps", 25.0, "basis_points"),
     ("1 basis point", 1.0, "basis_points"),

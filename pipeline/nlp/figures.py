@@ -60,6 +60,7 @@ CO_TRIGGER_WINDOW = 8  # tokens: "with_any" words must be this close to the figu
 # full stops must not make every figure read the whole of it (longer news sentences are rare).
 CONTEXT_TOKENS = 100
 _SPACES = re.compile(r"[^\S\n]+")  # on the same line: a unit never follows a line break
+_WORD_AFTER = re.compile(r"[^\S\n]+([A-Za-z]+)\b")  # the word right after, on the same line
 # Names whose words name no metric ("Internal Revenue Service", "Commodity Exchange Act"); an
 # indicator's, a fund's and an asset's do ("Fear & Greed Index").
 NAMES_WITHOUT_METRICS = ("GOV_BODY", "LAW", "PERSON", "COMPANY", "EXCHANGE")
@@ -169,6 +170,13 @@ class FigureFinder:
             if token is not None and not token.ent_type_:
                 unit, start = code[1], code.start(1)
                 layout.currencies.add(unit)
+        if unit is None:
+            # "1,262 pesos" in a story on Argentina: a currency several countries name alike
+            word = _WORD_AFTER.match(text, end)
+            name = word and self.words.currency_name_forms.get(word[1].lower())
+            code = name and self.words.country_currency(name, text)
+            if code is not None:
+                unit, end = code, word.end()
         if unit is None:
             # "1,000 bitcoin", "5.6 million delegated HLY": an asset entity right after the
             # number, or after one word that qualifies it, is its unit.
@@ -867,11 +875,10 @@ def _exchange_rate(ctx: _Context) -> tuple[str, str] | None:
     if not ctx.words.dollar_quote.match(ctx.text, ctx.span.end_char):
         return None
     for token in reversed(ctx.doc[ctx.sent.start : ctx.span.start]):
-        by_country = ctx.words.currencies_by_country.get(token.lower_)
-        if by_country is not None:
-            codes = {code for country, code in by_country if country.search(ctx.text)}
-            if len(codes) == 1:
-                return "price", codes.pop()
+        if token.lower_ in ctx.words.currencies_by_country:
+            code = ctx.words.country_currency(token.lower_, ctx.text)
+            if code is not None:
+                return "price", code
         code = ctx.words.quoted_currencies.get(token.lower_)
         if code is not None:
             return "price", code

@@ -50,6 +50,7 @@ CURRENCY_SYMBOLS: dict[str, str] = {
     "S$": "SGD",
     "R$": "BRL",
     "KSh": "KES",
+    "Rp": "IDR",  # "Rp16,380", "Rp4.2 trillion"
     "$": "USD",
     "€": "EUR",
     "£": "GBP",
@@ -92,6 +93,9 @@ CURRENCY_WORDS: dict[str, str] = {
     "reais": "BRL",
     "francs": "CHF",
     "dong": "VND",
+    "lira": "TRY",
+    "liras": "TRY",
+    "rupiah": "IDR",
     "ringgit": "MYR",
     "guaranies": "PYG",
 }

@@ -184,8 +184,17 @@ class FigureWords:
     quoted_currencies: dict[str, str]  # a currency's name -> its code, for "N per dollar"
     # a name several countries give their currency -> (pattern of a country's words, code)
     currencies_by_country: dict[str, tuple[tuple[re.Pattern[str], str], ...]]
+    # a form of such a name written after an amount ("pesos") -> the name ("peso")
+    currency_name_forms: dict[str, str]
     dollar_quote: re.Pattern[str]  # "per dollar", "to the dollar", ... at the start of a text
     units_per_dollar: dict[str, float]  # rough, for size checks: a currency's units per dollar
+
+    def country_currency(self, name: str, text: str) -> str | None:
+        """The code of currency `name` ("peso"), a name several countries give theirs, when
+        `text` names exactly one of those countries; else None."""
+        by_country = self.currencies_by_country.get(name, ())
+        codes = {code for country, code in by_country if country.search(text)}
+        return codes.pop() if len(codes) == 1 else None
 
     def in_dollars(self, unit: str, value: float) -> float:
         """`value` in `unit`, roughly in U.S. dollars (a unit that is no listed currency: as is)."""
@@ -211,7 +220,8 @@ def load_figure_words(path: Path) -> FigureWords:
     """The word lists of `figure_words.yaml`; a missing list or a bad pattern is a ValueError."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     expected = {*_WORD_LISTS, "market_anchors", "qualifiers", "periods", "long_periods",
-                "quoted_currencies", "currencies_by_country", "dollar_quotes", "units_per_dollar"}
+                "quoted_currencies", "currencies_by_country", "currency_name_forms",
+                "dollar_quotes", "units_per_dollar"}
     if not isinstance(raw, dict) or set(raw) != expected:
         found = set(raw) if isinstance(raw, dict) else set()
         raise ValueError(f"{path}: needs exactly the keys {sorted(expected)}; missing "
@@ -248,6 +258,8 @@ def load_figure_words(path: Path) -> FigureWords:
             )
             for name, countries in raw["currencies_by_country"].items()
         },
+        currency_name_forms={str(form).lower(): str(name).lower()
+                             for form, name in raw["currency_name_forms"].items()},
         dollar_quote=re.compile(
             r"\s*(?:" + "|".join(re.escape(str(q)) for q in raw["dollar_quotes"]) + r")\b", re.I
         ),
