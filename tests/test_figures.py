@@ -325,6 +325,17 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         ("Prices rose to 45 while the traders on the desk were at 0.8.", []),
         ("Funded Customers were 27.4 million at the end of the quarter.", [(2.74e7, "count")]),
         ("Its customers were 4.5 on the satisfaction scale.", []),
+        # ... or the object of a verb of level ("reached", "averaged")
+        ("Funded accounts reached 1.7 million, and monthly transacting users averaged 5.2 "
+         "million.", [(1.7e6, "count"), (5.2e6, "count")]),
+        ("Its app said verified users hit 12.6 million in the quarter.", [(1.26e7, "count")]),
+        ("Holders of the token totalled 48,300 by Friday.", [(48300.0, "count")]),
+        # the value of a line's label that names what is counted
+        ("Network activity\nActive wallets: 118,400\nBlock height: 871,204\n",
+         [(118400.0, "count")]),
+        ("Spot volume: $2.1B | Active traders, 24h: 91,300\n",
+         [(2.1e9, "USD"), (91300.0, "count")]),
+        ("Opened at 09:30 with 14 desks.", [(14.0, "count")]),
     ],
 )
 def test_plain_numbers_read_through_their_neighbours(nlp_no_catalysts, text, expected) -> None:

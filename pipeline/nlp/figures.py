@@ -245,7 +245,8 @@ class FigureFinder:
         if _inside_entity(ctx, ("ASSET",) if unit is not None else ()):
             return None
         if unit is None:
-            if _not_a_figure(self.words, doc, span):
+            # a number after a colon is no figure ("08:15"), but a counting label's value is
+            if _not_a_figure(self.words, doc, span) and not _labelled_count(ctx):
                 return None
             bare = self._bare_metric(ctx, hits) or _from_partner(ctx) or _exchange_rate(ctx)
             if bare is not None:
@@ -597,6 +598,11 @@ TOKEN_NOUNS = frozenset({"tokens", "coins"})
 TOKEN_AMOUNT_FROM = 1e6
 LIST_LINES = 12  # lines walked up from a list line to its heading
 LIST_LINE_TOKENS = 16
+LABEL_SEPARATORS = frozenset({"|", "·", "•", ";"})  # between "label: value" pairs on one line
+LABEL_TOKENS = 8  # "Wallets that called the redemption contract": longer is a sentence
+# Verbs whose object is the level their subject came to ("monthly users averaged 9.4 million")
+LEVEL_OBJECT_VERBS = frozenset({"reached", "hit", "averaged", "totalled", "totaled", "numbered",
+                                "topped"})
 
 
 # A period pattern's match in a sentence: start and end characters, the pattern's canonical
@@ -812,7 +818,7 @@ def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
                     and not _breaks(ctx.words, doc, ent.end, span.start)):
                 return reading
             break
-    if _counted_noun(ctx) is not None:
+    if _counted_noun(ctx) is not None or _labelled_count(ctx):
         return "count"
     subject = _reading_subject(ctx)
     if subject is not None:
@@ -969,6 +975,26 @@ def _counted_noun(ctx: _Context) -> Token | None:
     return None
 
 
+def _labelled_count(ctx: _Context) -> bool:
+    """Whether a plain number is the value of a line's label that names things counted
+    ("Active addresses: 284,611", "Monthly active traders: 1.38 million", "... | Active traders,
+    24h: 412,380"): a colon right before it closes a short label, from the line's start or its
+    last separator, holding a plural of `counted_things` or `counted_people`."""
+    doc, span, words = ctx.doc, ctx.span, ctx.words
+    colon = span.start - 1
+    line_start, _ = ctx.layout.line(span.start)
+    if colon <= line_start or doc[colon].text != ":":
+        return False
+    label: list[Token] = []
+    for token in reversed(doc[line_start:colon]):
+        if token.text in LABEL_SEPARATORS:
+            break
+        label.append(token)
+    return len(label) <= LABEL_TOKENS and any(
+        t.lower_ in words.counted_things or t.lower_ in words.counted_people for t in label
+    )
+
+
 def _share_of_claims(ctx: _Context) -> bool:
     """Whether a percentage is the share of creditors' claims paid back: "of" or "on" then
     "claims" within three words ("42% of their claims", "a recovery of 64% on claims")."""
@@ -1012,6 +1038,8 @@ def _reading_subject(ctx: _Context) -> Token | None:
         head = root.head  # "Funded Customers were 27.4 million"
     elif root.dep_ == "pobj" and root.head.lower_ in ("to", "at"):
         head = root.head.head
+    elif root.dep_ == "dobj" and root.head.lower_ in LEVEL_OBJECT_VERBS:
+        head = root.head  # "verified users reached a record 38.5 million"
     else:
         return None
     if head.tag_.startswith(("VB", "MD")):
