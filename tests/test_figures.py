@@ -336,6 +336,9 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         ("Spot volume: $2.1B | Active traders, 24h: 91,300\n",
          [(2.1e9, "USD"), (91300.0, "count")]),
         ("Opened at 09:30 with 14 desks.", [(14.0, "count")]),
+        # ... or that names an indicator
+        ("Markets at the close\nFTSE 100: 8,312, up 0.9%\nDollar index: 103.2\n",
+         [(8312.0, "index_points"), (0.9, "percent"), (103.2, "index_points")]),
     ],
 )
 def test_plain_numbers_read_through_their_neighbours(nlp_no_catalysts, text, expected) -> None:

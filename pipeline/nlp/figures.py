@@ -245,8 +245,10 @@ class FigureFinder:
         if _inside_entity(ctx, ("ASSET",) if unit is not None else ()):
             return None
         if unit is None:
-            # a number after a colon is no figure ("08:15"), but a counting label's value is
-            if _not_a_figure(self.words, doc, span) and not _labelled_count(ctx):
+            # a number after a colon is no figure ("08:15"), but a label's value can be
+            if _not_a_figure(self.words, doc, span) and not (
+                _labelled_count(ctx) or _indicator_label(ctx)
+            ):
                 return None
             bare = self._bare_metric(ctx, hits) or _from_partner(ctx) or _exchange_rate(ctx)
             if bare is not None:
@@ -812,6 +814,8 @@ def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
     # A signed reading ("+0.6") is a move in points, whatever its size.
     small = abs(value) < RATIO_BELOW and not candidate.explicit_sign
     reading = "ratio" if small else "index_points"
+    if _indicator_label(ctx):
+        return reading
     for ent in reversed(ctx.sent_ents):
         if ent.end <= span.start:
             if (ent.label_ == "INDICATOR" and span.start - ent.end <= READING_REACH
@@ -993,6 +997,18 @@ def _labelled_count(ctx: _Context) -> bool:
     return len(label) <= LABEL_TOKENS and any(
         t.lower_ in words.counted_things or t.lower_ in words.counted_people for t in label
     )
+
+
+def _indicator_label(ctx: _Context) -> bool:
+    """Whether a plain number is the value of a line label that ends in a named indicator
+    right before its colon ("Dollar index: 100.9", "S&P 500: 5,408, -1.7%")."""
+    doc, span = ctx.doc, ctx.span
+    colon = span.start - 1
+    line_start, _ = ctx.layout.line(span.start)
+    if colon <= line_start or doc[colon].text != ":" or not doc[colon].whitespace_:
+        return False
+    return any(ent.end == colon and ent.label_ == "INDICATOR" and ent.start >= line_start
+               for ent in ctx.sent_ents)
 
 
 def _share_of_claims(ctx: _Context) -> bool:
