@@ -196,6 +196,9 @@ def test_a_move_from_one_price_to_another_is_two_figures(nlp_no_catalysts) -> No
         "Tessel launched the Tessel 2x Ether Daily Target ETF on Tuesday.",
         # a dateline's year and the name opening the next paragraph are no amount of bitcoin
         "ISTANBUL, June 16, 2026\n\nBitcoin eased on Tuesday.",
+        # a thread's post number, a token standard's name (a live blog's time stamp: below)
+        "1/ A thread on why this listing matters.\n4/ Deposits open on Monday.",
+        "The exchange paused BEP-20 deposits while it checks the bridge.",
     ],
 )
 def test_years_dates_times_ordinals_counts_and_phones_are_not_figures(
@@ -336,6 +339,9 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         ("Spot volume: $2.1B | Active traders, 24h: 91,300\n",
          [(2.1e9, "USD"), (91300.0, "count")]),
         ("Opened at 09:30 with 14 desks.", [(14.0, "count")]),
+        # a live blog's time stamp is no count
+        ("Funding is deeper in the red at -0.024%.\n\n15:50 UTC — Bitcoin futures open "
+         "interest has fallen 4%.", [(-0.024, "percent"), (-4.0, "percent")]),
         # ... or that names an indicator
         ("Markets at the close\nFTSE 100: 8,312, up 0.9%\nDollar index: 103.2\n",
          [(8312.0, "index_points"), (0.9, "percent"), (103.2, "index_points")]),

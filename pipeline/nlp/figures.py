@@ -101,6 +101,10 @@ METRIC_CURRENCIES_KEY = "newsignal_metric_currencies"
 # An upper-case code that names no entity, right before a scaled or grouped amount, is the
 # currency of a country the vocabulary does not know: "KSL 18 billion", "VDO 50,000".
 _CODE_BEFORE = re.compile(r"(?<![\w.])([A-Z]{3}) $")
+_CLOCK_AFTER = re.compile(r":\d\d(?!\d)")  # "15" of "15:50"
+_CLOCK_BEFORE = re.compile(r"(?<!\d)\d{1,2}:$")  # "50" of "15:50"
+_POST_NUMBER = re.compile(r"/\s")  # "2/ " starting a line of a thread
+_CAPITALS_JOINED = re.compile(r"(?<![\w-])[A-Z]{2,5}-$")  # "ERC-" of "ERC-20"
 
 
 @dataclass(slots=True)
@@ -245,6 +249,8 @@ class FigureFinder:
         if _inside_entity(ctx, ("ASSET",) if unit is not None else ()):
             return None
         if unit is None:
+            if _part_of_a_label(text, candidate):
+                return None
             # a number after a colon is no figure ("08:15"), but a label's value can be
             if _not_a_figure(self.words, doc, span) and not (
                 _labelled_count(ctx) or _indicator_label(ctx)
@@ -1239,6 +1245,18 @@ def _previous_word(words: FigureWords, text: str, span: Span) -> str:
 
 def _breaks(words: FigureWords, doc: Doc, start: int, end: int) -> int:
     return sum(1 for token in doc[start:end] if token.lower_ in words.clause_breaks)
+
+
+def _part_of_a_label(text: str, candidate: _Candidate) -> bool:
+    """Whether a plain number is part of something else: a clock time ("15:50 UTC", "08:15"),
+    a thread's post number at a line's start ("2/ Basics first"), or a name of capitals joined
+    to it ("ERC-20", "BEP-20")."""
+    start, end = candidate.start, candidate.end
+    if _CLOCK_AFTER.match(text, end) or _CLOCK_BEFORE.search(text, max(0, start - 3), start):
+        return True
+    if _POST_NUMBER.match(text, end) and (start == 0 or text[start - 1] == "\n"):
+        return True
+    return bool(_CAPITALS_JOINED.search(text, max(0, start - 8), start))
 
 
 def _not_a_figure(words: FigureWords, doc: Doc, span: Span) -> bool:
