@@ -133,7 +133,8 @@ def write_gold(markup_path: Path, gold_dir: Path) -> Path:
 
 def gold_articles(gold_dir: Path, pattern: str = "*") -> list[tuple[str, str, dict]]:
     """(name, text, annotations) of every `<name>.txt` (name matching `pattern`) with its json;
-    in a directory of markup only (the training data), of every `<name>.md` read as markup."""
+    in a directory of markup only (the training data), of every `<name>.md` read as markup but
+    the directory's README.md."""
     articles = []
     text_paths = sorted(Path(gold_dir).glob(f"{pattern}.txt"))
     for text_path in text_paths:
@@ -141,6 +142,8 @@ def gold_articles(gold_dir: Path, pattern: str = "*") -> list[tuple[str, str, di
         articles.append((text_path.stem, text_path.read_text(encoding="utf-8"), annotations))
     if not text_paths:
         for markup_path in sorted(Path(gold_dir).glob(f"{pattern}.md")):
+            if markup_path.name == "README.md":
+                continue
             try:
                 text, annotations = parse_markup(markup_path.read_text(encoding="utf-8"))
             except ValueError as error:
