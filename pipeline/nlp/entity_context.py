@@ -201,10 +201,14 @@ class _Mentions:
             return inside[0]
         return None
 
+    def drop(self, mention: _Mention) -> None:
+        """`mention` is no entity any more."""
+        del self.by_span[(mention.start, mention.end)]
+
     def put(self, start: int, end: int, label: str, ticker: str = "") -> _Mention:
         """An entity over tokens [start, end), replacing those it overlaps."""
         for mention in self.overlapping(start, end):
-            del self.by_span[(mention.start, mention.end)]
+            self.drop(mention)
         mention = _Mention(start, end, label, ticker)
         self.by_span[(start, end)] = mention
         return mention
@@ -279,7 +283,7 @@ class EntityContext:
                       and not (t.i + 1 < mention.end and doc[t.i + 1].text in GENERATIONS)]
             if not commas:
                 continue
-            del mentions.by_span[(mention.start, mention.end)]
+            mentions.drop(mention)
             for start, end in zip([mention.start, *(i + 1 for i in commas)],
                                   [*commas, mention.end]):
                 if start < end and doc[start].is_title:
@@ -344,7 +348,7 @@ class EntityContext:
             if mention.label != "GOV_BODY":
                 continue
             if mention.end < len(doc) and doc[mention.end].lower_ in self.rules.instruments:
-                del mentions.by_span[(mention.start, mention.end)]
+                mentions.drop(mention)
                 if doc[mention.start].text in self.rules.issuer_countries:  # "US Treasury bills"
                     mentions.put(mention.start, mention.start + 1, "COUNTRY")
                 continue
@@ -595,33 +599,33 @@ class EntityContext:
         for match in _PARTY_TAG.finditer(mentions.doc_text):
             tag = doc.char_span(*match.span(), alignment_mode="expand")
             for mention in mentions.overlapping(tag.start, tag.end):
-                del mentions.by_span[(mention.start, mention.end)]
+                mentions.drop(mention)
         for mention in list(mentions):
             token = doc[mention.start]
             single = mention.end - mention.start == 1
             if mentions.text(mention) in self.rules.never_names:
-                del mentions.by_span[(mention.start, mention.end)]
+                mentions.drop(mention)
             elif single and token.is_sent_start and not mention.ticker and token.tag_ and (
                 not token.tag_.startswith("NN")
             ):
-                del mentions.by_span[(mention.start, mention.end)]
+                mentions.drop(mention)
             elif (not mention.ticker and _opens_line(doc, mention.start)
                   and all(t.is_upper and t.is_alpha and len(t) > 3
                           for t in doc[mention.start : mention.end])
                   and (mention.end == len(doc) or doc[mention.end].text in HEADING_ENDS
                        or doc[mention.end].is_space)):
-                del mentions.by_span[(mention.start, mention.end)]
+                mentions.drop(mention)
             elif not mention.ticker and _in_capitals_heading(mentions.doc_text,
                                                              doc[mention.start].idx):
-                del mentions.by_span[(mention.start, mention.end)]  # "BY THE NUMBERS"
+                mentions.drop(mention)  # "BY THE NUMBERS"
             elif _PERIOD.fullmatch(mentions.text(mention)):
-                del mentions.by_span[(mention.start, mention.end)]
+                mentions.drop(mention)
             elif mention.label == "LAW" and not single and (
                 not any(t.lower_ in self.rules.law_words or t.like_num
                         for t in doc[mention.start : mention.end])
                 or any(t.lower_ in MONTHS for t in doc[mention.start : mention.end])
             ):
-                del mentions.by_span[(mention.start, mention.end)]  # "the Middle East", a date
+                mentions.drop(mention)  # "the Middle East", a date
             elif not single and doc[mention.end - 1].tag_.startswith("VB"):
                 mentions.put(mention.start, mention.end - 1, mention.label, mention.ticker)
 
@@ -644,7 +648,7 @@ class EntityContext:
             if (first.text in CURRENCY_CODES or first.text in CURRENCY_SYMBOLS) and (
                 after < len(doc) and doc[after].like_num
             ):
-                del mentions.by_span[(mention.start, mention.end)]
+                mentions.drop(mention)
 
     @staticmethod
     def _fund_tickers(mentions: _Mentions) -> set[str]:
