@@ -249,7 +249,7 @@ class FigureFinder:
         if _inside_entity(ctx, ("ASSET",) if unit is not None else ()):
             return None
         if unit is None:
-            if _part_of_a_label(text, candidate):
+            if _part_of_a_time_or_name(text, candidate):
                 return None
             # a number after a colon is no figure ("08:15"), but a label's value can be
             if _not_a_figure(self.words, doc, span) and not (
@@ -985,35 +985,38 @@ def _counted_noun(ctx: _Context) -> Token | None:
     return None
 
 
-def _labelled_count(ctx: _Context) -> bool:
-    """Whether a plain number is the value of a line's label that names things counted
-    ("Active addresses: 284,611", "Monthly active traders: 1.38 million", "... | Active traders,
-    24h: 412,380"): a colon right before it closes a short label, from the line's start or its
-    last separator, holding a plural of `counted_things` or `counted_people`."""
-    doc, span, words = ctx.doc, ctx.span, ctx.words
+def _line_label(ctx: _Context) -> Span | None:
+    """The label a plain number is the value of: the tokens from its line's start, or from the
+    line's last separator, to a colon right before the number ("Active addresses: 284,611",
+    "... | Active traders, 24h: 412,380"); None when no colon comes right before it."""
+    doc, span = ctx.doc, ctx.span
     colon = span.start - 1
     line_start, _ = ctx.layout.line(span.start)
     if colon <= line_start or doc[colon].text != ":":
-        return False
-    label: list[Token] = []
-    for token in reversed(doc[line_start:colon]):
-        if token.text in LABEL_SEPARATORS:
-            break
-        label.append(token)
-    return len(label) <= LABEL_TOKENS and any(
+        return None
+    start = colon
+    while start > line_start and doc[start - 1].text not in LABEL_SEPARATORS:
+        start -= 1
+    return doc[start:colon]
+
+
+def _labelled_count(ctx: _Context) -> bool:
+    """Whether a plain number is the value of a short line label naming things counted, a
+    plural of `counted_things` or `counted_people` ("Monthly active traders: 1.38 million")."""
+    label = _line_label(ctx)
+    words = ctx.words
+    return label is not None and len(label) <= LABEL_TOKENS and any(
         t.lower_ in words.counted_things or t.lower_ in words.counted_people for t in label
     )
 
 
 def _indicator_label(ctx: _Context) -> bool:
     """Whether a plain number is the value of a line label that ends in a named indicator
-    right before its colon ("Dollar index: 100.9", "S&P 500: 5,408, -1.7%")."""
-    doc, span = ctx.doc, ctx.span
-    colon = span.start - 1
-    line_start, _ = ctx.layout.line(span.start)
-    if colon <= line_start or doc[colon].text != ":" or not doc[colon].whitespace_:
+    ("Dollar index: 100.9", "S&P 500: 5,408, -1.7%"); the colon is a label's, not a clock's."""
+    label = _line_label(ctx)
+    if label is None or not ctx.doc[label.end].whitespace_:
         return False
-    return any(ent.end == colon and ent.label_ == "INDICATOR" and ent.start >= line_start
+    return any(ent.end == label.end and ent.label_ == "INDICATOR" and ent.start >= label.start
                for ent in ctx.sent_ents)
 
 
@@ -1247,7 +1250,7 @@ def _breaks(words: FigureWords, doc: Doc, start: int, end: int) -> int:
     return sum(1 for token in doc[start:end] if token.lower_ in words.clause_breaks)
 
 
-def _part_of_a_label(text: str, candidate: _Candidate) -> bool:
+def _part_of_a_time_or_name(text: str, candidate: _Candidate) -> bool:
     """Whether a plain number is part of something else: a clock time ("15:50 UTC", "08:15"),
     a thread's post number at a line's start ("2/ Basics first"), or a name of capitals joined
     to it ("ERC-20", "BEP-20")."""
