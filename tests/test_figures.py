@@ -568,6 +568,12 @@ def test_a_metric_with_bad_level_units_is_refused(tmp_path, entry) -> None:
         ("Brennock sold $250 million of 1.5% convertible senior notes due 2030.", 2.5e8, "USD",
          "capital_raised"),
         ("Brennock sold $250 million of ether over the quarter.", -2.5e8, "USD", "purchase"),
+        # ... and what coins sold brought in is that sale, where a share offering's proceeds
+        # are money raised
+        ("The miner sold 95 BTC in May for net proceeds of $6.1 million.", -6.1e6, "USD",
+         "purchase"),
+        ("Lumora sold 4 million shares for net proceeds of $38 million.", 3.8e7, "USD",
+         "capital_raised"),
         ("The board authorised a share repurchase program of up to $25 million.", 2.5e7, "USD", "buyback"),
         ("Hashprice averaged $49.10 per petahash per day in the quarter.", 49.1, "USD", "hashprice"),
         ("The network block reward is now 3.125 BTC.", 3.125, "BTC", "block_reward"),

@@ -101,6 +101,9 @@ METRIC_CURRENCIES_KEY = "newsignal_metric_currencies"
 # An upper-case code that names no entity, right before a scaled or grouped amount, is the
 # currency of a country the vocabulary does not know: "KSL 18 billion", "VDO 50,000".
 _CODE_BEFORE = re.compile(r"(?<![\w.])([A-Z]{3}) $")
+_PROCEEDS_BEFORE = re.compile(r"proceeds of\s+(?:(?:about|roughly|approximately|around|nearly|"
+                              r"some)\s+)?$", re.I)
+SALE_WORDS = frozenset({"sold", "sell", "sells", "selling", "sale"})
 _CLOCK_AFTER = re.compile(r":\d\d(?!\d)")  # "15" of "15:50"
 _CLOCK_BEFORE = re.compile(r"(?<!\d)\d{1,2}:$")  # "50" of "15:50"
 _POST_NUMBER = re.compile(r"/\s")  # "2/ " starting a line of a thread
@@ -297,6 +300,8 @@ class FigureFinder:
             metric = "exchange_netflow"  # "exchange balances fell by 410,000 ETH": coins moved
         if kind == "asset" and _previous_word(self.words, ctx.text, span) in MINED_WORDS:
             metric = "other"  # "mined 412 BTC": a miner's output, no metric of the guide
+        if kind == "currency" and _proceeds_of_coins_sold(ctx):
+            metric = "purchase"  # "sold 150 BTC for proceeds of $9.7 million": a sale
         if kind == "currency" and _energy_price(text, candidate):
             metric = "other"  # "$0.05 per kilowatt-hour": a power price, no metric of the guide
         if metric == "count_traders" and not _counts_people(ctx):
@@ -928,6 +933,22 @@ def _securities_issued(ctx: _Context) -> bool:
         if token.lower_ in ctx.words.issued_securities:
             return True
     return False
+
+
+def _proceeds_of_coins_sold(ctx: _Context) -> bool:
+    """Whether a currency figure is what coins sold earlier in its sentence brought in: right
+    after "proceeds of", with an amount of an asset after a sale word before it ("sold 150 BTC
+    for proceeds of $9.7 million"; a share offering's proceeds are capital raised)."""
+    span = ctx.span
+    if not _PROCEEDS_BEFORE.search(ctx.text, max(0, span.start_char - 40), span.start_char):
+        return False
+    doc, start = ctx.doc, ctx.sent.start
+    return any(
+        start <= sold.start and sold.end <= span.start
+        and unit_kind(sold._.figure.unit, ctx.layout.currencies) == "asset"
+        and any(t.lower_ in SALE_WORDS for t in doc[start : sold.start])
+        for sold in ctx.earlier
+    )
 
 
 def _energy_price(text: str, candidate: _Candidate) -> bool:
