@@ -581,6 +581,11 @@ def test_a_metric_with_bad_level_units_is_refused(tmp_path, entry) -> None:
         ("The company priced convertible notes carrying a 0.75% coupon.", 0.75, "percent", "coupon_rate"),
         ("The bill lets the treasurer place up to 5% of idle funds in bitcoin.", 5.0, "percent", "allocation"),
         ("Hackers stole $38.6 million from the lending protocol.", 3.86e7, "USD", "stolen_funds"),
+        # a loss in a theft or a scam is the victims', not a company's result
+        ("Address-poisoning wave: 900 wallets hit, median loss $1,800.", 1800.0, "USD",
+         "stolen_funds"),
+        ("The exchange posted a net loss of $12 million for the quarter after the hack.", -1.2e7,
+         "USD", "net_income"),
         ("Tether froze $9.8 million of the stolen stablecoins.", 9.8e6, "USD", "frozen_funds"),
         ("The attacker returned $18 million to the bridge on Friday.", 1.8e7, "USD", "recovered_funds"),
         ("Spot bitcoin ETFs have drawn net inflows of $41.8 billion since launch.", 4.18e10, "USD", "cumulative_flow"),

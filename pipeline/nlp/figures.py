@@ -104,6 +104,12 @@ _CODE_BEFORE = re.compile(r"(?<![\w.])([A-Z]{3}) $")
 _PROCEEDS_BEFORE = re.compile(r"proceeds of\s+(?:(?:about|roughly|approximately|around|nearly|"
                               r"some)\s+)?$", re.I)
 SALE_WORDS = frozenset({"sold", "sell", "sells", "selling", "sale"})
+INCIDENT_WORDS = frozenset({"hack", "hacked", "hacker", "hackers", "exploit", "exploited",
+                            "attacker", "attackers", "drained", "stolen", "stole", "theft",
+                            "scam", "scams", "fraud", "phishing", "poisoning", "rug", "breach",
+                            "victims"})
+RESULTS_WORDS = frozenset({"quarter", "quarterly", "results", "revenue", "earnings", "share",
+                           "net"})
 _CLOCK_AFTER = re.compile(r":\d\d(?!\d)")  # "15" of "15:50"
 _CLOCK_BEFORE = re.compile(r"(?<!\d)\d{1,2}:$")  # "50" of "15:50"
 _POST_NUMBER = re.compile(r"/\s")  # "2/ " starting a line of a thread
@@ -300,6 +306,8 @@ class FigureFinder:
             metric = "exchange_netflow"  # "exchange balances fell by 410,000 ETH": coins moved
         if kind == "asset" and _previous_word(self.words, ctx.text, span) in MINED_WORDS:
             metric = "other"  # "mined 412 BTC": a miner's output, no metric of the guide
+        if metric == "net_income" and _incident_not_results(ctx):
+            metric = "stolen_funds"  # "how attackers drained $89.25 million": no company's loss
         if kind == "currency" and _proceeds_of_coins_sold(ctx):
             metric = "purchase"  # "sold 150 BTC for proceeds of $9.7 million": a sale
         if kind == "currency" and _energy_price(text, candidate):
@@ -933,6 +941,13 @@ def _securities_issued(ctx: _Context) -> bool:
         if token.lower_ in ctx.words.issued_securities:
             return True
     return False
+
+
+def _incident_not_results(ctx: _Context) -> bool:
+    """Whether a figure's sentence tells of a theft, a hack or a scam and not of a company's
+    results ("median loss $2,300" in an address-poisoning wave)."""
+    words = {t.lower_ for t in ctx.sent}
+    return bool(words & INCIDENT_WORDS) and not words & RESULTS_WORDS
 
 
 def _proceeds_of_coins_sold(ctx: _Context) -> bool:
