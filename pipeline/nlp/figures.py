@@ -260,16 +260,17 @@ class FigureFinder:
         if unit is None:
             if _part_of_a_time_or_name(text, candidate):
                 return None
-            # a number after a colon is no figure ("08:15"), but a label's value can be
-            if _not_a_figure(self.words, doc, span) and not (
-                _labelled_count(ctx) or _indicator_label(ctx)
-            ):
-                return None
+            label_unit: str | None = None
+            if _not_a_figure(self.words, doc, span):
+                # a number after a colon is no figure ("08:15"), but a label's value can be
+                label_unit = _label_unit(ctx, candidate)
+                if label_unit is None:
+                    return None
             bare = self._bare_metric(ctx, hits) or _from_partner(ctx) or _exchange_rate(ctx)
             if bare is not None:
                 metric, unit = bare
             else:
-                bare_unit = _plain_unit(ctx, candidate)
+                bare_unit = label_unit or _plain_unit(ctx, candidate)
                 if bare_unit is None:
                     return None
                 if bare_unit == "count":
@@ -828,20 +829,15 @@ def _plain_unit(ctx: _Context, candidate: _Candidate) -> str | None:
     Index eased to 52": index points; an unsigned reading below RATIO_BELOW is a ratio), or a
     count of the things named right after it ("14,000 spoof orders", "voted 34 to 16") or of
     those whose level it is ("monthly users rose to 9.4 million")."""
-    doc, span = ctx.doc, ctx.span
-    value = candidate.value
-    # A signed reading ("+0.6") is a move in points, whatever its size.
-    small = abs(value) < RATIO_BELOW and not candidate.explicit_sign
-    reading = "ratio" if small else "index_points"
-    if _indicator_label(ctx):
-        return reading
+    doc, span, value = ctx.doc, ctx.span, candidate.value
+    reading = _reading_unit(candidate)
     for ent in reversed(ctx.sent_ents):
         if ent.end <= span.start:
             if (ent.label_ == "INDICATOR" and span.start - ent.end <= READING_REACH
                     and not _breaks(ctx.words, doc, ent.end, span.start)):
                 return reading
             break
-    if _counted_noun(ctx) is not None or _labelled_count(ctx):
+    if _counted_noun(ctx) is not None:
         return "count"
     subject = _reading_subject(ctx)
     if subject is not None:
@@ -1036,24 +1032,32 @@ def _line_label(ctx: _Context) -> Span | None:
     return doc[start:colon]
 
 
-def _labelled_count(ctx: _Context) -> bool:
-    """Whether a plain number is the value of a short line label naming things counted, a
-    plural of `counted_things` or `counted_people` ("Monthly active traders: 1.38 million")."""
+def _label_unit(ctx: _Context, candidate: _Candidate) -> str | None:
+    """The unit a line label gives the plain number that is its value: a named indicator
+    ending the label, with a label's colon and not a clock's, gives a reading ("Dollar index:
+    100.9", "S&P 500: 5,408, -1.7%"); a short label naming things counted, a plural of
+    `counted_things` or `counted_people`, a count ("Monthly active traders: 1.38 million")."""
     label = _line_label(ctx)
+    if label is None:
+        return None
+    if ctx.doc[label.end].whitespace_ and any(
+        ent.end == label.end and ent.label_ == "INDICATOR" and ent.start >= label.start
+        for ent in ctx.sent_ents
+    ):
+        return _reading_unit(candidate)
     words = ctx.words
-    return label is not None and len(label) <= LABEL_TOKENS and any(
+    if len(label) <= LABEL_TOKENS and any(
         t.lower_ in words.counted_things or t.lower_ in words.counted_people for t in label
-    )
+    ):
+        return "count"
+    return None
 
 
-def _indicator_label(ctx: _Context) -> bool:
-    """Whether a plain number is the value of a line label that ends in a named indicator
-    ("Dollar index: 100.9", "S&P 500: 5,408, -1.7%"); the colon is a label's, not a clock's."""
-    label = _line_label(ctx)
-    if label is None or not ctx.doc[label.end].whitespace_:
-        return False
-    return any(ent.end == label.end and ent.label_ == "INDICATOR" and ent.start >= label.start
-               for ent in ctx.sent_ents)
+def _reading_unit(candidate: _Candidate) -> str:
+    """The unit of a plain number read as an indicator's level: a ratio below RATIO_BELOW,
+    else index points; a signed reading ("+0.6") is a move in points, whatever its size."""
+    small = abs(candidate.value) < RATIO_BELOW and not candidate.explicit_sign
+    return "ratio" if small else "index_points"
 
 
 def _share_of_claims(ctx: _Context) -> bool:
