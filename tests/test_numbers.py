@@ -161,6 +161,10 @@ def test_not_a_quantity(text: str) -> None:
         ("TL;DR: TL 39.71 and a new ATL 0.5", ["TL 39.71", "0.5"]),
         # Exponent notation is no amount: "10^400 BTC" once became 400 BTC.
         ("a supply of 10^400 BTC and 2**64 coins, then 5%", ["5%"]),
+        # A unit, scale or currency stands on its number's line: the next line's first word is
+        # not it ("ratio: 0.86\nETH ratio: 0.79" once read 0.86 ETH).
+        ("ratio: 0.86\nETH ratio: 0.79\nheld 412\nBTC, 5\nmillion, $\n20 and USD\n30",
+         ["0.86", "0.79", "412", "5", "20", "30"]),
     ],
 )
 def test_find_quantities(text: str, found: list[str]) -> None:

@@ -129,14 +129,16 @@ _SYMBOL_RE = "|".join(
 # Indian grouping first ("1,25,000": lakhs in pairs of digits), then thousands, then plain.
 _NUMBER_RE = (r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
               r"|\.\d+")
+# Between a number and its symbol, scale or unit: a space, never a line break (`[^\S\n]`); the
+# next line's first word is no unit of this line's number ("ratio: 0.86\nETH ratio: 0.79").
 # Single-letter scales only directly after the digits ("$450M", "1.5K"), never "5 m".
 _SCALE_RE = (
-    r"(?:\s?(?i:thousand|millions?|billions?|trillions?|mn|mln|bn|tn|lakh crores?|lakhs?|crores?"
+    r"(?:[^\S\n]?(?i:thousand|millions?|billions?|trillions?|mn|mln|bn|tn|lakh crores?|lakhs?|crores?"
     r"|cr)\b"
     r"|(?i:k|m|b|t)\b)"
 )
 _SUFFIX_UNIT_RE = (
-    r"\s?(?:%|(?i:per cent|percent|pct)\b"
+    r"[^\S\n]?(?:%|(?i:per cent|percent|pct)\b"
     + "".join(f"|(?:{pattern})" for pattern, _, _ in OTHER_UNITS)
     + r"|(?:" + "|".join(sorted(CURRENCY_CODES)) + r")\b"
     + r"|(?i:" + "|".join(re.escape(w) for w in sorted(CURRENCY_WORDS, key=len, reverse=True))
@@ -146,7 +148,7 @@ _SUFFIX_UNIT_RE = (
 )
 QUANTITY_RE = re.compile(
     rf"(?P<sign>[-−+])?"
-    rf"(?P<prefix>(?:{_SYMBOL_RE})\s?|(?:{'|'.join(sorted(CURRENCY_CODES))})\s)?"
+    rf"(?P<prefix>(?:{_SYMBOL_RE})[^\S\n]?|(?:{'|'.join(sorted(CURRENCY_CODES))})[^\S\n])?"
     rf"(?P<number>{_NUMBER_RE})"
     rf"(?P<scale>{_SCALE_RE})?"
     rf"(?P<suffix>{_SUFFIX_UNIT_RE})?"
