@@ -345,6 +345,8 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         # ... or that names an indicator
         ("Markets at the close\nFTSE 100: 8,312, up 0.9%\nDollar index: 103.2\n",
          [(8312.0, "index_points"), (0.9, "percent"), (103.2, "index_points")]),
+        # a document's number is no count, however spaCy splits "No."
+        ("Update No. 9 to 41,200 creditors was published on Friday.", [(41200.0, "count")]),
     ],
 )
 def test_plain_numbers_read_through_their_neighbours(nlp_no_catalysts, text, expected) -> None:

@@ -1314,6 +1314,8 @@ def _not_a_figure(words: FigureWords, doc: Doc, span: Span) -> bool:
         return True
     if after in words.not_figure_after or after == ":" or before == ":":
         return True
+    if before == "." and span.start > 1 and doc[span.start - 2].lower_ in ("no", "nos"):
+        return True  # "Update No. 9": spaCy splits "No." before a number
     return before in ("no.", "#", "number", "top", "page", "rank", "ranked", "q")
 
 
