@@ -345,6 +345,11 @@ def test_signs_read_from_the_figure_beside(nlp_no_catalysts, text: str, values: 
         # ... or that names an indicator
         ("Markets at the close\nFTSE 100: 8,312, up 0.9%\nDollar index: 103.2\n",
          [(8312.0, "index_points"), (0.9, "percent"), (103.2, "index_points")]),
+        # a number set against the figure before it is read as that figure is
+        ("The Fear & Greed Index printed 21, against 44 a day earlier.",
+         [(21.0, "index_points"), (44.0, "index_points")]),
+        ("The company held 1,430 BTC at the end of June, compared with 1,220 in March.",
+         [(1430.0, "BTC"), (1220.0, "BTC")]),
         # a document's number is no count, however spaCy splits "No."
         ("Update No. 9 to 41,200 creditors was published on Friday.", [(41200.0, "count")]),
     ],

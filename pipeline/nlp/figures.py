@@ -88,6 +88,9 @@ COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things
 # and how far (tokens) the figure it starts from may be ("fell to 18 (\"extreme fear\") from 61")
 FROM_FILLERS = frozenset({"a", "an", "the", "its", "peak", "high", "low", "record", "of"})
 FROM_PARTNER_REACH = 8
+# Words before a plain number that set it against the figure before it: "fell to 38 from 55",
+# "prints 21, against 44 yesterday", "+142k vs 165k", "1,430, compared with 1,220".
+SET_AGAINST = frozenset({"from", "against", "versus", "vs", "vs.", "compared"})
 SECURITIES_REACH = 8  # tokens from a sale to the securities sold ("of 2.25% convertible notes")
 COUNT_PARSE_REACH = 5  # tokens from a plain number to the plural noun the parse says it counts
 # A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
@@ -911,14 +914,18 @@ def _exchange_rate(ctx: _Context) -> tuple[str, str] | None:
 
 
 def _from_partner(ctx: _Context) -> tuple[str, str] | None:
-    """The metric and unit of the figure a plain number is the starting point of: "fell to 38
-    from 55", "137, up from 100", "96,000 from a peak of 410,000" read the second number as the
-    first one is read."""
+    """The metric and unit of the figure a plain number is set against: its starting point
+    ("fell to 38 from 55", "137, up from 100", "96,000 from a peak of 410,000") or what it is
+    compared with ("prints 21, against 44 yesterday", "1,430 BTC, compared with 1,220"): the
+    second number is read as the first one is."""
     doc, span = ctx.doc, ctx.span
     index = span.start - 1
     while index > ctx.sent.start and doc[index].lower_ in FROM_FILLERS:
         index -= 1
-    if doc[index].lower_ != "from" or not ctx.earlier:
+    word = doc[index].lower_
+    if word in ("with", "to") and index > ctx.sent.start and doc[index - 1].lower_ == "compared":
+        word = "compared"
+    if word not in SET_AGAINST or not ctx.earlier:
         return None
     partner = ctx.earlier[-1]
     if not (ctx.sent.start <= partner.start and index - partner.end <= FROM_PARTNER_REACH):
