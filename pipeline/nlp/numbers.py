@@ -133,8 +133,8 @@ _NUMBER_RE = (r"\d{1,2}(?:,\d{2})+,\d{3}(?:\.\d+)?|\d{1,3}(?:,\d{3})+(?:\.\d+)?|
 # next line's first word is no unit of this line's number ("ratio: 0.86\nETH ratio: 0.79").
 # Single-letter scales only directly after the digits ("$450M", "1.5K"), never "5 m".
 _SCALE_RE = (
-    r"(?:[^\S\n]?(?i:thousand|millions?|billions?|trillions?|mn|mln|bn|tn|lakh crores?|lakhs?|crores?"
-    r"|cr)\b"
+    r"(?:[^\S\n]?(?i:thousand|millions?|billions?|trillions?|mn|mln|bn|tn|lakh crores?|lakhs?"
+    r"|crores?|cr)\b"
     r"|(?i:k|m|b|t)\b)"
 )
 _SUFFIX_UNIT_RE = (
