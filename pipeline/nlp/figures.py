@@ -84,13 +84,13 @@ READING_REACH = 6  # tokens from a named indicator to a plain number that is its
 # index points; from 10 up mostly index points (89 of 101).
 RATIO_BELOW = 3
 COUNT_REACH = 3  # tokens (adjectives skipped) from a plain number to the things it counts
-# "from" and a figure before it: the words that may stand between ("from a peak of 410,000"),
-# and how far (tokens) the figure it starts from may be ("fell to 18 (\"extreme fear\") from 61")
-FROM_FILLERS = frozenset({"a", "an", "the", "its", "peak", "high", "low", "record", "of"})
-FROM_PARTNER_REACH = 8
-# Words before a plain number that set it against the figure before it: "fell to 38 from 55",
-# "prints 21, against 44 yesterday", "+142k vs 165k", "1,430, compared with 1,220".
+# A plain number set against the figure before it: the words that do it ("fell to 38 from 55",
+# "prints 21, against 44 yesterday", "+142k vs 165k", "1,430, compared with 1,220"), the words
+# that may stand between that word and the number ("from a peak of 410,000"), and how far
+# (tokens) the figure may be ("fell to 18 (\"extreme fear\") from 61").
 SET_AGAINST = frozenset({"from", "against", "versus", "vs", "vs.", "compared"})
+PARTNER_FILLERS = frozenset({"a", "an", "the", "its", "peak", "high", "low", "record", "of"})
+PARTNER_REACH = 8
 SECURITIES_REACH = 8  # tokens from a sale to the securities sold ("of 2.25% convertible notes")
 COUNT_PARSE_REACH = 5  # tokens from a plain number to the plural noun the parse says it counts
 # A tally: "voted 34 to 16", "by 23 votes to 12", "on a 33 to 26 vote"
@@ -269,7 +269,7 @@ class FigureFinder:
                 label_unit = _label_unit(ctx, candidate)
                 if label_unit is None:
                     return None
-            bare = self._bare_metric(ctx, hits) or _from_partner(ctx) or _exchange_rate(ctx)
+            bare = self._bare_metric(ctx, hits) or _partner_set_against(ctx) or _exchange_rate(ctx)
             if bare is not None:
                 metric, unit = bare
             else:
@@ -913,14 +913,14 @@ def _exchange_rate(ctx: _Context) -> tuple[str, str] | None:
     return None
 
 
-def _from_partner(ctx: _Context) -> tuple[str, str] | None:
+def _partner_set_against(ctx: _Context) -> tuple[str, str] | None:
     """The metric and unit of the figure a plain number is set against: its starting point
     ("fell to 38 from 55", "137, up from 100", "96,000 from a peak of 410,000") or what it is
     compared with ("prints 21, against 44 yesterday", "1,430 BTC, compared with 1,220"): the
     second number is read as the first one is."""
     doc, span = ctx.doc, ctx.span
     index = span.start - 1
-    while index > ctx.sent.start and doc[index].lower_ in FROM_FILLERS:
+    while index > ctx.sent.start and doc[index].lower_ in PARTNER_FILLERS:
         index -= 1
     word = doc[index].lower_
     if word in ("with", "to") and index > ctx.sent.start and doc[index - 1].lower_ == "compared":
@@ -928,7 +928,7 @@ def _from_partner(ctx: _Context) -> tuple[str, str] | None:
     if word not in SET_AGAINST or not ctx.earlier:
         return None
     partner = ctx.earlier[-1]
-    if not (ctx.sent.start <= partner.start and index - partner.end <= FROM_PARTNER_REACH):
+    if not (ctx.sent.start <= partner.start and index - partner.end <= PARTNER_REACH):
         return None
     figure = partner._.figure
     return figure.metric, figure.unit
